@@ -1,0 +1,351 @@
+# herd agent: speaks the herd protocol (src/protocol/README.md) on stdin/stdout.
+# POSIX sh only (tested under dash and busybox sh) and POSIX utilities only:
+# cat cksum cp date dd kill mkdir mkfifo mv rm uname wc.
+#
+# It runs nothing but what the master sends it and never evaluates a string:
+# message words are split with globbing off, argv words and environment
+# entries arrive one per line and are passed on as quoted words.
+#
+# Processes: this shell (R) reads the master's messages; a background writer
+# (W) is the only process that writes stdout, so replies, logs and files never
+# interleave. R and the tasks hand W short event lines through a FIFO (single
+# writes under PIPE_BUF, hence atomic); anything long goes through files.
+
+HERD_AGENT_VERSION=1
+HERD_PROTO=1
+
+set -f
+umask 022
+PATH=${PATH:-/bin:/usr/bin}
+export PATH
+
+root=${1:-.}
+case $root in -*) root=./$root ;; esac
+mkdir -p "$root" || exit 111
+root=$(cd "$root" && pwd) || exit 111
+case $0 in */.herd-agent.*.sh) rm -f "$0" ;; esac
+state=$root/.herd-agent/$$
+rm -rf "$state"
+mkdir -p "$state/tasks" || exit 111
+fifo=$state/events
+mkfifo "$fifo" || exit 111
+
+# --- W: the only writer of stdout ------------------------------------------
+
+now() {
+  date +%s 2>/dev/null || echo -
+}
+
+# send_files HEAD FILE...: "HEAD SIZE CRC..." (one pair per file), then the bytes.
+send_files() {
+  w_head=$1
+  shift
+  w_hdr=$w_head
+  for w_f in "$@"; do
+    w_ck=$(cksum <"$w_f") || w_ck='0 0'
+    # shellcheck disable=SC2086
+    w_hdr="$w_hdr $(set -- $w_ck && printf '%s %s' "$2" "$1")"
+  done
+  printf '%s\n' "$w_hdr"
+  for w_f in "$@"; do
+    cat <"$w_f"
+  done
+}
+
+hello_info() {
+  printf 'agent=%s\n' "$HERD_AGENT_VERSION"
+  printf 'proto=%s\n' "$HERD_PROTO"
+  printf 'pid=%s\n' "$$"
+  printf 'root=%s\n' "$root"
+  printf 'uname=%s\n' "$(uname -s -r -m 2>/dev/null)"
+  printf 'caps=run,split,put,get,kill,ping,cksum\n'
+  for w_t in tar gzip bzip2 xz rsync bmake make pkg_add pkg_create pkg_info; do
+    if w_p=$(command -v "$w_t" 2>/dev/null); then
+      printf 'tool.%s=%s\n' "$w_t" "$w_p"
+    fi
+  done
+}
+
+writer() {
+  hello_info >"$state/hello"
+  send_files "hello $HERD_PROTO" "$state/hello"
+  while IFS= read -r w_ev; do
+    set -- $w_ev
+    case $1 in
+    pong | ack | ok | started | proto | err)
+      printf '%s\n' "$w_ev"
+      ;;
+    done)
+      w_t=$state/tasks/$2
+      read -r w_st w_secs <"$w_t/result"
+      send_files "done $2 $w_st $w_secs" "$w_t/out" "$w_t/err"
+      rm -rf "$w_t"
+      ;;
+    get)
+      w_g=$state/get.$2
+      IFS= read -r w_path <"$w_g.path"
+      if [ -f "$w_path" ] && [ -r "$w_path" ] && cp "$w_path" "$w_g.data" 2>/dev/null; then
+        send_files "file $2" "$w_g.data"
+      else
+        printf 'err %s no-such-file\n' "$2"
+      fi
+      rm -f "$w_g.path" "$w_g.data"
+      ;;
+    esac
+  done
+}
+
+writer <"$fifo" &
+writer_pid=$!
+exec 4>"$fifo"
+
+post() {
+  printf '%s\n' "$*" >&4
+}
+
+# --- R: message handlers ----------------------------------------------------
+
+# abspath P: P if absolute, else relative to the agent root.
+abspath() {
+  case $1 in
+  /*) printf '%s\n' "$1" ;;
+  *) printf '%s/%s\n' "$root" "$1" ;;
+  esac
+}
+
+is_uint() {
+  case $1 in
+  '' | *[!0-9]*) return 1 ;;
+  esac
+  return 0
+}
+
+# run_task ID CWD ERRFILE ARGV...: runs in the background; reports "done ID" to W.
+run_task() {
+  t_id=$1
+  t_cwd=$2
+  t_errname=$3
+  shift 3
+  t_dir=$state/tasks/$t_id
+  t_start=$(now)
+  (
+    while IFS= read -r t_kv; do
+      export "$t_kv"
+    done <"$t_dir/env"
+    cd "$t_cwd" || {
+      printf 'herd-agent: cannot change to directory %s\n' "$t_cwd" >&2
+      exit 125
+    }
+    exec "$@"
+  ) <"/dev/null" >"$t_dir/out" 2>"$t_dir/$t_errname" 4>&- &
+  t_pid=$!
+  printf '%s\n' "$t_pid" >"$t_dir/pid"
+  post "started $t_id $t_pid"
+  wait "$t_pid"
+  t_st=$?
+  t_end=$(now)
+  if [ "$t_start" = - ] || [ "$t_end" = - ]; then
+    t_secs=-
+  else
+    t_secs=$((t_end - t_start))
+  fi
+  printf '%s %s\n' "$t_st" "$t_secs" >"$t_dir/result"
+  post "done $t_id"
+}
+
+do_run() {
+  r_id=$1
+  r_nargs=$2
+  r_nenv=$3
+  r_mode=$4
+  IFS= read -r r_cwd || return 1
+  r_bad=
+  if ! is_uint "$r_id" || ! is_uint "$r_nargs" || ! is_uint "$r_nenv"; then
+    return 1
+  fi
+  r_dir=$state/tasks/$r_id
+  mkdir "$r_dir" 2>/dev/null || r_bad=duplicate-task
+  [ -n "$r_bad" ] || : >"$r_dir/env"
+  r_i=0
+  while [ "$r_i" -lt "$r_nenv" ]; do
+    IFS= read -r r_kv || return 1
+    case ${r_kv%%=*} in
+    '' | [!A-Za-z_]* | *[!A-Za-z0-9_]*) r_bad=${r_bad:-bad-env-name} ;;
+    esac
+    case $r_kv in
+    *=*) ;;
+    *) r_bad=${r_bad:-bad-env-entry} ;;
+    esac
+    [ -n "$r_bad" ] || printf '%s\n' "$r_kv" >>"$r_dir/env"
+    r_i=$((r_i + 1))
+  done
+  set --
+  r_i=0
+  while [ "$r_i" -lt "$r_nargs" ]; do
+    IFS= read -r r_w || return 1
+    set -- "$@" "$r_w"
+    r_i=$((r_i + 1))
+  done
+  [ $# -gt 0 ] || r_bad=${r_bad:-empty-argv}
+  if [ -n "$r_bad" ]; then
+    [ "$r_bad" = duplicate-task ] || rm -rf "$r_dir"
+    post "err $r_id $r_bad"
+    return 0
+  fi
+  r_err=out
+  [ "$r_mode" = split ] && r_err=err
+  : >"$r_dir/err"
+  run_task "$r_id" "$(abspath "$r_cwd")" "$r_err" "$@" &
+  return 0
+}
+
+do_kill() {
+  k_id=$1
+  case $2 in
+  TERM | KILL | INT | HUP) k_sig=$2 ;;
+  *) k_sig=TERM ;;
+  esac
+  if is_uint "$k_id" && [ -f "$state/tasks/$k_id/pid" ]; then
+    IFS= read -r k_pid <"$state/tasks/$k_id/pid"
+    kill -s "$k_sig" "$k_pid" 2>/dev/null
+  fi
+}
+
+# read_exact N FILE: reads exactly N bytes of stdin into FILE. The master sends
+# nothing beyond them until we ack, so dd's short reads never over-read.
+read_exact() {
+  x_n=$1
+  x_f=$2
+  : >"$x_f"
+  x_have=0
+  while [ "$x_have" -lt "$x_n" ]; do
+    dd bs=$((x_n - x_have)) count=1 2>/dev/null >>"$x_f" || return 1
+    set -- $(wc -c <"$x_f")
+    [ "$1" -gt "$x_have" ] || return 1
+    x_have=$1
+  done
+  return 0
+}
+
+# Puts are multiplexed in the main loop: "put ID MODE" + path line opens one,
+# "chunk ID N" + N bytes appends (then "ack ID"), "end ID SIZE CRC" checks
+# and installs it, "abort ID" drops it. Other messages may come in between.
+do_put() {
+  is_uint "$1" || return 1
+  p_f=$state/put.$1
+  IFS= read -r p_path || return 1
+  abspath "$p_path" >"$p_f.path"
+  case $2 in
+  [0-7][0-7][0-7] | [0-7][0-7][0-7][0-7]) printf '%s\n' "$2" >"$p_f.mode" ;;
+  *) printf 'bad-mode\n' >"$p_f.bad" ;;
+  esac
+  : >"$p_f" || printf 'cannot-create\n' >"$p_f.bad"
+  return 0
+}
+
+do_chunk() {
+  is_uint "$1" && is_uint "$2" || return 1
+  p_f=$state/put.$1
+  read_exact "$2" "$state/chunk" || return 1
+  if [ -f "$p_f.path" ]; then
+    cat "$state/chunk" >>"$p_f" || printf 'write-failed\n' >"$p_f.bad"
+  fi
+  rm -f "$state/chunk"
+  post "ack $1"
+  return 0
+}
+
+do_end() {
+  is_uint "$1" || return 1
+  p_f=$state/put.$1
+  if [ ! -f "$p_f.path" ]; then
+    post "err $1 unknown-put"
+    return 0
+  fi
+  p_bad=
+  [ -f "$p_f.bad" ] && IFS= read -r p_bad <"$p_f.bad"
+  if [ -z "$p_bad" ]; then
+    set -- "$1" "$2" "$3" $(cksum <"$p_f")
+    [ "$2" = "$5" ] && [ "$3" = "$4" ] || p_bad=checksum-mismatch
+  fi
+  if [ -z "$p_bad" ]; then
+    IFS= read -r p_dest <"$p_f.path"
+    IFS= read -r p_mode <"$p_f.mode"
+    mkdir -p "${p_dest%/*}" 2>/dev/null
+    { chmod "$p_mode" "$p_f" && mv -f "$p_f" "$p_dest"; } 2>/dev/null || p_bad=cannot-install
+  fi
+  rm -f "$p_f" "$p_f.path" "$p_f.mode" "$p_f.bad"
+  if [ -z "$p_bad" ]; then
+    post "ok $1"
+  else
+    post "err $1 $p_bad"
+  fi
+  return 0
+}
+
+do_abort() {
+  is_uint "$1" || return 1
+  rm -f "$state/put.$1" "$state/put.$1.path" "$state/put.$1.mode" "$state/put.$1.bad"
+  post "err $1 aborted"
+  return 0
+}
+
+do_get() {
+  g_id=$1
+  IFS= read -r g_path || return 1
+  if ! is_uint "$g_id"; then
+    post "proto bad-request"
+    return 0
+  fi
+  abspath "$g_path" >"$state/get.$g_id.path"
+  post "get $g_id"
+}
+
+# cleanup: stop the tasks (KILL after a grace period), let W drain, remove state.
+cleanup() {
+  trap '' HUP INT TERM PIPE
+  c_pids=
+  set +f
+  for c_p in "$state"/tasks/*/pid; do
+    [ -f "$c_p" ] || continue
+    IFS= read -r c_pid <"$c_p" && c_pids="$c_pids $c_pid"
+  done
+  set -f
+  c_killer=
+  if [ -n "$c_pids" ]; then
+    kill -s TERM $c_pids 2>/dev/null
+    (
+      sleep 5
+      kill -s KILL $c_pids 2>/dev/null
+    ) </dev/null >/dev/null 2>&1 4>&- &
+    c_killer=$!
+  fi
+  exec 4>&-
+  wait "$writer_pid"
+  [ -n "$c_killer" ] && kill -s TERM "$c_killer" 2>/dev/null
+  rm -rf "$state"
+  rmdir "$root/.herd-agent" 2>/dev/null
+}
+
+trap 'cleanup; exit 129' HUP
+trap 'cleanup; exit 143' TERM
+trap 'cleanup; exit 130' INT
+
+while IFS= read -r m_line; do
+  set -- $m_line
+  case $1 in
+  ping) post "pong $2" ;;
+  run) do_run "$2" "$3" "$4" "$5" || break ;;
+  kill) do_kill "$2" "$3" ;;
+  put) do_put "$2" "$3" || break ;;
+  chunk) do_chunk "$2" "$3" || break ;;
+  end) do_end "$2" "$3" "$4" || break ;;
+  abort) do_abort "$2" || break ;;
+  get) do_get "$2" || break ;;
+  exit) break ;;
+  '') ;;
+  *) post "proto unknown-message" ;;
+  esac
+done
+cleanup
+exit 0

@@ -1,0 +1,21 @@
+#!/usr/bin/env node
+import { Command, CommanderError } from "commander";
+import { reportError } from "./errors.js";
+import { registerResolve } from "./resolve.js";
+
+const program = new Command();
+program
+  .name("herd")
+  .description("distributed bulk builds of pkgsrc")
+  .option("-v, --verbose", "show more detail, including stacks of internal errors")
+  .showHelpAfterError("(run herd --help for usage)")
+  .exitOverride();
+
+registerResolve(program);
+
+try {
+  await program.parseAsync(process.argv);
+} catch (err) {
+  if (err instanceof CommanderError) process.exitCode = err.exitCode;
+  else process.exitCode = reportError(err, program.opts<{ verbose?: boolean }>().verbose === true);
+}
