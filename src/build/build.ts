@@ -1,0 +1,245 @@
+/**
+ * `herd build`: sync → scan → resolve → plan → build → report, over any mix
+ * of hosts. State goes to the work directory's store as it happens, so a
+ * master killed at any point resumes where it stopped: built packages are
+ * kept (if their files are intact), packages that were building start over.
+ */
+import { existsSync } from "node:fs";
+import { mkdir, readFile } from "node:fs/promises";
+import { join } from "node:path";
+import { topoOrder } from "../core/classify.js";
+import { planBuild, type PreviousPackage } from "../core/plan.js";
+import type { ScanRecord } from "../core/records.js";
+import { printResolution, resolveRecords, type Resolution } from "../core/resolve.js";
+import { UserError } from "../cli/errors.js";
+import { writeChunks } from "../cli/output.js";
+import type { Config } from "../cli/config.js";
+import type { EventBus } from "../events/types.js";
+import type { HostConfig, HostPool } from "../hosts/pool.js";
+import type { PackageRow } from "../store/store.js";
+import { indexRepository } from "../report/repository.js";
+import { buildLoop, type LoopPackage } from "./loop.js";
+import { multiVersionArgs } from "./targets.js";
+import { openWorkdir, type Workdir } from "./workdir.js";
+import { createHash } from "node:crypto";
+
+export interface BuildRequest {
+  readonly tree: string;
+  readonly treeId: string;
+  readonly work: string;
+  readonly config: Config;
+  readonly pool: HostPool;
+  readonly hosts: readonly HostConfig[];
+  readonly bus: EventBus;
+  /** Scans the tree on the pool's hosts (only these PKGPATHs when given). */
+  readonly scan: (wd: Workdir) => Promise<ScanRecord[]>;
+  readonly stop?: Promise<void>;
+  /** Writes the report directory; returns its main file. */
+  readonly report: (wd: Workdir, buildId: number) => Promise<string>;
+}
+
+export interface BuildSummary {
+  readonly build: number;
+  readonly counts: Readonly<Record<string, number>>;
+  readonly report: string;
+  readonly packages: string;
+  readonly stopped: boolean;
+}
+
+/** Runs (or resumes) a bulk build. */
+export async function runBuild(req: BuildRequest): Promise<BuildSummary> {
+  const wd = openWorkdir(req.work);
+  try {
+    return await build(req, wd);
+  } finally {
+    wd.release();
+  }
+}
+
+async function build(req: BuildRequest, wd: Workdir): Promise<BuildSummary> {
+  const { store } = wd;
+  const last = store.lastBuild();
+  const resumed = last !== undefined && last.status === "running" && last.tree === req.tree && last.treeId === req.treeId;
+  const buildId = resumed ? last.id : store.startBuild(req.tree, req.treeId, Date.now());
+  const emit = (e: Parameters<EventBus["emit"]>[0]): void => {
+    req.bus.emit(e);
+  };
+  const persist = req.bus.on((e, t) => {
+    if (e.type !== "progress") store.appendEvent(buildId, t, e.type, e);
+  });
+  try {
+    emit({ type: "build-start", build: buildId, tree: req.tree, treeId: req.treeId, resumed });
+    for (const h of req.hosts) {
+      const r = req.pool.add(h);
+      if (!r.ok) throw new UserError("hosts", r.error.message, "host names must be unique");
+    }
+    const buildDir = join(wd.path, "builds", String(buildId));
+    await mkdir(buildDir, { recursive: true });
+
+    emit({ type: "phase", phase: "scan" });
+    const records = await req.scan(wd);
+    emit({ type: "phase", phase: "resolve" });
+    const res = resolveRecords(records);
+    if (res.errors.length > 0) {
+      const e = res.errors[0]!;
+      throw new UserError("resolve", `scan of ${records[e.pkg]?.get("PKG_LOCATION") ?? "?"}: ${e.message}`, e.hint);
+    }
+    for (const u of res.unresolved) emit({ type: "warning", message: `No match found for dependency ${u.pattern} of package ${records[u.pkg]!.pkgname}` });
+    await writeChunks(join(buildDir, "presolve"), printResolution(res));
+
+    emit({ type: "phase", phase: "plan" });
+    const previous = resumed ? previousOf(store.packages(buildId), wd.paths.all) : previousBuild(wd, buildId);
+    const plan = planBuild(res, { previous, excluded: new Set(req.config.excluded) });
+    emit({ type: "plan", counts: plan.counts, packages: plan.packages.length });
+
+    const rows = new Map(resumed ? store.packages(buildId).map((r) => [r.pkgname, r]) : []);
+    if (resumed) {
+      const back = store.requeueBuilding(buildId);
+      if (back > 0) emit({ type: "warning", message: `resuming build ${buildId}: ${back} packages that were building start over` });
+    } else {
+      store.insertPackages(buildId, plan.packages.map((p) => newRow(p)));
+    }
+
+    // What remains to build: planned "build", minus what a resumed build already settled.
+    const settled = (name: string): boolean => {
+      const r = rows.get(name);
+      if (r === undefined) return false;
+      if (r.state === "built") return existsSync(join(wd.paths.all, `${name}.tgz`));
+      return r.state === "failed" || r.state === "indirect-failed";
+    };
+    const blocked = new Set<number>();
+    const toBuild: number[] = [];
+    for (const i of plan.toBuild) {
+      const state = rows.get(plan.packages[i]!.pkgname)?.state;
+      if (state === "failed" || state === "indirect-failed" || res.depends[i]!.some((d) => blocked.has(d))) blocked.add(i);
+      else if (!settled(plan.packages[i]!.pkgname)) toBuild.push(i);
+    }
+    const loopIndex = new Map(toBuild.map((i, k) => [i, k]));
+    const history = store.history();
+    const installs = installOrder(res);
+    const loopPackages: LoopPackage[] = toBuild.map((i) => {
+      const rec = records[i]!;
+      const pkgpath = rec.get("PKG_LOCATION") ?? "";
+      const makeArgs = multiVersionArgs(rec.get("MULTI_VERSION"));
+      if (makeArgs === undefined) throw new UserError("scan", `${rec.pkgname}: unsafe MULTI_VERSION "${rec.get("MULTI_VERSION") ?? ""}"`, "MULTI_VERSION holds VAR=value words");
+      const weight = Number(rec.get("PBULK_WEIGHT"));
+      return {
+        pkgname: rec.pkgname,
+        pkgpath,
+        makeArgs,
+        installs: installs[i]!.map((d) => records[d]!.pkgname),
+        // Dependencies built earlier (or up to date) are not in the list: they are done.
+        deps: res.depends[i]!.map((d) => loopIndex.get(d)).filter((d): d is number => d !== undefined),
+        expectedSeconds: history.get(pkgpath),
+        weight: Number.isFinite(weight) && weight > 0 ? weight : undefined,
+      };
+    });
+
+    emit({ type: "phase", phase: "build", detail: `${loopPackages.length} packages to build` });
+    const t0 = performance.now();
+    const result = await buildLoop({
+      pool: req.pool,
+      packages: loopPackages,
+      config: req.config,
+      policy: req.config.policy,
+      repo: wd.paths.all,
+      logDir: (name) => join(wd.paths.logs, name),
+      bus: req.bus,
+      now: () => (performance.now() - t0) / 1000,
+      ...(req.stop === undefined ? {} : { stop: req.stop }),
+      onStart: (pkg, host, startedMs) => {
+        store.setPackage(buildId, pkg.pkgname, { state: "building", host, startedMs, finishedMs: null });
+      },
+      onStage: (pkg, host, s) => {
+        store.recordStage(buildId, { pkgname: pkg.pkgname, pkgpath: pkg.pkgpath, stage: s.stage, host, startedMs: Math.round(s.startedMs), wallMs: s.wallMs, status: s.status, log: s.log });
+      },
+      onSettled: (pkg, host, outcome) => {
+        if (outcome.ok) store.setPackage(buildId, pkg.pkgname, { state: "built", host, finishedMs: Date.now(), sha256: outcome.sha256, size: outcome.size, reason: "" });
+        else if (outcome.lost) store.setPackage(buildId, pkg.pkgname, { state: "pending", host: null, startedMs: null });
+        else store.setPackage(buildId, pkg.pkgname, { state: "failed", host, finishedMs: Date.now(), failedStage: outcome.stage, reason: outcome.reason });
+      },
+      onIndirect: (pkg, culprit) => {
+        store.setPackage(buildId, pkg.pkgname, { state: "indirect-failed", culprit: culprit.pkgname, reason: `depends on ${culprit.pkgname}` });
+      },
+    });
+
+    emit({ type: "phase", phase: "report" });
+    const repo = await indexRepository(wd.paths.packages);
+    for (const p of repo.problems) emit({ type: "warning", message: `repository: ${p}` });
+    if (!result.stopped) store.finishBuild(buildId, Date.now(), "done");
+    const report = await req.report(wd, buildId);
+    const counts: Record<string, number> = {};
+    for (const r of store.packages(buildId)) counts[r.state] = (counts[r.state] ?? 0) + 1;
+    emit({ type: "build-end", build: buildId, counts, report, packages: wd.paths.packages });
+    return { build: buildId, counts, report, packages: wd.paths.packages, stopped: result.stopped };
+  } finally {
+    persist();
+  }
+}
+
+function newRow(p: ReturnType<typeof planBuild>["packages"][number]): PackageRow {
+  const state = p.state === "build" ? "pending" : p.state;
+  return {
+    pkgname: p.pkgname,
+    pkgpath: p.pkgpath,
+    state,
+    reason: p.reason,
+    culprit: p.culprit,
+    failedStage: null,
+    host: null,
+    startedMs: null,
+    finishedMs: null,
+    sha256: null,
+    size: null,
+    inputs: p.inputs,
+    maintainer: p.maintainer,
+    dependents: p.dependents,
+  };
+}
+
+/** Packages a previous build made, still present in the repository. */
+function previousBuild(wd: Workdir, current: number): Map<string, PreviousPackage> {
+  const builds = wd.store.builds().filter((b) => b.id !== current);
+  const prev = builds.at(-1);
+  return prev === undefined ? new Map() : previousOf(wd.store.packages(prev.id), wd.paths.all);
+}
+
+function previousOf(rows: readonly PackageRow[], all: string): Map<string, PreviousPackage> {
+  const out = new Map<string, PreviousPackage>();
+  for (const r of rows) {
+    if (r.state !== "built" && r.state !== "up-to-date") continue;
+    out.set(r.pkgname, { inputs: r.inputs, available: existsSync(join(all, `${r.pkgname}.tgz`)) });
+  }
+  return out;
+}
+
+/** For each package, every package it needs installed (transitively), dependencies first. */
+export function installOrder(res: Resolution): number[][] {
+  const order = topoOrder(res.depends);
+  const rank = new Int32Array(order.length);
+  order.forEach((v, k) => (rank[v] = k));
+  const closure: number[][] = new Array<number[]>(order.length);
+  for (const i of order) {
+    const set = new Set<number>();
+    for (const d of res.depends[i]!) {
+      set.add(d);
+      for (const x of closure[d] ?? []) set.add(x);
+    }
+    closure[i] = [...set].sort((a, b) => rank[a]! - rank[b]!);
+  }
+  return closure;
+}
+
+/** Package files pbulk leaves out of a published repository: RESTRICTED and NO_BIN_ON_FTP. */
+export function restrictedFiles(records: readonly ScanRecord[]): Set<string> {
+  const out = new Set<string>();
+  for (const r of records) {
+    if ((r.get("RESTRICTED") ?? "") !== "" || (r.get("NO_BIN_ON_FTP") ?? "") !== "") out.add(`${r.pkgname}.tgz`);
+  }
+  return out;
+}
+
+/** A short digest of a file's bytes. */
+export async function fileDigest(path: string): Promise<string> {
+  return createHash("sha256").update(await readFile(path)).digest("hex");
+}

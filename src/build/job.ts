@@ -1,0 +1,234 @@
+/**
+ * One package built on one host: the TARGETS in order, each stage's output
+ * kept as its own log, timings recorded, dependency packages shipped to the
+ * host, the binary package brought back and verified. Failures are values:
+ * the stage that failed and why, or `lost` when the host went away (the
+ * caller builds the package elsewhere; nothing it half-sent is kept).
+ */
+import { createHash } from "node:crypto";
+import { mkdir, rename, rm, stat, writeFile, readFile } from "node:fs/promises";
+import { join } from "node:path";
+import type { HostName } from "../core/hostspec.js";
+import type { AgentConnection, TaskResult } from "../hosts/connection.js";
+import { getToFile } from "../hosts/get.js";
+import type { HostPool } from "../hosts/pool.js";
+import { HOST } from "./layout.js";
+import { MASTER_STAGES } from "./targets.js";
+
+export interface JobConfig {
+  readonly make: string;
+  readonly targets: readonly string[];
+  readonly env: Readonly<Record<string, string>>;
+  /** Prepended to PATH on the host. */
+  readonly path: readonly string[];
+  readonly makeJobs: number;
+  /** Seconds a stage may run before it is killed (0: no limit). */
+  readonly stageTimeout: number;
+  /** Hosts see the master's package directory (NFS): nothing is transferred. */
+  readonly sharedPackages: boolean;
+}
+
+export interface JobPackage {
+  readonly pkgname: string;
+  readonly pkgpath: string;
+  readonly makeArgs: readonly string[];
+  /** Every package it needs installed, dependencies before dependents. */
+  readonly installs: readonly string[];
+}
+
+export interface StageRecord {
+  readonly stage: string;
+  readonly startedMs: number;
+  readonly wallMs: number;
+  readonly status: number;
+  readonly log: string | null;
+}
+
+export type JobOutcome =
+  | { readonly ok: true; readonly file: string; readonly sha256: string; readonly size: number }
+  | { readonly ok: false; readonly lost: false; readonly stage: string; readonly reason: string }
+  | { readonly ok: false; readonly lost: true; readonly reason: string };
+
+export interface JobContext {
+  readonly pool: HostPool;
+  readonly host: HostName;
+  readonly pkg: JobPackage;
+  readonly config: JobConfig;
+  /** The master's packages/All directory. */
+  readonly repo: string;
+  /** This package's log directory on the master. */
+  readonly logDir: string;
+  /** Packages already in this host's cache (kept across jobs). */
+  readonly hostCache: Set<string>;
+  readonly now: () => number;
+  readonly onStage: (rec: StageRecord) => void;
+  readonly onStageStart?: (stage: string) => void;
+  /** Aborted when the scheduler stops this copy of the package. */
+  readonly signal?: AbortSignal;
+  /** False when another copy already delivered the package: this one brings nothing back. */
+  readonly shouldFetch?: () => boolean;
+}
+
+type StageResult = { ok: true; status: number; output: Buffer } | { ok: false; lost: true; reason: string };
+
+/** Runs every target of one package on one host. */
+export async function runJob(ctx: JobContext): Promise<JobOutcome> {
+  const conn = ctx.pool.connection(ctx.host);
+  if (conn === null) return { ok: false, lost: true, reason: `host ${ctx.host} is not connected` };
+  const root = conn.info.root;
+  await mkdir(ctx.logDir, { recursive: true });
+  const env = hostEnv(ctx, root);
+  const pkgdir = `${HOST.tree}/${ctx.pkg.pkgpath}`;
+  const make = (target: string): readonly string[] => [ctx.config.make, ...ctx.pkg.makeArgs, target];
+
+  for (const stage of ctx.config.targets) {
+    if (ctx.signal?.aborted === true) return { ok: false, lost: true, reason: "cancelled" };
+    ctx.onStageStart?.(stage);
+    const started = ctx.now();
+    let r: StageResult;
+    if (MASTER_STAGES.has(stage)) {
+      r = { ok: true, status: 0, output: Buffer.from(`${stage}: decided by the master's plan\n`) };
+    } else if (stage === "Init") {
+      r = await run(ctx, {
+        argv: ["sh", "-c", 'rm -rf -- "$1" "$4" && mkdir -p -- "$1" "$2" "$3/All" "$4" "$5"', "herd-init", HOST.prefix, HOST.pkgdb, HOST.packages, HOST.work, HOST.cache],
+        env,
+      });
+    } else if (stage === "Clean") {
+      r = await run(ctx, { argv: make("clean"), cwd: pkgdir, env });
+    } else if (stage === "Vars") {
+      r = await run(ctx, { argv: [ctx.config.make, ...ctx.pkg.makeArgs, "-V", "PKGNAME"], cwd: pkgdir, env });
+      if (r.ok && r.status === 0 && r.output.toString("latin1").trim() !== ctx.pkg.pkgname) {
+        const said = r.output.toString("latin1").trim().slice(0, 200);
+        r = { ok: true, status: 1, output: Buffer.concat([r.output, Buffer.from(`herd: the host's tree gives PKGNAME ${said}, the scan said ${ctx.pkg.pkgname}\n`)]) };
+      }
+    } else if (stage === "Depends") {
+      r = await installDepends(ctx, conn, env);
+    } else if (stage === "Package") {
+      r = await run(ctx, { argv: make("package"), cwd: pkgdir, env });
+    } else {
+      r = await run(ctx, { argv: make(stage), cwd: pkgdir, env });
+    }
+    const wallMs = Math.round(ctx.now() - started);
+    if (!r.ok) {
+      ctx.onStage({ stage, startedMs: started, wallMs, status: -1, log: null });
+      return { ok: false, lost: true, reason: r.reason };
+    }
+    const log = join(ctx.logDir, `${stage}.log`);
+    await writeFile(log, r.output);
+    ctx.onStage({ stage, startedMs: started, wallMs, status: r.status, log });
+    if (r.status !== 0) return { ok: false, lost: false, stage, reason: failureReason(stage, r.status, r.output) };
+  }
+  if (ctx.signal?.aborted === true) return { ok: false, lost: true, reason: "cancelled" };
+  if (ctx.shouldFetch?.() === false) return { ok: false, lost: true, reason: "redundant" };
+  return fetchPackage(ctx, conn);
+}
+
+function hostEnv(ctx: JobContext, root: string): Record<string, string> {
+  const abs = (p: string): string => `${root}/${p}`;
+  const path = [...ctx.config.path, abs(`${HOST.prefix}/bin`), abs(`${HOST.prefix}/sbin`), "/usr/bin", "/bin", "/usr/sbin", "/sbin"];
+  return {
+    ...ctx.config.env,
+    PATH: path.join(":"),
+    LOCALBASE: abs(HOST.prefix),
+    PKG_DBDIR: abs(HOST.pkgdb),
+    PACKAGES: abs(HOST.packages),
+    WRKOBJDIR: abs(HOST.work),
+    PKG_PATH: abs(HOST.cache),
+    MAKE_JOBS: String(ctx.config.makeJobs),
+    BATCH: "yes",
+  };
+}
+
+async function run(ctx: JobContext, spec: { argv: readonly string[]; cwd?: string; env: Record<string, string> }): Promise<StageResult> {
+  const conn = ctx.pool.connection(ctx.host);
+  if (conn === null) return { ok: false, lost: true, reason: `host ${ctx.host} went away` };
+  const task = conn.start({ argv: spec.argv, ...(spec.cwd === undefined ? {} : { cwd: spec.cwd }), env: spec.env });
+  let timer: NodeJS.Timeout | undefined;
+  let timedOut = false;
+  const onAbort = (): void => {
+    task.kill("KILL");
+  };
+  ctx.signal?.addEventListener("abort", onAbort);
+  if (ctx.config.stageTimeout > 0) {
+    timer = setTimeout(() => {
+      timedOut = true;
+      task.kill("KILL");
+    }, ctx.config.stageTimeout * 1000);
+  }
+  const r = await task.result;
+  if (timer !== undefined) clearTimeout(timer);
+  ctx.signal?.removeEventListener("abort", onAbort);
+  if (!r.ok) {
+    if (r.error.reason === "lost") return { ok: false, lost: true, reason: r.error.message };
+    return { ok: true, status: 1, output: Buffer.from(`herd: ${r.error.message}\n`) };
+  }
+  return withNote(r.value, timedOut ? `herd: killed after ${ctx.config.stageTimeout} s (stage timeout)\n` : "");
+}
+
+function withNote(t: TaskResult, note: string): StageResult {
+  const output = note === "" ? t.output : Buffer.concat([t.output, Buffer.from(note)]);
+  return { ok: true, status: note === "" ? t.status : t.status === 0 ? 1 : t.status, output };
+}
+
+/** Ships the dependency packages the host lacks, then installs them all in order. */
+async function installDepends(ctx: JobContext, conn: AgentConnection, env: Record<string, string>): Promise<StageResult> {
+  const log: string[] = [];
+  if (ctx.pkg.installs.length === 0) return { ok: true, status: 0, output: Buffer.from("no dependencies\n") };
+  const files: string[] = [];
+  for (const dep of ctx.pkg.installs) {
+    const file = `${dep}.tgz`;
+    if (ctx.config.sharedPackages) {
+      files.push(join(ctx.repo, file));
+      continue;
+    }
+    files.push(`${HOST.cache}/${file}`);
+    if (ctx.hostCache.has(dep)) continue;
+    const src = join(ctx.repo, file);
+    const put = await conn.put(`${HOST.cache}/${file}`, { file: src });
+    if (!put.ok) {
+      if (put.error.reason === "lost") return { ok: false, lost: true, reason: put.error.message };
+      return { ok: true, status: 1, output: Buffer.from(`${log.join("")}herd: could not send ${file}: ${put.error.message}\n`) };
+    }
+    ctx.hostCache.add(dep);
+    log.push(`sent ${file} (${put.value.size} bytes, cksum ${put.value.crc})\n`);
+  }
+  const r = await run(ctx, { argv: ["pkg_add", ...files], env });
+  if (!r.ok) return r;
+  return { ok: true, status: r.status, output: Buffer.concat([Buffer.from(log.join("")), r.output]) };
+}
+
+/** Brings the binary package back, verified in transit, and stores it under its sha256. */
+async function fetchPackage(ctx: JobContext, conn: AgentConnection): Promise<JobOutcome> {
+  const name = `${ctx.pkg.pkgname}.tgz`;
+  const dest = join(ctx.repo, name);
+  const started = ctx.now();
+  if (!ctx.config.sharedPackages) {
+    const incoming = `${dest}.incoming`;
+    const got = await getToFile(conn, `${HOST.packages}/All/${name}`, incoming);
+    if (!got.ok) {
+      await rm(incoming, { force: true });
+      if (got.error.reason === "lost") return { ok: false, lost: true, reason: got.error.message };
+      return { ok: false, lost: false, stage: "Package", reason: `could not fetch ${name}: ${got.error.message}` };
+    }
+    await rename(incoming, dest);
+  }
+  try {
+    const st = await stat(dest);
+    const sha256 = createHash("sha256").update(await readFile(dest)).digest("hex");
+    ctx.onStage({ stage: "Fetch", startedMs: started, wallMs: Math.round(ctx.now() - started), status: 0, log: null });
+    return { ok: true, file: dest, sha256, size: st.size };
+  } catch {
+    return { ok: false, lost: false, stage: "Package", reason: `the host made no ${name}` };
+  }
+}
+
+/** A one-line reason from a failed stage: its last meaningful log line. */
+function failureReason(stage: string, status: number, output: Buffer): string {
+  const lines = output
+    .toString("utf8")
+    .split("\n")
+    .map((l) => l.trim())
+    .filter((l) => l !== "" && !l.startsWith("*** Error code") && !/^\*\*\* Stop\.?$/.test(l));
+  const last = lines.at(-1) ?? "";
+  return `${stage} failed (exit ${status})${last === "" ? "" : `: ${last.slice(0, 200)}`}`;
+}

@@ -1,0 +1,54 @@
+/**
+ * The per-package targets of a bulk build, after distbb: herd's own stages
+ * (capitalised) around pkgsrc's targets (lower case, run as `bmake TARGET`).
+ */
+
+export const DEFAULT_TARGETS = [
+  "SyncPkgsrcTree",
+  "Init",
+  "Clean",
+  "Available",
+  "Excluded",
+  "Vars",
+  "Depends",
+  "fetch",
+  "checksum",
+  "extract",
+  "patch",
+  "configure",
+  "build",
+  "Package",
+] as const;
+
+/** herd's own stages; any other name is a pkgsrc make target. */
+export const HERD_STAGES = new Set([
+  "SyncPkgsrcTree",
+  "Init",
+  "Clean",
+  "Available",
+  "Excluded",
+  "Vars",
+  "Depends",
+  "Package",
+]);
+
+/** Stages decided on the master from the plan: they never reach a host. */
+export const MASTER_STAGES = new Set(["SyncPkgsrcTree", "Available", "Excluded"]);
+
+/** Checks a TARGETS list: known stages or plain make target names, Package last. */
+export function checkTargets(targets: readonly string[]): string | undefined {
+  if (targets.length === 0) return "TARGETS is empty";
+  for (const t of targets) {
+    if (!/^[A-Za-z][A-Za-z0-9_-]*$/.test(t)) return `"${t}" is not a valid target name`;
+  }
+  if (targets.at(-1) !== "Package") return "the last target must be Package (it brings the binary package back)";
+  if (new Set(targets).size !== targets.length) return "a target appears twice";
+  return undefined;
+}
+
+/** MULTI_VERSION words (`PYTHON_VERSION_REQD=313`) as make arguments; undefined if any word is unsafe. */
+export function multiVersionArgs(value: string | undefined): string[] | undefined {
+  const words = (value ?? "").split(/\s+/).filter((w) => w !== "");
+  for (const w of words) if (!/^[A-Za-z_][A-Za-z0-9_]*=[A-Za-z0-9_.,+-]*$/.test(w)) return undefined;
+  return words;
+}

@@ -1,0 +1,69 @@
+/**
+ * The one configuration schema of a build: defaults and descriptions live
+ * here; the config file (JSON) and the command line are two views of it.
+ */
+import { readFileSync } from "node:fs";
+import { z } from "zod";
+import { DEFAULT_TARGETS, checkTargets } from "../build/targets.js";
+import { POLICY_NAMES } from "../core/sched/priority.js";
+import { UserError } from "./errors.js";
+
+export const ConfigSchema = z
+  .object({
+    make: z.string().min(1).default("bmake").describe("make program on the build hosts"),
+    targets: z
+      .array(z.string())
+      .default([...DEFAULT_TARGETS])
+      .describe("per-package targets, in order (herd's own stages are capitalised; others run as `make TARGET`)"),
+    env: z.record(z.string(), z.string()).default({}).describe("extra environment for every target on every host"),
+    path: z.array(z.string()).default([]).describe("directories prepended to PATH on every host"),
+    makeJobs: z.number().int().min(1).default(1).describe("MAKE_JOBS on the hosts"),
+    stageTimeout: z.number().min(0).default(0).describe("seconds a single stage may run before it is killed (0: no limit)"),
+    heartbeatTimeout: z.number().positive().default(30).describe("seconds without a sign of life before a host counts as lost"),
+    sharedPackages: z.boolean().default(false).describe("hosts share the master's packages directory (NFS): no transfers"),
+    excluded: z.array(z.string()).default([]).describe("PKGPATHs or PKGNAMEs never to build"),
+    policy: z.enum(POLICY_NAMES).default("herd").describe("scheduling policy"),
+    publish: z
+      .object({
+        destination: z.string().describe("rsync destination, e.g. user@host:/pub/packages"),
+        retries: z.number().int().min(0).default(3),
+      })
+      .optional()
+      .describe("upload the repository and the report when the build ends"),
+  })
+  .strict();
+
+export type Config = z.infer<typeof ConfigSchema>;
+
+/** The defaults, as a config file would spell them. */
+export function defaultConfig(): Config {
+  return ConfigSchema.parse({});
+}
+
+/** Reads and validates a JSON config file; errors name the file and the offending key (and line for syntax errors). */
+export function loadConfig(path: string | undefined): Config {
+  if (path === undefined) return defaultConfig();
+  let text: string;
+  try {
+    text = readFileSync(path, "utf8");
+  } catch (e) {
+    throw new UserError("config", `cannot read config file ${path}: ${(e as NodeJS.ErrnoException).code ?? String(e)}`, "check the --config path");
+  }
+  let raw: unknown;
+  try {
+    raw = JSON.parse(text);
+  } catch (e) {
+    const m = /position (\d+)/.exec((e as Error).message);
+    const line = m === null ? "?" : String(text.slice(0, Number(m[1])).split("\n").length);
+    throw new UserError("config", `${path}:${line}: not valid JSON (${(e as Error).message})`, "the config file is JSON; see the README for the keys");
+  }
+  const r = ConfigSchema.safeParse(raw);
+  if (!r.success) {
+    const issue = r.error.issues[0]!;
+    const key = issue.path.join(".");
+    throw new UserError("config", `${path}: ${key === "" ? "" : `${key}: `}${issue.message}`, "see the README's Configuration section for the keys and their types");
+  }
+  const bad = checkTargets(r.data.targets);
+  if (bad !== undefined) throw new UserError("config", `${path}: targets: ${bad}`, "the default TARGETS are listed in the README");
+  return r.data;
+}

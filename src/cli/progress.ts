@@ -1,0 +1,142 @@
+/**
+ * What the operator sees in the terminal, from the event stream: on a TTY a
+ * live status area (hosts, progress bar, counts, ETA) redrawn below the log
+ * lines so the two never garble; elsewhere plain timestamped lines; with
+ * --json one NDJSON event per line.
+ */
+import type { BuildEvent } from "../events/types.js";
+import { ndjson } from "../events/ndjson.js";
+import { printable } from "../core/records.js";
+
+export type OutputMode = "tty" | "plain" | "json";
+
+export interface Display {
+  /** Feeds one event. */
+  readonly onEvent: (e: BuildEvent, timeMs: number) => void;
+  /** Clears the status area (before exiting). */
+  readonly close: () => void;
+}
+
+interface HostLine {
+  state: string;
+  pkg: string;
+  stage: string;
+  since: number;
+}
+
+/** A display writing to `out` (process.stderr for humans, stdout for --json). */
+export function createDisplay(mode: OutputMode, out: NodeJS.WritableStream, opts: { quiet?: boolean; verbose?: boolean } = {}): Display {
+  if (mode === "json") return { onEvent: (e, t) => out.write(ndjson(e, new Date(t))), close: () => undefined };
+  const hosts = new Map<string, HostLine>();
+  let progress = { done: 0, total: 0, running: 0, eta: null as number | null };
+  const counts = { built: 0, failed: 0, indirect: 0 };
+  let drawn = 0;
+  let timer: NodeJS.Timeout | undefined;
+
+  const clear = (): void => {
+    if (mode === "tty" && drawn > 0) out.write(`\x1b[${drawn}A\x1b[J`);
+    drawn = 0;
+  };
+  const draw = (): void => {
+    if (mode !== "tty") return;
+    clear();
+    const lines: string[] = [];
+    for (const [name, h] of [...hosts].sort()) {
+      const secs = Math.round((Date.now() - h.since) / 1000);
+      lines.push(`  ${name.padEnd(12)} ${h.state.padEnd(9)} ${h.pkg === "" ? "" : `${h.pkg} ${h.stage} ${secs}s`}`);
+    }
+    const width = 30;
+    const frac = progress.total === 0 ? 0 : progress.done / progress.total;
+    const bar = "#".repeat(Math.round(frac * width)).padEnd(width, ".");
+    const eta = progress.eta === null ? "?" : formatDuration(progress.eta);
+    lines.push(`  [${bar}] ${progress.done}/${progress.total}  built ${counts.built}  failed ${counts.failed}  indirect ${counts.indirect}  running ${progress.running}  ETA ${eta}`);
+    const cols = (out as NodeJS.WriteStream).columns ?? 100;
+    out.write(lines.map((l) => l.slice(0, cols - 1)).join("\n") + "\n");
+    drawn = lines.length;
+  };
+  const log = (timeMs: number, text: string): void => {
+    if (opts.quiet === true) return;
+    clear();
+    const stamp = new Date(timeMs).toISOString().slice(11, 19);
+    out.write(`${stamp} ${printable(text)}\n`);
+    draw();
+  };
+  if (mode === "tty") timer = setInterval(draw, 1000).unref();
+
+  return {
+    onEvent: (e, t) => {
+      switch (e.type) {
+        case "build-start":
+          log(t, `build ${e.build} of ${e.tree}${e.resumed ? " (resumed)" : ""}`);
+          break;
+        case "phase":
+          log(t, `== ${e.phase}${e.detail === undefined ? "" : `: ${e.detail}`}`);
+          break;
+        case "host": {
+          const h = hosts.get(e.host) ?? { state: "", pkg: "", stage: "", since: t };
+          h.state = e.state;
+          if (e.state !== "busy") h.pkg = "";
+          hosts.set(e.host, h);
+          if (opts.verbose === true || e.state === "lost" || e.state === "quarantined") log(t, `host ${e.host}: ${e.state}${e.detail === undefined ? "" : ` (${e.detail})`}`);
+          else draw();
+          break;
+        }
+        case "scan-progress":
+          progress = { ...progress, done: e.done, total: e.total };
+          draw();
+          break;
+        case "scan-error":
+          log(t, `scan of ${e.pkgpath} failed on ${e.host}: ${e.message}`);
+          break;
+        case "plan":
+          log(t, `plan: ${Object.entries(e.counts).filter(([, v]) => v > 0).map(([k, v]) => `${v} ${k}`).join(", ")}`);
+          break;
+        case "package-start": {
+          const h = hosts.get(e.host) ?? { state: "busy", pkg: "", stage: "", since: t };
+          Object.assign(h, { pkg: e.pkgname, stage: "", since: t });
+          hosts.set(e.host, h);
+          if (opts.verbose === true) log(t, `${e.host}: start ${e.pkgname}`);
+          break;
+        }
+        case "stage": {
+          const h = hosts.get(e.host);
+          if (h !== undefined && h.pkg === e.pkgname) h.stage = e.stage;
+          if (opts.verbose === true) log(t, `${e.host}: ${e.pkgname} ${e.stage} ${e.status === 0 ? "ok" : `exit ${e.status}`} (${e.wallMs} ms)`);
+          break;
+        }
+        case "package-end":
+          if (e.result === "built") counts.built++;
+          if (e.result === "failed") counts.failed++;
+          log(t, `${e.result === "built" ? "built" : e.result === "failed" ? "FAILED" : "lost"} ${e.pkgname} on ${e.host}${e.reason === undefined ? "" : `: ${e.reason}`}`);
+          break;
+        case "indirect-failed":
+          counts.indirect++;
+          if (opts.verbose === true) log(t, `indirectly failed ${e.pkgname} (because of ${e.culprit})`);
+          break;
+        case "progress":
+          progress = { done: e.done, total: e.total, running: e.running, eta: e.etaSeconds };
+          draw();
+          break;
+        case "build-end":
+          log(t, `build ${e.build} finished: ${Object.entries(e.counts).map(([k, v]) => `${v} ${k}`).join(", ")}`);
+          break;
+        case "warning":
+          log(t, `warning: ${e.message}`);
+          break;
+      }
+    },
+    close: () => {
+      if (timer !== undefined) clearInterval(timer);
+      clear();
+    },
+  };
+}
+
+/** 3725 → "1h02m". */
+export function formatDuration(seconds: number): string {
+  const s = Math.max(0, Math.round(seconds));
+  if (s < 60) return `${s}s`;
+  const m = Math.floor(s / 60);
+  if (m < 60) return `${m}m${String(s % 60).padStart(2, "0")}s`;
+  return `${Math.floor(m / 60)}h${String(m % 60).padStart(2, "0")}m`;
+}

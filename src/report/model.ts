@@ -1,0 +1,154 @@
+/**
+ * The facts of a finished (or stopped) build, gathered once from the store;
+ * the HTML, text and JSON reports are three renderings of this one model.
+ */
+import type { BuildRow, PackageRow, StageRow, Store } from "../store/store.js";
+
+export interface FailedPackage {
+  readonly pkgname: string;
+  readonly pkgpath: string;
+  readonly stage: string;
+  readonly reason: string;
+  readonly maintainer: string;
+  readonly host: string;
+  /** Packages that were not built because of this one. */
+  readonly breaks: number;
+  readonly logs: readonly { readonly stage: string; readonly file: string }[];
+}
+
+export interface HostStats {
+  readonly host: string;
+  readonly built: number;
+  readonly failed: number;
+  readonly busySeconds: number;
+}
+
+export interface TimelineRun {
+  readonly pkgname: string;
+  readonly host: string;
+  readonly startMs: number;
+  readonly endMs: number;
+  readonly ok: boolean;
+}
+
+export interface BuildDiff {
+  readonly previousBuild: number;
+  readonly newlyFailing: readonly string[];
+  readonly fixed: readonly string[];
+  readonly newPackages: readonly string[];
+}
+
+export interface ReportModel {
+  readonly build: BuildRow;
+  readonly counts: Readonly<Record<string, number>>;
+  readonly total: number;
+  /** Failed packages, the ones breaking the most packages first. */
+  readonly failed: readonly FailedPackage[];
+  readonly indirect: readonly { readonly pkgname: string; readonly pkgpath: string; readonly culprit: string; readonly state: string }[];
+  readonly skipped: readonly { readonly pkgname: string; readonly pkgpath: string; readonly state: string; readonly reason: string }[];
+  readonly maintainers: readonly { readonly maintainer: string; readonly failed: number; readonly breaks: number }[];
+  readonly hosts: readonly HostStats[];
+  readonly timeline: readonly TimelineRun[];
+  readonly diff: BuildDiff | null;
+}
+
+const NOT_BUILT = new Set(["indirect-failed", "indirect-skipped"]);
+
+/** Gathers the report's facts for one build. */
+export function reportModel(store: Store, buildId: number): ReportModel {
+  const build = store.builds().find((b) => b.id === buildId);
+  if (build === undefined) throw new Error(`no build ${buildId}`);
+  const rows = store.packages(buildId);
+  const stages = store.stages(buildId);
+  const counts: Record<string, number> = {};
+  for (const r of rows) counts[r.state] = (counts[r.state] ?? 0) + 1;
+  const breaks = new Map<string, number>();
+  for (const r of rows) if (NOT_BUILT.has(r.state) && r.culprit !== null) breaks.set(r.culprit, (breaks.get(r.culprit) ?? 0) + 1);
+  const logsOf = new Map<string, { stage: string; file: string }[]>();
+  for (const s of stages) {
+    if (s.log === null) continue;
+    const list = logsOf.get(s.pkgname) ?? [];
+    list.push({ stage: s.stage, file: s.log });
+    logsOf.set(s.pkgname, list);
+  }
+  const failed = rows
+    .filter((r) => r.state === "failed" || r.state === "unresolved")
+    .map((r) => ({
+      pkgname: r.pkgname,
+      pkgpath: r.pkgpath,
+      stage: r.failedStage ?? (r.state === "unresolved" ? "resolve" : "scan"),
+      reason: r.reason,
+      maintainer: r.maintainer,
+      host: r.host ?? "",
+      breaks: breaks.get(r.pkgname) ?? 0,
+      logs: logsOf.get(r.pkgname) ?? [],
+    }))
+    .sort((a, b) => b.breaks - a.breaks || (a.pkgname < b.pkgname ? -1 : 1));
+  const maint = new Map<string, { failed: number; breaks: number }>();
+  for (const f of failed) {
+    const m = maint.get(f.maintainer) ?? { failed: 0, breaks: 0 };
+    m.failed++;
+    m.breaks += f.breaks;
+    maint.set(f.maintainer, m);
+  }
+  return {
+    build,
+    counts,
+    total: rows.length,
+    failed,
+    indirect: rows.filter((r) => NOT_BUILT.has(r.state)).map((r) => ({ pkgname: r.pkgname, pkgpath: r.pkgpath, culprit: r.culprit ?? "", state: r.state })),
+    skipped: rows.filter((r) => r.state === "skipped").map((r) => ({ pkgname: r.pkgname, pkgpath: r.pkgpath, state: r.state, reason: r.reason })),
+    maintainers: [...maint].map(([maintainer, m]) => ({ maintainer, ...m })).sort((a, b) => b.breaks + b.failed - (a.breaks + a.failed)),
+    hosts: hostStats(rows, stages),
+    timeline: timeline(rows, stages),
+    diff: diffWithPrevious(store, buildId, rows),
+  };
+}
+
+function hostStats(rows: readonly PackageRow[], stages: readonly StageRow[]): HostStats[] {
+  const m = new Map<string, { built: number; failed: number; busySeconds: number }>();
+  const get = (h: string): { built: number; failed: number; busySeconds: number } => {
+    let v = m.get(h);
+    if (v === undefined) m.set(h, (v = { built: 0, failed: 0, busySeconds: 0 }));
+    return v;
+  };
+  for (const r of rows) {
+    if (r.host === null) continue;
+    if (r.state === "built") get(r.host).built++;
+    if (r.state === "failed") get(r.host).failed++;
+  }
+  for (const s of stages) get(s.host).busySeconds += s.wallMs / 1000;
+  return [...m].map(([host, v]) => ({ host, ...v })).sort((a, b) => (a.host < b.host ? -1 : 1));
+}
+
+function timeline(rows: readonly PackageRow[], stages: readonly StageRow[]): TimelineRun[] {
+  const ends = new Map<string, number>();
+  for (const s of stages) ends.set(`${s.pkgname}@${s.host}`, Math.max(ends.get(`${s.pkgname}@${s.host}`) ?? 0, s.startedMs + s.wallMs));
+  const out: TimelineRun[] = [];
+  for (const r of rows) {
+    if (r.startedMs === null || r.host === null) continue;
+    const end = r.finishedMs ?? ends.get(`${r.pkgname}@${r.host}`) ?? r.startedMs;
+    out.push({ pkgname: r.pkgname, host: r.host, startMs: r.startedMs, endMs: end, ok: r.state === "built" });
+  }
+  return out.sort((a, b) => a.startMs - b.startMs);
+}
+
+function diffWithPrevious(store: Store, buildId: number, rows: readonly PackageRow[]): BuildDiff | null {
+  const prev = store
+    .builds()
+    .filter((b) => b.id < buildId)
+    .at(-1);
+  if (prev === undefined) return null;
+  const before = new Map(store.packages(prev.id).map((r) => [r.pkgpath, r]));
+  const good = (s: string): boolean => s === "built" || s === "up-to-date";
+  const newlyFailing: string[] = [];
+  const fixed: string[] = [];
+  const newPackages: string[] = [];
+  for (const r of rows) {
+    const b = before.get(r.pkgpath);
+    if (b === undefined) newPackages.push(r.pkgname);
+    else if (r.state === "failed" && good(b.state)) newlyFailing.push(r.pkgname);
+    else if (good(r.state) && b.state === "failed") fixed.push(r.pkgname);
+  }
+  return { previousBuild: prev.id, newlyFailing, fixed, newPackages };
+}

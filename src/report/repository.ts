@@ -1,0 +1,97 @@
+/**
+ * The binary package repository as pbulk publishes it: packages/All/*.tgz,
+ * pkg_summary.gz (the `pkg_info -X` records of every package) and SHA512
+ * (`cksum -a sha512` lines of every package file).
+ */
+import { createHash } from "node:crypto";
+import { readdir, readFile, rename, writeFile, stat } from "node:fs/promises";
+import { join } from "node:path";
+import { gzipSync } from "node:zlib";
+import { readTar, unsafeMember } from "./tar.js";
+
+/** BUILD_INFO keys that pkg_info -X copies into a summary record. */
+const SUMMARY_BUILD_INFO = ["BUILD_DATE", "CATEGORIES", "HOMEPAGE", "LICENSE", "MACHINE_ARCH", "OPSYS", "OS_VERSION", "PKGPATH", "PKGTOOLS_VERSION", "PREV_PKGPATH", "PROVIDES", "REQUIRES", "SUPERSEDES"];
+
+export type SummaryResult = { ok: true; record: string } | { ok: false; message: string };
+
+/** The pkg_summary record of one binary package file. */
+export function summaryRecord(fileName: string, archive: Buffer): SummaryResult {
+  const tar = readTar(archive);
+  if (!tar.ok) return { ok: false, message: `${fileName}: ${tar.message}` };
+  const bad = unsafeMember(tar.entries);
+  if (bad !== undefined) return { ok: false, message: `${fileName}: ${bad}` };
+  const meta = new Map(tar.entries.filter((e) => e.type === "file" && e.name.startsWith("+")).map((e) => [e.name, e.data.toString("utf8")]));
+  const contents = meta.get("+CONTENTS");
+  if (contents === undefined) return { ok: false, message: `${fileName}: no +CONTENTS (not a pkgsrc binary package)` };
+  const lines: string[] = [];
+  let pkgname = "";
+  const deps: string[] = [];
+  const conflicts: string[] = [];
+  for (const l of contents.split("\n")) {
+    if (l.startsWith("@name ")) pkgname = l.slice(6).trim();
+    else if (l.startsWith("@pkgdep ")) deps.push(l.slice(8).trim());
+    else if (l.startsWith("@blddep ")) continue;
+    else if (l.startsWith("@pkgcfl ")) conflicts.push(l.slice(8).trim());
+  }
+  if (pkgname === "") return { ok: false, message: `${fileName}: +CONTENTS has no @name` };
+  lines.push(`PKGNAME=${pkgname}`);
+  for (const d of deps) lines.push(`DEPENDS=${d}`);
+  for (const c of conflicts) lines.push(`CONFLICTS=${c}`);
+  lines.push(`COMMENT=${(meta.get("+COMMENT") ?? "").split("\n")[0] ?? ""}`);
+  const size = meta.get("+SIZE_PKG")?.trim();
+  if (size !== undefined && size !== "") lines.push(`SIZE_PKG=${size}`);
+  const info = new Map<string, string>();
+  for (const l of (meta.get("+BUILD_INFO") ?? "").split("\n")) {
+    const eq = l.indexOf("=");
+    if (eq > 0 && !info.has(l.slice(0, eq))) info.set(l.slice(0, eq), l.slice(eq + 1));
+  }
+  for (const k of SUMMARY_BUILD_INFO) {
+    const v = info.get(k);
+    if (v !== undefined) lines.push(`${k}=${v}`);
+  }
+  lines.push(`FILE_NAME=${fileName}`);
+  lines.push(`FILE_SIZE=${archive.length}`);
+  for (const d of (meta.get("+DESC") ?? "").replace(/\n$/, "").split("\n")) lines.push(`DESCRIPTION=${d}`);
+  return { ok: true, record: lines.join("\n") + "\n\n" };
+}
+
+export interface RepositoryIndex {
+  readonly packages: number;
+  readonly problems: readonly string[];
+}
+
+/** Writes pkg_summary.gz and SHA512 for every package in packagesDir/All (atomically). */
+export async function indexRepository(packagesDir: string, exclude: ReadonlySet<string> = new Set()): Promise<RepositoryIndex> {
+  const all = join(packagesDir, "All");
+  const files = (await readdir(all)).filter((f) => f.endsWith(".tgz") && !exclude.has(f)).sort();
+  let summary = "";
+  let sha = "";
+  const problems: string[] = [];
+  for (const f of files) {
+    const data = await readFile(join(all, f));
+    const rec = summaryRecord(f, data);
+    if (!rec.ok) {
+      problems.push(rec.message);
+      continue;
+    }
+    summary += rec.record;
+    sha += `SHA512 (All/${f}) = ${createHash("sha512").update(data).digest("hex")}\n`;
+  }
+  await atomicWrite(join(all, "pkg_summary.gz"), gzipSync(summary));
+  await atomicWrite(join(packagesDir, "SHA512"), Buffer.from(sha));
+  return { packages: files.length - problems.length, problems };
+}
+
+async function atomicWrite(path: string, data: Buffer): Promise<void> {
+  await writeFile(`${path}.tmp`, data);
+  await rename(`${path}.tmp`, path);
+}
+
+/** Size of a file, or undefined if it does not exist. */
+export async function fileSize(path: string): Promise<number | undefined> {
+  try {
+    return (await stat(path)).size;
+  } catch {
+    return undefined;
+  }
+}

@@ -1,0 +1,265 @@
+/**
+ * All state of a work directory in one SQLite database (WAL mode): builds,
+ * per-package states, per-stage timings (history for the scheduler and for
+ * ETAs), events, and the scan cache for incremental rescans. Every write is
+ * a transaction, so killing the master at any moment leaves a consistent
+ * database to resume from.
+ */
+import Database from "better-sqlite3";
+
+export type PkgState =
+  | "pending"
+  | "building"
+  | "built"
+  | "up-to-date"
+  | "failed"
+  | "indirect-failed"
+  | "skipped"
+  | "indirect-skipped"
+  | "unresolved";
+
+export interface BuildRow {
+  readonly id: number;
+  readonly startedMs: number;
+  readonly finishedMs: number | null;
+  readonly tree: string;
+  readonly treeId: string;
+  readonly status: "running" | "done" | "stopped";
+}
+
+export interface PackageRow {
+  readonly pkgname: string;
+  readonly pkgpath: string;
+  readonly state: PkgState;
+  readonly reason: string;
+  readonly culprit: string | null;
+  readonly failedStage: string | null;
+  readonly host: string | null;
+  readonly startedMs: number | null;
+  readonly finishedMs: number | null;
+  readonly sha256: string | null;
+  readonly size: number | null;
+  readonly inputs: string;
+  readonly maintainer: string;
+  readonly dependents: number;
+}
+
+export interface StageRow {
+  readonly pkgname: string;
+  readonly pkgpath: string;
+  readonly stage: string;
+  readonly host: string;
+  readonly startedMs: number;
+  readonly wallMs: number;
+  readonly status: number;
+  readonly log: string | null;
+}
+
+export interface EventRow {
+  readonly seq: number;
+  readonly timeMs: number;
+  readonly type: string;
+  readonly data: string;
+}
+
+const SCHEMA = `
+CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS builds (
+  id INTEGER PRIMARY KEY, started_ms INTEGER NOT NULL, finished_ms INTEGER,
+  tree TEXT NOT NULL, tree_id TEXT NOT NULL, status TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS packages (
+  build_id INTEGER NOT NULL, pkgname TEXT NOT NULL, pkgpath TEXT NOT NULL,
+  state TEXT NOT NULL, reason TEXT NOT NULL DEFAULT '', culprit TEXT, failed_stage TEXT,
+  host TEXT, started_ms INTEGER, finished_ms INTEGER, sha256 TEXT, size INTEGER,
+  inputs TEXT NOT NULL DEFAULT '', maintainer TEXT NOT NULL DEFAULT '', dependents INTEGER NOT NULL DEFAULT 0,
+  PRIMARY KEY (build_id, pkgname));
+CREATE TABLE IF NOT EXISTS stages (
+  build_id INTEGER NOT NULL, pkgname TEXT NOT NULL, pkgpath TEXT NOT NULL, stage TEXT NOT NULL,
+  host TEXT NOT NULL, started_ms INTEGER NOT NULL, wall_ms INTEGER NOT NULL, status INTEGER NOT NULL,
+  log TEXT, PRIMARY KEY (build_id, pkgname, stage));
+CREATE INDEX IF NOT EXISTS stages_pkgpath ON stages (pkgpath);
+CREATE TABLE IF NOT EXISTS events (
+  seq INTEGER PRIMARY KEY AUTOINCREMENT, build_id INTEGER, time_ms INTEGER NOT NULL,
+  type TEXT NOT NULL, data TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS scans (
+  pkgpath TEXT PRIMARY KEY, digest TEXT NOT NULL, records BLOB NOT NULL);
+`;
+
+/** The packages columns as PackageRow fields, optionally qualified by a table alias. */
+function pkgColumns(alias = ""): string {
+  const a = alias === "" ? "" : `${alias}.`;
+  return [
+    "pkgname", "pkgpath", "state", "reason", "culprit", "failed_stage AS failedStage", "host", "started_ms AS startedMs",
+    "finished_ms AS finishedMs", "sha256", "size", "inputs", "maintainer", "dependents",
+  ].map((c) => a + c).join(", ");
+}
+const PKG_COLUMNS = pkgColumns();
+
+/** The SQLite store of one work directory (":memory:" for tests). */
+export class Store {
+  readonly db: Database.Database;
+
+  constructor(path: string) {
+    this.db = new Database(path);
+    this.db.pragma("journal_mode = WAL");
+    this.db.pragma("synchronous = NORMAL");
+    this.db.pragma("busy_timeout = 5000");
+    this.db.exec(SCHEMA);
+  }
+
+  close(): void {
+    this.db.close();
+  }
+
+  /** Runs fn in one transaction. */
+  tx<T>(fn: () => T): T {
+    return this.db.transaction(fn)();
+  }
+
+  getMeta(key: string): string | undefined {
+    const row = this.db.prepare("SELECT value FROM meta WHERE key = ?").get(key) as { value: string } | undefined;
+    return row?.value;
+  }
+
+  setMeta(key: string, value: string): void {
+    this.db.prepare("INSERT INTO meta (key, value) VALUES (?, ?) ON CONFLICT(key) DO UPDATE SET value = excluded.value").run(key, value);
+  }
+
+  /** Starts a new build and returns its id. */
+  startBuild(tree: string, treeId: string, nowMs: number): number {
+    const r = this.db
+      .prepare("INSERT INTO builds (started_ms, tree, tree_id, status) VALUES (?, ?, ?, 'running')")
+      .run(nowMs, tree, treeId);
+    return Number(r.lastInsertRowid);
+  }
+
+  finishBuild(id: number, nowMs: number, status: "done" | "stopped"): void {
+    this.db.prepare("UPDATE builds SET finished_ms = ?, status = ? WHERE id = ?").run(nowMs, status, id);
+  }
+
+  /** The newest build, or undefined. */
+  lastBuild(): BuildRow | undefined {
+    return this.db
+      .prepare(
+        "SELECT id, started_ms AS startedMs, finished_ms AS finishedMs, tree, tree_id AS treeId, status FROM builds ORDER BY id DESC LIMIT 1",
+      )
+      .get() as BuildRow | undefined;
+  }
+
+  builds(): BuildRow[] {
+    return this.db
+      .prepare("SELECT id, started_ms AS startedMs, finished_ms AS finishedMs, tree, tree_id AS treeId, status FROM builds ORDER BY id")
+      .all() as BuildRow[];
+  }
+
+  /** Records the plan of a build: one row per package. */
+  insertPackages(buildId: number, rows: readonly PackageRow[]): void {
+    const ins = this.db.prepare(`INSERT OR REPLACE INTO packages
+      (build_id, pkgname, pkgpath, state, reason, culprit, failed_stage, host, started_ms, finished_ms, sha256, size, inputs, maintainer, dependents)
+      VALUES (@buildId, @pkgname, @pkgpath, @state, @reason, @culprit, @failedStage, @host, @startedMs, @finishedMs, @sha256, @size, @inputs, @maintainer, @dependents)`);
+    this.tx(() => {
+      for (const r of rows) ins.run({ buildId, ...r });
+    });
+  }
+
+  packages(buildId: number): PackageRow[] {
+    return this.db.prepare(`SELECT ${PKG_COLUMNS} FROM packages WHERE build_id = ? ORDER BY pkgname`).all(buildId) as PackageRow[];
+  }
+
+  /** Updates a package's state and the columns given. */
+  setPackage(buildId: number, pkgname: string, patch: Partial<Omit<PackageRow, "pkgname" | "pkgpath">>): void {
+    const cols: Record<string, string> = {
+      state: "state",
+      reason: "reason",
+      culprit: "culprit",
+      failedStage: "failed_stage",
+      host: "host",
+      startedMs: "started_ms",
+      finishedMs: "finished_ms",
+      sha256: "sha256",
+      size: "size",
+      inputs: "inputs",
+    };
+    const sets: string[] = [];
+    const params: Record<string, unknown> = { buildId, pkgname };
+    for (const [k, v] of Object.entries(patch)) {
+      const col = cols[k];
+      if (col === undefined) continue;
+      sets.push(`${col} = @${k}`);
+      params[k] = v;
+    }
+    if (sets.length === 0) return;
+    this.db.prepare(`UPDATE packages SET ${sets.join(", ")} WHERE build_id = @buildId AND pkgname = @pkgname`).run(params);
+  }
+
+  /** After a master crash: packages that were building go back to pending. */
+  requeueBuilding(buildId: number): number {
+    return this.db
+      .prepare("UPDATE packages SET state = 'pending', host = NULL, started_ms = NULL WHERE build_id = ? AND state = 'building'")
+      .run(buildId).changes;
+  }
+
+  recordStage(buildId: number, row: StageRow): void {
+    this.db
+      .prepare(
+        `INSERT OR REPLACE INTO stages (build_id, pkgname, pkgpath, stage, host, started_ms, wall_ms, status, log)
+         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+      )
+      .run(buildId, row.pkgname, row.pkgpath, row.stage, row.host, row.startedMs, row.wallMs, row.status, row.log);
+  }
+
+  stages(buildId: number, pkgname?: string): StageRow[] {
+    const sql = `SELECT pkgname, pkgpath, stage, host, started_ms AS startedMs, wall_ms AS wallMs, status, log
+      FROM stages WHERE build_id = ?${pkgname === undefined ? "" : " AND pkgname = ?"} ORDER BY started_ms`;
+    return (pkgname === undefined ? this.db.prepare(sql).all(buildId) : this.db.prepare(sql).all(buildId, pkgname)) as StageRow[];
+  }
+
+  /** Expected seconds per PKGPATH at speed 1.0: the newest successful build's total stage time on a host. */
+  history(): Map<string, number> {
+    const rows = this.db
+      .prepare(
+        `SELECT pkgpath, SUM(wall_ms) AS ms FROM stages s
+         WHERE status = 0 AND build_id = (SELECT MAX(build_id) FROM stages t WHERE t.pkgpath = s.pkgpath AND t.status = 0)
+         GROUP BY pkgpath`,
+      )
+      .all() as { pkgpath: string; ms: number }[];
+    return new Map(rows.map((r) => [r.pkgpath, r.ms / 1000]));
+  }
+
+  /** Outcomes of one PKGPATH across builds, newest first. */
+  pathHistory(pkgpath: string): (PackageRow & { buildId: number; buildStartedMs: number })[] {
+    return this.db
+      .prepare(
+        `SELECT p.build_id AS buildId, b.started_ms AS buildStartedMs, ${pkgColumns("p")}
+         FROM packages p JOIN builds b ON b.id = p.build_id WHERE p.pkgpath = ? ORDER BY p.build_id DESC, p.pkgname`,
+      )
+      .all(pkgpath) as (PackageRow & { buildId: number; buildStartedMs: number })[];
+  }
+
+  appendEvent(buildId: number | null, timeMs: number, type: string, data: unknown): number {
+    const r = this.db.prepare("INSERT INTO events (build_id, time_ms, type, data) VALUES (?, ?, ?, ?)").run(buildId, timeMs, type, JSON.stringify(data));
+    return Number(r.lastInsertRowid);
+  }
+
+  events(buildId: number, afterSeq = 0): EventRow[] {
+    return this.db
+      .prepare("SELECT seq, time_ms AS timeMs, type, data FROM events WHERE build_id = ? AND seq > ? ORDER BY seq")
+      .all(buildId, afterSeq) as EventRow[];
+  }
+
+  /** Cached scan output of a PKGPATH, if its SCAN_DEPENDS digest is unchanged. */
+  cachedScan(pkgpath: string, digest: string): Buffer | undefined {
+    const row = this.db.prepare("SELECT records FROM scans WHERE pkgpath = ? AND digest = ?").get(pkgpath, digest) as { records: Buffer } | undefined;
+    return row?.records;
+  }
+
+  allScans(): { pkgpath: string; digest: string; records: Buffer }[] {
+    return this.db.prepare("SELECT pkgpath, digest, records FROM scans").all() as { pkgpath: string; digest: string; records: Buffer }[];
+  }
+
+  putScan(pkgpath: string, digest: string, records: Buffer): void {
+    this.db
+      .prepare("INSERT INTO scans (pkgpath, digest, records) VALUES (?, ?, ?) ON CONFLICT(pkgpath) DO UPDATE SET digest = excluded.digest, records = excluded.records")
+      .run(pkgpath, digest, records);
+  }
+}
