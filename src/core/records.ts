@@ -107,6 +107,7 @@ const MAX_LINE = 1 << 20;
 const NL = 10;
 const EQ = 61;
 const PKGNAME_EQ = Buffer.from("PKGNAME=", "latin1");
+const NL_PKGNAME = Buffer.from("\nPKGNAME=", "latin1");
 const EMPTY = Buffer.alloc(0);
 
 /**
@@ -120,8 +121,10 @@ export class RecordParser {
   private carry: Buffer = EMPTY;
   /** Lines fully read before the carry's first line. */
   private lineNo = 0;
+  /** The open record: its bytes are buf[start, end) so far. */
   private cur:
-    { pkgname: string; line: number; start: number; known: Map<string, string> } | undefined;
+    | { pkgname: string; line: number; buf: Buffer; start: number; end: number; known: Map<string, string> }
+    | undefined;
   private readonly seen = new Map<string, number>();
 
   constructor(
@@ -132,8 +135,36 @@ export class RecordParser {
   /** Feeds the next piece of input. */
   push(chunk: Buffer): void {
     if (this.error !== undefined || chunk.length === 0) return;
-    const buf = this.carry.length === 0 ? chunk : Buffer.concat([this.carry, chunk]);
-    let pos = this.scanned;
+    if (this.carry.length === 0) {
+      this.scan(chunk, 0);
+      return;
+    }
+    // Join the carried open record only with the chunk's bytes up to the next
+    // record, so each chunk is copied once at most a record's worth.
+    const atLineStart = this.scanned === this.carry.length;
+    const startsRecord = atLineStart && chunk.subarray(0, 8).equals(PKGNAME_EQ);
+    const at = startsRecord ? -1 : chunk.indexOf(NL_PKGNAME);
+    // Where the next record starts in the chunk, or -1 when it does not.
+    const cut = startsRecord ? 0 : at >= 0 ? at + 1 : -1;
+    if (cut < 0) {
+      this.scan(this.joinCarry(chunk), this.scanned);
+      return;
+    }
+    if (cut > 0) this.scan(this.joinCarry(chunk.subarray(0, cut)), this.scanned);
+    // What follows starts with a PKGNAME= line, which closes the carried record.
+    if (this.error === undefined && cut < chunk.length) this.scan(chunk.subarray(cut), 0);
+  }
+
+  /** The carry followed by more bytes; the open record (which starts the carry) moves along. */
+  private joinCarry(more: Buffer): Buffer {
+    const joined = Buffer.concat([this.carry, more]);
+    if (this.cur !== undefined) this.cur.buf = joined;
+    return joined;
+  }
+
+  /** Splits buf into lines from offset `from`. */
+  private scan(buf: Buffer, from: number): void {
+    let pos = from;
     this.nulAt = buf.indexOf(0, pos);
     for (;;) {
       const nl = buf.indexOf(NL, pos);
@@ -149,11 +180,16 @@ export class RecordParser {
       );
       return;
     }
-    // Keep the open record (its raw bytes must be contiguous) and the partial line.
-    const keep = this.cur === undefined ? pos : this.cur.start;
-    if (this.cur !== undefined) this.cur.start = 0;
+    // Keep the open record (its raw bytes must stay contiguous) and the partial line.
+    const cur = this.cur;
+    const keep = cur !== undefined && cur.buf === buf ? cur.start : pos;
+    if (cur !== undefined && cur.buf === buf) {
+      cur.buf = buf.subarray(keep);
+      cur.start = 0;
+      cur.end -= keep;
+    }
     this.scanned = pos - keep;
-    this.carry = keep === 0 ? buf : buf.subarray(keep);
+    this.carry = buf.subarray(keep);
   }
 
   /** Offset in the carry of the first byte not yet split into lines. */
@@ -172,7 +208,7 @@ export class RecordParser {
           "re-run the scan or check that the file was copied completely",
         );
       } else {
-        this.flush(this.carry, this.carry.length);
+        this.flush();
       }
     }
     if (this.error !== undefined) return { ok: false, error: this.error };
@@ -183,7 +219,7 @@ export class RecordParser {
   private line(buf: Buffer, pos: number, nl: number): boolean {
     const n = ++this.lineNo;
     if (nl - pos >= 8 && buf.compare(PKGNAME_EQ, 0, 8, pos, pos + 8) === 0) {
-      if (!this.flush(buf, pos)) return false;
+      if (!this.flush()) return false;
       const name = buf.toString("latin1", pos + 8, nl);
       const bad = badPkgname(name);
       if (bad !== undefined) {
@@ -194,7 +230,7 @@ export class RecordParser {
         );
         return false;
       }
-      this.cur = { pkgname: name, line: n, start: pos, known: new Map() };
+      this.cur = { pkgname: name, line: n, buf, start: pos, end: nl + 1, known: new Map() };
       return true;
     }
     if (nl > pos && buf[nl - 1] === 13) {
@@ -236,6 +272,7 @@ export class RecordParser {
       );
       return false;
     }
+    cur.end = nl + 1;
     const key = buf.toString("latin1", pos, eq);
     if (KNOWN.has(key) && !cur.known.has(key))
       cur.known.set(key, buf.toString("latin1", eq + 1, nl));
@@ -243,7 +280,7 @@ export class RecordParser {
   }
 
   /** Completes the open record; false when it is malformed. */
-  private flush(buf: Buffer, end: number): boolean {
+  private flush(): boolean {
     const cur = this.cur;
     if (cur === undefined) return true;
     this.cur = undefined;
@@ -279,7 +316,7 @@ export class RecordParser {
     }
     this.seen.set(cur.pkgname, cur.line);
     this.records.push(
-      new ScanRecord(cur.pkgname, buf.subarray(cur.start, end), cur.line, cur.known),
+      new ScanRecord(cur.pkgname, cur.buf.subarray(cur.start, cur.end), cur.line, cur.known),
     );
     return true;
   }

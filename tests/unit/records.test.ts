@@ -60,6 +60,17 @@ describe("records", () => {
     }
   });
 
+  it("gives the same records for every split into two chunks", () => {
+    for (let cut = 0; cut <= GOOD.length; cut++) {
+      const p = new RecordParser("x");
+      p.push(Buffer.from(GOOD.slice(0, cut), "latin1"));
+      p.push(Buffer.from(GOOD.slice(cut), "latin1"));
+      const r = p.end();
+      assert.ok(r.ok, `split at ${cut}`);
+      assert.equal(r.records.map(printRecord).join(""), GOOD, `split at ${cut}`);
+    }
+  });
+
   it("withField replaces in place or appends", () => {
     const r = parseRecords(GOOD, "x");
     assert.ok(r.ok);
