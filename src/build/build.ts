@@ -64,11 +64,16 @@ async function build(req: BuildRequest, wd: Workdir): Promise<BuildSummary> {
   const emit = (e: Parameters<EventBus["emit"]>[0]): void => {
     req.bus.emit(e);
   };
+  let hostEvents = (): void => undefined;
   const persist = req.bus.on((e, t) => {
     if (e.type !== "progress") store.appendEvent(buildId, t, e.type, e);
   });
   try {
     emit({ type: "build-start", build: buildId, tree: req.tree, treeId: req.treeId, resumed });
+    hostEvents = req.pool.subscribe((e) => {
+      if (e.type === "note") emit({ type: "host", host: e.host, state: "note", detail: e.message });
+      else emit({ type: "host", host: e.host, state: e.to.kind, ...("reason" in e.to ? { detail: e.to.reason } : {}) });
+    });
     for (const h of req.hosts) {
       const r = req.pool.add(h);
       if (!r.ok) throw new UserError("hosts", r.error.message, "host names must be unique");
@@ -173,6 +178,7 @@ async function build(req: BuildRequest, wd: Workdir): Promise<BuildSummary> {
     emit({ type: "build-end", build: buildId, counts, report, packages: wd.paths.packages });
     return { build: buildId, counts, report, packages: wd.paths.packages, stopped: result.stopped };
   } finally {
+    hostEvents();
     persist();
   }
 }

@@ -90,10 +90,7 @@ export async function buildLoop(o: LoopOptions): Promise<LoopResult> {
       }
     }
   };
-  const unsubscribe = o.pool.subscribe((e) => {
-    o.bus.emit({ type: "host", host: e.host, state: e.type === "state" ? e.to.kind : "note", ...(e.type === "note" ? { detail: e.message } : {}) });
-    poke();
-  });
+  const unsubscribe = o.pool.subscribe(poke);
 
   const start = (task: number, host: HostName): void => {
     const pkg = o.packages[task]!;

@@ -1,6 +1,8 @@
 #!/usr/bin/env node
 import { Command, CommanderError } from "commander";
 import { reportError } from "./errors.js";
+import { registerBuild } from "./build.js";
+import { registerHistory } from "./history.js";
 import { registerResolve } from "./resolve.js";
 
 const program = new Command();
@@ -12,6 +14,8 @@ program
   .exitOverride();
 
 registerResolve(program);
+registerBuild(program);
+registerHistory(program);
 
 try {
   await program.parseAsync(process.argv);

@@ -1,0 +1,196 @@
+/**
+ * The scan phase of a build: `make pbulk-index` in every package directory,
+ * spread over the hosts, results streaming back to the master. A package
+ * whose SCAN_DEPENDS files (and Makefile) are unchanged since its last scan
+ * is not scanned again: its cached records are reused. With a package list,
+ * the listed directories are scanned and then, as pbulk does, the
+ * directories their dependencies live in.
+ */
+import { createHash } from "node:crypto";
+import { readdirSync, readFileSync, statSync } from "node:fs";
+import { join, normalize } from "node:path";
+import { parseDependency } from "../core/resolve.js";
+import { RecordParser, formatErrorText, isPkgPath, type ScanRecord } from "../core/records.js";
+import type { EventBus } from "../events/types.js";
+import type { HostPool } from "../hosts/pool.js";
+import { UserError } from "../cli/errors.js";
+import { HOST } from "./layout.js";
+import type { Workdir } from "./workdir.js";
+
+export interface ScanStepOptions {
+  readonly pool: HostPool;
+  readonly tree: string;
+  readonly wd: Workdir;
+  readonly bus: EventBus;
+  readonly make: string;
+  readonly pkgs?: readonly string[];
+}
+
+/** Every category/dir with a Makefile, as pkgsrc's top-level SUBDIR walk finds them. */
+export function listPackageDirs(tree: string): string[] {
+  const out: string[] = [];
+  for (const cat of readdirSync(tree, { withFileTypes: true })) {
+    if (!cat.isDirectory() || cat.name.startsWith(".") || ["mk", "bootstrap", "doc", "distfiles", "packages", "regress"].includes(cat.name)) continue;
+    for (const pkg of readdirSync(join(tree, cat.name), { withFileTypes: true })) {
+      if (!pkg.isDirectory() || pkg.name.startsWith(".") || pkg.name === "CVS") continue;
+      const path = `${cat.name}/${pkg.name}`;
+      if (isPkgPath(path) && exists(join(tree, path, "Makefile"))) out.push(path);
+    }
+  }
+  return out.sort();
+}
+
+function exists(p: string): boolean {
+  try {
+    return statSync(p).isFile();
+  } catch {
+    return false;
+  }
+}
+
+/** Digest of the files a package's scan read, so an unchanged package is not rescanned. */
+class SourceDigests {
+  readonly #files = new Map<string, string>();
+  constructor(private readonly tree: string) {}
+
+  file(rel: string): string {
+    let d = this.#files.get(rel);
+    if (d === undefined) {
+      try {
+        d = createHash("sha256").update(readFileSync(join(this.tree, rel))).digest("hex");
+      } catch {
+        d = "missing";
+      }
+      this.#files.set(rel, d);
+    }
+    return d;
+  }
+
+  /** Digest of a package dir's Makefile and the SCAN_DEPENDS its records list. */
+  of(pkgpath: string, records: readonly ScanRecord[]): string {
+    const files = new Set<string>([`${pkgpath}/Makefile`]);
+    for (const r of records) {
+      for (const f of (r.get("SCAN_DEPENDS") ?? "").split(/\s+/)) {
+        if (f === "") continue;
+        const rel = normalize(join(pkgpath, f));
+        if (!rel.startsWith("..") && !rel.startsWith("/")) files.add(rel);
+      }
+    }
+    const h = createHash("sha256");
+    for (const f of [...files].sort()) h.update(`${f}\0${this.file(f)}\0`);
+    return h.digest("hex");
+  }
+}
+
+/** Scans the tree (or the listed packages and their dependencies) and returns all records. */
+export async function scanStep(o: ScanStepOptions): Promise<ScanRecord[]> {
+  const digests = new SourceDigests(o.tree);
+  const cached = new Map<string, ScanRecord[]>();
+  for (const row of o.wd.store.allScans()) {
+    const parsed = parse(row.records, row.pkgpath);
+    if (parsed.ok && digests.of(row.pkgpath, parsed.records) === row.digest) cached.set(row.pkgpath, parsed.records);
+  }
+  const wanted = o.pkgs === undefined ? listPackageDirs(o.tree) : [...o.pkgs];
+  const seen = new Set<string>();
+  const queue: string[] = [];
+  const results = new Map<string, ScanRecord[]>();
+  const enqueue = (p: string): void => {
+    if (seen.has(p)) return;
+    seen.add(p);
+    const hit = cached.get(p);
+    if (hit !== undefined) {
+      results.set(p, hit);
+      follow(hit);
+    } else queue.push(p);
+  };
+  const follow = (recs: readonly ScanRecord[]): void => {
+    if (o.pkgs === undefined) return;
+    for (const r of recs) {
+      for (const tok of (r.get("ALL_DEPENDS") ?? "").split(/\s+/)) {
+        const dep = tok === "" ? undefined : parseDependency(tok);
+        if (dep !== undefined && isPkgPath(dep.location)) enqueue(dep.location);
+      }
+    }
+  };
+  for (const p of wanted) enqueue(p);
+  let failed = 0;
+  const total = (): number => seen.size;
+  const progress = (): void => {
+    o.bus.emit({ type: "scan-progress", done: results.size + failed, total: total(), failed });
+  };
+  progress();
+
+  const inflight = new Set<Promise<void>>();
+  const tryHost = (): boolean => {
+    const host = o.pool.list().find((h) => h.free > 0);
+    if (host === undefined || queue.length === 0) return false;
+    const pkgpath = queue.shift()!;
+    const job = o.pool
+      .run(host.name, { argv: [o.make, "pbulk-index"], cwd: `${HOST.tree}/${pkgpath}`, env: { BATCH: "yes" }, output: "split" })
+      .then((r) => {
+        if (!r.ok) {
+          if (r.error.reason === "lost" || r.error.reason === "unavailable") queue.unshift(pkgpath);
+          else {
+            failed++;
+            o.bus.emit({ type: "scan-error", pkgpath, host: host.name, message: r.error.message });
+          }
+          return;
+        }
+        const t = r.value;
+        const parsed = t.status === 0 ? parse(t.output, pkgpath) : undefined;
+        if (parsed === undefined || !parsed.ok) {
+          failed++;
+          const why = parsed === undefined ? `exit ${t.status}: ${lastLine(t.stderr)}` : parsed.message;
+          o.bus.emit({ type: "scan-error", pkgpath, host: host.name, message: why });
+          return;
+        }
+        results.set(pkgpath, parsed.records);
+        o.wd.store.putScan(pkgpath, digests.of(pkgpath, parsed.records), t.output);
+        follow(parsed.records);
+      })
+      .finally(() => {
+        inflight.delete(job);
+        progress();
+      });
+    inflight.add(job);
+    return true;
+  };
+
+  const deadline = Date.now() + 10 * 60_000;
+  while (queue.length > 0 || inflight.size > 0) {
+    while (tryHost()) {
+      /* start as many as there are free slots */
+    }
+    const usable = o.pool.list().some((h) => h.state.kind !== "gone" && !(h.state.kind === "lost" && h.state.quarantine !== null));
+    if (!usable && inflight.size === 0) throw new UserError("hosts", "no build host is usable for the scan", "check the hosts with herd hosts list, or see the log lines above");
+    if (inflight.size === 0 && Date.now() > deadline) throw new UserError("hosts", "no build host came up within 10 minutes", "check that the hosts can run the agent");
+    await Promise.race([...inflight, o.pool.changed(), new Promise((r) => setTimeout(r, 500).unref())]);
+  }
+  // pbulk keeps the first record of a PKGNAME (multi-version directories repeat some).
+  const out: ScanRecord[] = [];
+  const names = new Set<string>();
+  for (const p of [...results.keys()].sort()) {
+    for (const r of results.get(p)!) {
+      if (names.has(r.pkgname)) continue;
+      names.add(r.pkgname);
+      out.push(r);
+    }
+  }
+  if (out.length === 0) throw new UserError("scan", "the scan found no packages", "check --tree and --pkgs, and the scan errors above");
+  return out;
+}
+
+function parse(buf: Buffer, pkgpath: string): { ok: true; records: ScanRecord[] } | { ok: false; message: string } {
+  const p = new RecordParser(`scan of ${pkgpath}`, { dropDuplicates: true });
+  p.push(buf);
+  const r = p.end();
+  if (!r.ok) return { ok: false, message: formatErrorText(r.error) };
+  for (const rec of r.records) {
+    if (rec.get("PKG_LOCATION") !== pkgpath) return { ok: false, message: `record ${rec.pkgname} claims PKG_LOCATION ${rec.get("PKG_LOCATION") ?? "?"}` };
+  }
+  return { ok: true, records: r.records };
+}
+
+function lastLine(b: Buffer): string {
+  return b.toString("utf8").trim().split("\n").at(-1)?.slice(0, 200) ?? "";
+}

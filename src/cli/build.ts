@@ -1,0 +1,140 @@
+import type { Command } from "commander";
+import { existsSync, readFileSync } from "node:fs";
+import { join, resolve } from "node:path";
+import { runBuild, type BuildSummary } from "../build/build.js";
+import { HOST } from "../build/layout.js";
+import { scanStep } from "../build/scan-step.js";
+import { hostName } from "../core/hostspec.js";
+import { EventBus } from "../events/types.js";
+import { LocalTransport } from "../hosts/local.js";
+import { HostPool, type HostConfig } from "../hosts/pool.js";
+import { readTreeId, stampTree, treeSyncPrepare } from "../hosts/treesync.js";
+import { reportModel } from "../report/model.js";
+import { writeReport } from "../report/render.js";
+import { loadConfig, type Config } from "./config.js";
+import { UserError } from "./errors.js";
+import { createDisplay, type OutputMode } from "./progress.js";
+
+export interface BuildCliOptions {
+  readonly tree: string;
+  readonly local?: string;
+  readonly work: string;
+  readonly pkgs?: string;
+  readonly make?: string;
+  readonly config?: string;
+  readonly json?: boolean;
+  readonly quiet?: boolean;
+  readonly verbose?: boolean;
+  readonly shell?: string;
+}
+
+/** `herd build` and `herd demo`. */
+export function registerBuild(program: Command): void {
+  program
+    .command("build")
+    .description("run (or resume) a bulk build: sync, scan, resolve, plan, build, report")
+    .requiredOption("-t, --tree <dir>", "the pkgsrc tree")
+    .option("-l, --local <n>", "use N local build hosts", "")
+    .option("-w, --work <dir>", "work directory: state, packages, logs, report", "work")
+    .option("--pkgs <file>", "build only these PKGPATHs (one per line) and what they need")
+    .option("--make <path>", "make program on the hosts (default bmake)")
+    .option("-c, --config <file>", "JSON config file (see the README)")
+    .option("--shell <cmd>", "shell running local agents: sh, dash or busybox", "sh")
+    .option("--json", "NDJSON events on stdout")
+    .option("-q, --quiet", "only the final summary")
+    .option("--verbose", "every stage of every package")
+    .action(async (opts: BuildCliOptions) => {
+      await buildCommand(opts);
+    });
+
+  program
+    .command("demo")
+    .description("build the bundled fixture tree on 3 local hosts and print where the report is")
+    .option("-w, --work <dir>", "work directory", "work/demo")
+    .option("--json", "NDJSON events on stdout")
+    .action(async (opts: { work: string; json?: boolean }) => {
+      const root = resolve(import.meta.dirname, "../../..");
+      const tree = join(root, "tests/fixtures/tree");
+      const tools = join(root, "tests/fixtures/tools");
+      if (readTreeId(tree) === null) stampTree(tree);
+      const s = await buildCommand(
+        { tree, local: "3", work: opts.work, ...(opts.json === true ? { json: true } : {}) },
+        { path: [tools] },
+      );
+      if (opts.json !== true) {
+        process.stdout.write(`\nreport:   ${s.report}\npackages: ${s.packages}/All\n`);
+      }
+    });
+}
+
+async function buildCommand(opts: BuildCliOptions, overrides: Partial<Config> = {}): Promise<BuildSummary> {
+  const tree = resolve(opts.tree);
+  if (!existsSync(join(tree, "mk"))) throw new UserError("tree", `${tree} does not look like a pkgsrc tree (no mk/ directory)`, "pass the top of the tree with --tree");
+  const treeId = readTreeId(tree);
+  if (treeId === null) throw new UserError("tree", `the tree ${tree} has no tree id`, `run: herd tree stamp --tree ${tree}   (after every update of the tree)`);
+  const base = loadConfig(opts.config);
+  const config: Config = { ...base, ...overrides, ...(opts.make === undefined ? {} : { make: opts.make }) };
+  const n = Number(opts.local ?? "");
+  if (!Number.isInteger(n) || n < 1 || n > 256) throw new UserError("usage", "--local N needs a number of hosts between 1 and 256", "e.g. --local 3");
+  const work = resolve(opts.work);
+  const pkgs = opts.pkgs === undefined ? undefined : readPkgList(opts.pkgs);
+  const mode: OutputMode = opts.json === true ? "json" : process.stderr.isTTY ? "tty" : "plain";
+  const display = createDisplay(mode, mode === "json" ? process.stdout : process.stderr, { ...(opts.quiet === true ? { quiet: true } : {}), ...(opts.verbose === true ? { verbose: true } : {}) });
+  const bus = new EventBus();
+  bus.on(display.onEvent);
+  const pool = new HostPool({
+    heartbeatTimeoutMs: config.heartbeatTimeout * 1000,
+    prepare: treeSyncPrepare(tree, () => ({ dest: HOST.tree, sync: true })),
+  });
+  const hosts: HostConfig[] = [];
+  for (let i = 1; i <= n; i++) {
+    const name = `local${i}`;
+    hosts.push({ name: hostName(name), transport: new LocalTransport({ root: join(work, "hosts", name), shell: opts.shell === "busybox" ? ["busybox", "sh"] : [opts.shell ?? "sh"] }), slots: 1, speed: 1, tags: [] });
+  }
+  let stop: () => void = () => undefined;
+  const stopped = new Promise<void>((r) => (stop = r));
+  const onSignal = (): void => {
+    bus.emit({ type: "warning", message: "interrupted: stopping; run the same command again to resume" });
+    stop();
+  };
+  process.once("SIGINT", onSignal);
+  process.once("SIGTERM", onSignal);
+  try {
+    return await runBuild({
+      tree,
+      treeId,
+      work,
+      config,
+      pool,
+      hosts,
+      bus,
+      stop: stopped,
+      scan: (wd) => scanStep({ pool, tree, wd, bus, make: config.make, ...(pkgs === undefined ? {} : { pkgs }) }),
+      report: async (wd, id) => writeReport(wd.paths.report, reportModel(wd.store, id)),
+    });
+  } finally {
+    process.off("SIGINT", onSignal);
+    process.off("SIGTERM", onSignal);
+    display.close();
+    await pool.close();
+  }
+}
+
+function readPkgList(file: string): string[] {
+  let text: string;
+  try {
+    text = readFileSync(file, "utf8");
+  } catch {
+    throw new UserError("usage", `cannot read the package list ${file}`, "one PKGPATH (category/dir) per line");
+  }
+  const out: string[] = [];
+  text.split("\n").forEach((raw, i) => {
+    const line = raw.replace(/#.*/, "").trim();
+    if (line === "") return;
+    if (!/^[A-Za-z0-9_+][A-Za-z0-9_.+-]*\/[A-Za-z0-9_+][A-Za-z0-9_.+-]*$/.test(line)) {
+      throw new UserError("usage", `${file}:${i + 1}: "${line}" is not a PKGPATH`, "one category/dir per line, no ../ or absolute paths");
+    }
+    out.push(line);
+  });
+  return out;
+}
