@@ -10,6 +10,7 @@ import { createHash } from "node:crypto";
 import { readdirSync, readFileSync, statSync } from "node:fs";
 import { join, normalize } from "node:path";
 import { parseDependency } from "../core/resolve.js";
+import { frameScanOutput } from "../core/pscan.js";
 import { RecordParser, formatErrorText, isPkgPath, type ScanRecord } from "../core/records.js";
 import type { EventBus } from "../events/types.js";
 import type { HostPool } from "../hosts/pool.js";
@@ -137,7 +138,8 @@ export async function scanStep(o: ScanStepOptions): Promise<ScanRecord[]> {
           return;
         }
         const t = r.value;
-        const parsed = t.status === 0 ? parse(t.output, pkgpath) : undefined;
+        const framed = frameScanOutput(t.output, pkgpath, new Set());
+        const parsed = t.status === 0 ? parse(framed, pkgpath) : undefined;
         if (parsed === undefined || !parsed.ok) {
           failed++;
           const why = parsed === undefined ? `exit ${t.status}: ${lastLine(t.stderr)}` : parsed.message;
@@ -145,7 +147,7 @@ export async function scanStep(o: ScanStepOptions): Promise<ScanRecord[]> {
           return;
         }
         results.set(pkgpath, parsed.records);
-        o.wd.store.putScan(pkgpath, digests.of(pkgpath, parsed.records), t.output);
+        o.wd.store.putScan(pkgpath, digests.of(pkgpath, parsed.records), framed);
         follow(parsed.records);
       })
       .finally(() => {
