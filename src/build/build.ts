@@ -93,8 +93,12 @@ async function build(req: BuildRequest, wd: Workdir): Promise<BuildSummary> {
     await writeChunks(join(buildDir, "presolve"), printResolution(res));
 
     emit({ type: "phase", phase: "plan" });
-    const previous = resumed ? previousOf(store.packages(buildId), wd.paths.all) : previousBuild(wd, buildId);
-    const plan = planBuild(res, { previous, excluded: new Set(req.config.excluded) });
+    const previous = resumed ? previousOf(store.packages(buildId), wd.paths.all, buildId) : previousBuild(wd, buildId);
+    const plan = planBuild(res, {
+      previous,
+      excluded: new Set(req.config.excluded),
+      sourceDigest: (pkgpath) => store.scanDigest(pkgpath) ?? "",
+    });
     emit({ type: "plan", counts: plan.counts, packages: plan.packages.length });
 
     const rows = new Map(resumed ? store.packages(buildId).map((r) => [r.pkgname, r]) : []);
@@ -140,7 +144,12 @@ async function build(req: BuildRequest, wd: Workdir): Promise<BuildSummary> {
       };
     });
 
-    emit({ type: "phase", phase: "build", detail: `${loopPackages.length} packages to build` });
+    const upToDate = plan.counts["up-to-date"];
+    emit({
+      type: "phase",
+      phase: "build",
+      detail: loopPackages.length === 0 ? `nothing to build (${upToDate} packages up to date)` : `${loopPackages.length} packages to build, ${upToDate} up to date`,
+    });
     const t0 = performance.now();
     const result = await buildLoop({
       pool: req.pool,
@@ -191,7 +200,7 @@ function newRow(p: ReturnType<typeof planBuild>["packages"][number]): PackageRow
     state,
     reason: p.reason,
     culprit: p.culprit,
-    failedStage: null,
+    failedStage: p.failedStage,
     host: null,
     startedMs: null,
     finishedMs: null,
@@ -207,12 +216,18 @@ function newRow(p: ReturnType<typeof planBuild>["packages"][number]): PackageRow
 function previousBuild(wd: Workdir, current: number): Map<string, PreviousPackage> {
   const builds = wd.store.builds().filter((b) => b.id !== current);
   const prev = builds.at(-1);
-  return prev === undefined ? new Map() : previousOf(wd.store.packages(prev.id), wd.paths.all);
+  return prev === undefined ? new Map() : previousOf(wd.store.packages(prev.id), wd.paths.all, prev.id);
 }
 
-function previousOf(rows: readonly PackageRow[], all: string): Map<string, PreviousPackage> {
+function previousOf(rows: readonly PackageRow[], all: string, build: number): Map<string, PreviousPackage> {
   const out = new Map<string, PreviousPackage>();
   for (const r of rows) {
+    if (r.state === "failed" && r.failedStage !== null) {
+      // A failure carried over keeps the build it first happened in.
+      const since = /\(unchanged since build (\d+)\)$/.exec(r.reason);
+      const reason = r.reason.replace(/ \(unchanged since build \d+\)$/, "");
+      out.set(r.pkgname, { inputs: r.inputs, available: false, failed: { stage: r.failedStage, reason, build: since === null ? build : Number(since[1]) } });
+    }
     if (r.state !== "built" && r.state !== "up-to-date") continue;
     out.set(r.pkgname, { inputs: r.inputs, available: existsSync(join(all, `${r.pkgname}.tgz`)) });
   }

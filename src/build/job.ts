@@ -96,7 +96,7 @@ export async function runJob(ctx: JobContext): Promise<JobOutcome> {
     } else if (stage === "Clean") {
       r = await run(ctx, { argv: make("clean"), cwd: pkgdir, env });
     } else if (stage === "Vars") {
-      r = await run(ctx, { argv: [ctx.config.make, ...ctx.pkg.makeArgs, "-V", "PKGNAME"], cwd: pkgdir, env });
+      r = await run(ctx, { argv: [ctx.config.make, ...ctx.pkg.makeArgs, "-V", "${PKGNAME}"], cwd: pkgdir, env });
       if (r.ok && r.status === 0 && r.output.toString("latin1").trim() !== ctx.pkg.pkgname) {
         const said = r.output.toString("latin1").trim().slice(0, 200);
         r = { ok: true, status: 1, output: Buffer.concat([r.output, Buffer.from(`herd: the host's tree gives PKGNAME ${said}, the scan said ${ctx.pkg.pkgname}\n`)]) };
@@ -222,13 +222,13 @@ async function fetchPackage(ctx: JobContext, conn: AgentConnection): Promise<Job
   }
 }
 
-/** A one-line reason from a failed stage: its last meaningful log line. */
-function failureReason(stage: string, status: number, output: Buffer): string {
+/** A one-line reason from a failed stage: the last error line of its log, else its last line. */
+export function failureReason(stage: string, status: number, output: Buffer): string {
   const lines = output
     .toString("utf8")
     .split("\n")
     .map((l) => l.trim())
-    .filter((l) => l !== "" && !l.startsWith("*** Error code") && !/^\*\*\* Stop\.?$/.test(l));
-  const last = lines.at(-1) ?? "";
-  return `${stage} failed (exit ${status})${last === "" ? "" : `: ${last.slice(0, 200)}`}`;
+    .filter((l) => l !== "" && !/^\*\*\* Error code|^Stop\.?$|^\*\*\* Stop|^b?make(\[\d+\])?: stopped in /.test(l));
+  const pick = [...lines].reverse().find((l) => /error|fatal|cannot|not found|undeclared|failed/i.test(l)) ?? lines.at(-1) ?? "";
+  return `${stage} failed (exit ${status})${pick === "" ? "" : `: ${pick.slice(0, 200)}`}`;
 }

@@ -67,9 +67,9 @@ class SourceDigests {
     return d;
   }
 
-  /** Digest of a package dir's Makefile and the SCAN_DEPENDS its records list. */
+  /** Digest of every file of a package dir (but its work dirs) and of the SCAN_DEPENDS its records list. */
   of(pkgpath: string, records: readonly ScanRecord[]): string {
-    const files = new Set<string>([`${pkgpath}/Makefile`]);
+    const files = new Set<string>(packageFiles(this.tree, pkgpath));
     for (const r of records) {
       for (const f of (r.get("SCAN_DEPENDS") ?? "").split(/\s+/)) {
         if (f === "") continue;
@@ -81,6 +81,25 @@ class SourceDigests {
     for (const f of [...files].sort()) h.update(`${f}\0${this.file(f)}\0`);
     return h.digest("hex");
   }
+}
+
+/** The files of a package directory (relative to the tree), without work directories. */
+function packageFiles(tree: string, pkgpath: string): string[] {
+  const out: string[] = [];
+  const walk = (rel: string): void => {
+    for (const e of readdirSync(join(tree, rel), { withFileTypes: true })) {
+      if (e.name === "work" || e.name.startsWith("work.") || e.name === "CVS" || e.name.startsWith(".")) continue;
+      const p = `${rel}/${e.name}`;
+      if (e.isDirectory()) walk(p);
+      else if (e.isFile()) out.push(p);
+    }
+  };
+  try {
+    walk(pkgpath);
+  } catch {
+    /* a vanished directory digests as empty */
+  }
+  return out;
 }
 
 /** Scans the tree (or the listed packages and their dependencies) and returns all records. */

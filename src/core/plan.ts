@@ -30,6 +30,8 @@ export interface PlannedPackage {
   readonly inputs: string;
   /** Number of packages that depend on it, directly or not. */
   readonly dependents: number;
+  /** For a failure carried over from an earlier build: the stage it failed in. */
+  readonly failedStage: string | null;
   readonly maintainer: string;
 }
 
@@ -37,6 +39,8 @@ export interface PreviousPackage {
   readonly inputs: string;
   /** True when its binary package is still in the repository, intact. */
   readonly available: boolean;
+  /** Set when it failed then: a failure with unchanged inputs is not retried. */
+  readonly failed?: { readonly stage: string; readonly reason: string; readonly build: number };
 }
 
 export interface PlanOptions {
@@ -73,6 +77,7 @@ export function planBuild(res: Resolution, opts: PlanOptions = {}): Plan {
   const states = new Array<PlanState>(n);
   const reasons = new Array<string>(n).fill("");
   const culprits = new Array<string | null>(n).fill(null);
+  const stages = new Array<string | null>(n).fill(null);
   const unresolvedPattern = new Map(res.unresolved.map((u) => [u.pkg, u.pattern]));
   for (const i of order) {
     const rec = res.records[i]!;
@@ -100,18 +105,23 @@ export function planBuild(res: Resolution, opts: PlanOptions = {}): Plan {
         break;
       case "buildable": {
         const blocked = res.depends[i]!.find((d) => states[d] !== "build" && states[d] !== "up-to-date");
+        const prev = opts.previous?.get(rec.pkgname);
+        const same = prev !== undefined && prev.inputs === inputs[i];
         if (opts.excluded?.has(path) === true || opts.excluded?.has(rec.pkgname) === true) {
           states[i] = "skipped";
           reasons[i] = "excluded by the operator";
         } else if (blocked !== undefined) {
-          // Only exclusions can block a buildable package here.
-          states[i] = "indirect-skipped";
+          const bs = states[blocked]!;
+          states[i] = bs === "failed" || bs === "indirect-failed" ? "indirect-failed" : "indirect-skipped";
           culprits[i] = culprits[blocked] ?? res.records[blocked]!.pkgname;
           reasons[i] = `depends on ${culprits[i] ?? ""}`;
+        } else if (same && prev.failed !== undefined) {
+          // Nothing it is built from changed since it failed: retrying would fail again.
+          states[i] = "failed";
+          stages[i] = prev.failed.stage;
+          reasons[i] = `${prev.failed.reason} (unchanged since build ${prev.failed.build})`;
         } else {
-          const prev = opts.previous?.get(rec.pkgname);
-          const fresh = prev !== undefined && prev.available && prev.inputs === inputs[i];
-          states[i] = fresh ? "up-to-date" : "build";
+          states[i] = same && prev.available ? "up-to-date" : "build";
         }
         break;
       }
@@ -125,6 +135,7 @@ export function planBuild(res: Resolution, opts: PlanOptions = {}): Plan {
     culprit: culprits[i]!,
     inputs: inputs[i]!,
     dependents: dependents[i]!,
+    failedStage: stages[i]!,
     maintainer: rec.get("MAINTAINER") ?? "",
   }));
   const counts: Record<PlanState, number> = {
@@ -140,9 +151,10 @@ export function planBuild(res: Resolution, opts: PlanOptions = {}): Plan {
   return { packages, toBuild: order.filter((i) => states[i] === "build"), counts };
 }
 
-/** pbulk-index quotes reasons ("..."); reports show them bare. */
-function unquote(s: string): string {
-  return s.length >= 2 && s.startsWith('"') && s.endsWith('"') ? s.slice(1, -1) : s;
+/** pbulk-index prints reasons as make words ("a" "b"); reports show them as one sentence. */
+export function unquote(s: string): string {
+  const words = s.match(/"[^"]*"|\S+/g) ?? [];
+  return words.map((w) => (w.length >= 2 && w.startsWith('"') && w.endsWith('"') ? w.slice(1, -1) : w)).join(" ");
 }
 
 /** Transitive dependents of each package (packages that break when it fails). */

@@ -76,7 +76,7 @@ export function reportModel(store: Store, buildId: number): ReportModel {
     .map((r) => ({
       pkgname: r.pkgname,
       pkgpath: r.pkgpath,
-      stage: r.failedStage ?? (r.state === "unresolved" ? "resolve" : "scan"),
+      stage: r.failedStage ?? (r.state === "unresolved" ? "resolve" : "PKG_FAIL_REASON"),
       reason: r.reason,
       maintainer: r.maintainer,
       host: r.host ?? "",

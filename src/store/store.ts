@@ -253,6 +253,12 @@ export class Store {
     return row?.records;
   }
 
+  /** The digest of the sources of a PKGPATH's last scan. */
+  scanDigest(pkgpath: string): string | undefined {
+    const row = this.db.prepare("SELECT digest FROM scans WHERE pkgpath = ?").get(pkgpath) as { digest: string } | undefined;
+    return row?.digest;
+  }
+
   allScans(): { pkgpath: string; digest: string; records: Buffer }[] {
     return this.db.prepare("SELECT pkgpath, digest, records FROM scans").all() as { pkgpath: string; digest: string; records: Buffer }[];
   }
