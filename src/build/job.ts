@@ -229,6 +229,7 @@ export function failureReason(stage: string, status: number, output: Buffer): st
     .split("\n")
     .map((l) => l.trim())
     .filter((l) => l !== "" && !/^\*\*\* Error code|^Stop\.?$|^\*\*\* Stop|^b?make(\[\d+\])?: stopped in /.test(l));
-  const pick = [...lines].reverse().find((l) => /error|fatal|cannot|not found|undeclared|failed/i.test(l)) ?? lines.at(-1) ?? "";
+  const last = (re: RegExp): string | undefined => [...lines].reverse().find((l) => re.test(l));
+  const pick = last(/\berror\b/i) ?? last(/fatal|cannot|not found|failed/i) ?? lines.at(-1) ?? "";
   return `${stage} failed (exit ${status})${pick === "" ? "" : `: ${pick.slice(0, 200)}`}`;
 }

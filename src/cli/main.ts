@@ -4,6 +4,8 @@ import { reportError } from "./errors.js";
 import { registerBuild } from "./build.js";
 import { registerHistory } from "./history.js";
 import { registerResolve } from "./resolve.js";
+import { registerSimulate } from "./simulate.js";
+import { registerTree } from "./tree.js";
 
 const program = new Command();
 program
@@ -16,6 +18,8 @@ program
 registerResolve(program);
 registerBuild(program);
 registerHistory(program);
+registerSimulate(program);
+registerTree(program);
 
 try {
   await program.parseAsync(process.argv);

@@ -1,0 +1,203 @@
+/**
+ * End-to-end bulk builds of the fixture tree with real agents, real bmake,
+ * real SQLite: outcomes, the repository, 1 host against 3, incremental
+ * rebuilds, and the report.
+ */
+import assert from "node:assert/strict";
+import { appendFileSync, existsSync, readFileSync, readdirSync } from "node:fs";
+import { join } from "node:path";
+import { describe, it } from "node:test";
+import {
+  expectedOutcomes,
+  herdJson,
+  sandbox,
+  stableSummary,
+  stamp,
+  type Event,
+} from "../lib/fixture.js";
+
+interface ReportJson {
+  readonly counts: Record<string, number>;
+  readonly failed: { pkgname: string; stage: string; reason: string; breaks: number }[];
+  readonly indirect: { pkgname: string; culprit: string; state: string }[];
+}
+
+function report(work: string): ReportJson {
+  return JSON.parse(readFileSync(join(work, "report/report.json"), "utf8")) as ReportJson;
+}
+
+function built(events: readonly Event[]): string[] {
+  return events
+    .filter((e) => e.type === "package-end" && e.result === "built")
+    .map((e) => e.pkgname as string)
+    .sort();
+}
+
+const OUTCOME_OF_STATE: Record<string, string> = {
+  built: "built",
+  "up-to-date": "built",
+  failed: "failed",
+  "indirect-failed": "indirect-failed",
+  skipped: "skipped",
+  "indirect-skipped": "indirect-skipped",
+};
+
+describe("herd build on the fixture tree", () => {
+  const box = sandbox("build");
+  const work3 = join(box.dir, "work3");
+  const work1 = join(box.dir, "work1");
+
+  it("builds on 3 local hosts with the expected outcome for every package", async () => {
+    const r = await herdJson([
+      "build",
+      "--tree",
+      box.tree,
+      "--local",
+      "3",
+      "--work",
+      work3,
+      "-c",
+      box.config,
+    ]);
+    assert.equal(r.code, 0, r.stderr);
+    const end = r.events.find((e) => e.type === "build-end");
+    assert.ok(end !== undefined, "a build-end event");
+    // Packages ran on more than one host.
+    const hosts = new Set(r.events.filter((e) => e.type === "package-start").map((e) => e.host));
+    assert.ok(hosts.size >= 2, `packages spread over hosts, got ${[...hosts].join(",")}`);
+    const rep = report(work3);
+    const states = new Map<string, string>();
+    const db = JSON.parse(readFileSync(join(work3, "report/report.json"), "utf8")) as {
+      failed: { pkgname: string }[];
+      indirect: { pkgname: string; state: string }[];
+      skipped: { pkgname: string }[];
+    };
+    for (const f of db.failed) states.set(f.pkgname, "failed");
+    for (const p of db.indirect) states.set(p.pkgname, p.state);
+    for (const p of db.skipped) states.set(p.pkgname, "skipped");
+    for (const name of built(r.events)) states.set(name, "built");
+    const expected = expectedOutcomes();
+    for (const [pkg, outcome] of expected) {
+      const want = outcome === "prefailed" ? "failed" : outcome;
+      assert.equal(OUTCOME_OF_STATE[states.get(pkg) ?? ""] ?? states.get(pkg), want, `${pkg}`);
+    }
+    // netkit fails in "build" with its compiler error, breaking two packages.
+    const netkit = rep.failed.find((f) => f.pkgname === "netkit-0.3");
+    assert.equal(netkit?.stage, "build");
+    assert.match(netkit?.reason ?? "", /NETKIT_DEFAULT_PORT/);
+    assert.equal(netkit?.breaks, 2);
+    assert.equal(rep.failed[0]?.pkgname, "netkit-0.3", "most breakage first");
+    assert.deepEqual(
+      rep.indirect
+        .filter((p) => p.state === "indirect-failed")
+        .map((p) => [p.pkgname, p.culprit])
+        .sort(),
+      [
+        ["netmon-1.1", "netkit-0.3"],
+        ["toolbox-2.0", "netkit-0.3"],
+      ],
+    );
+    // The repository: every built package, pkg_summary.gz and SHA512.
+    const files = readdirSync(join(work3, "packages/All"))
+      .filter((f) => f.endsWith(".tgz"))
+      .sort();
+    assert.deepEqual(
+      files,
+      [...expected]
+        .filter(([, o]) => o === "built")
+        .map(([p]) => `${p}.tgz`)
+        .sort(),
+    );
+    assert.equal(stableSummary(work3).length, files.length);
+    const sha = readFileSync(join(work3, "packages/SHA512"), "utf8");
+    assert.equal(sha.trim().split("\n").length, files.length);
+    assert.match(sha, /^SHA512 \(All\/fetchy-0\.5\.tgz\) = [0-9a-f]{128}$/m);
+    // Each stage has its own log on the master.
+    assert.ok(existsSync(join(work3, "logs/netkit-0.3/build.log")));
+    assert.match(readFileSync(join(work3, "logs/netkit-0.3/build.log"), "utf8"), /undeclared/);
+  });
+
+  it("gives the same repository on 1 host", async () => {
+    const r = await herdJson([
+      "build",
+      "--tree",
+      box.tree,
+      "--local",
+      "1",
+      "--work",
+      work1,
+      "-c",
+      box.config,
+    ]);
+    assert.equal(r.code, 0, r.stderr);
+    assert.deepEqual(stableSummary(work1), stableSummary(work3));
+  });
+
+  it("builds nothing on an unchanged tree, then only a changed package and its dependents", async () => {
+    const again = await herdJson([
+      "build",
+      "--tree",
+      box.tree,
+      "--local",
+      "2",
+      "--work",
+      work3,
+      "-c",
+      box.config,
+    ]);
+    assert.equal(again.code, 0, again.stderr);
+    assert.deepEqual(built(again.events), []);
+    const phase = again.events.find((e) => e.type === "phase" && e.phase === "build");
+    assert.match(String(phase?.detail), /^nothing to build \(11 packages up to date\)$/);
+    // No package is even started, and no host receives the tree again.
+    assert.equal(again.events.filter((e) => e.type === "package-start").length, 0);
+
+    appendFileSync(join(box.tree, "textproc/libfmt/DESCR"), "One more line.\n");
+    stamp(box.tree);
+    const changed = await herdJson([
+      "build",
+      "--tree",
+      box.tree,
+      "--local",
+      "2",
+      "--work",
+      work3,
+      "-c",
+      box.config,
+    ]);
+    assert.equal(changed.code, 0, changed.stderr);
+    assert.deepEqual(built(changed.events), [
+      "fetchy-0.5",
+      "libfmt-1.4",
+      "py312-greet-1.0",
+      "py313-greet-1.0",
+      "secretsauce-1.0",
+      "wordy-3.0",
+    ]);
+    const scanned = changed.events.filter((e) => e.type === "scan-progress").at(-1);
+    assert.equal(scanned?.total, 16);
+  });
+
+  it("writes a report with every section, escaping what comes from packages", () => {
+    const html = readFileSync(join(work3, "report/report.html"), "utf8");
+    for (const id of [
+      "summary",
+      "failed",
+      "indirect",
+      "skipped",
+      "maintainers",
+      "hosts",
+      "timeline",
+      "diff",
+    ]) {
+      assert.match(html, new RegExp(`<section id="${id}">`), id);
+    }
+    assert.match(html, /href="pkg-netkit-0\.3\.html"/);
+    assert.ok(existsSync(join(work3, "report/pkg-netkit-0.3.html")));
+    assert.ok(existsSync(join(work3, "report/timeline.svg")));
+    assert.match(
+      readFileSync(join(work3, "report/report.txt"), "utf8"),
+      /newly failing|Since build/,
+    );
+  });
+});

@@ -1,0 +1,98 @@
+/**
+ * Helpers for end-to-end tests on the fixture tree: a private copy of the
+ * tree (stamped), a config that puts the fixture's pkg tools on the hosts'
+ * PATH, and a way to run the CLI and read its NDJSON events.
+ */
+import { spawn, spawnSync } from "node:child_process";
+import { cpSync, mkdtempSync, readFileSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { CLI, ROOT } from "./paths.js";
+
+export const FIXTURE_TREE = join(ROOT, "tests/fixtures/tree");
+export const FIXTURE_TOOLS = join(ROOT, "tests/fixtures/tools");
+
+export interface Sandbox {
+  readonly dir: string;
+  readonly tree: string;
+  readonly config: string;
+}
+
+/** A temp dir with a stamped copy of the fixture tree and a config file. */
+export function sandbox(name: string, config: Record<string, unknown> = {}): Sandbox {
+  const dir = mkdtempSync(join(tmpdir(), `herd-${name}-`));
+  const tree = join(dir, "tree");
+  cpSync(FIXTURE_TREE, tree, { recursive: true, filter: (src) => !/\/work$|\.herd-tree-id$/.test(src) });
+  const cfg = join(dir, "herd.json");
+  writeFileSync(cfg, JSON.stringify({ path: [FIXTURE_TOOLS], ...config }));
+  stamp(tree);
+  return { dir, tree, config: cfg };
+}
+
+/** Runs `herd tree stamp`. */
+export function stamp(tree: string): void {
+  const r = spawnSync("node", [CLI, "tree", "stamp", "--tree", tree], { encoding: "utf8" });
+  if (r.status !== 0) throw new Error(`tree stamp failed: ${r.stderr}`);
+}
+
+export interface Event {
+  readonly type: string;
+  readonly [k: string]: unknown;
+}
+
+export interface Run {
+  readonly code: number | null;
+  readonly events: Event[];
+  readonly stderr: string;
+}
+
+/** Runs the CLI with --json to the end (bounded by timeoutMs) and parses its events. */
+export function herdJson(args: readonly string[], timeoutMs = 240_000): Promise<Run> {
+  return new Promise((resolve, reject) => {
+    const child = spawn("node", [CLI, ...args, "--json"], { stdio: ["ignore", "pipe", "pipe"] });
+    let out = "";
+    let err = "";
+    child.stdout.on("data", (d: Buffer) => {
+      out += d.toString();
+    });
+    child.stderr.on("data", (d: Buffer) => {
+      err += d.toString();
+    });
+    const timer = setTimeout(() => child.kill("SIGKILL"), timeoutMs);
+    child.on("error", reject);
+    child.on("close", (code) => {
+      clearTimeout(timer);
+      const events = out
+        .split("\n")
+        .filter((l) => l.startsWith("{"))
+        .map((l) => JSON.parse(l) as Event);
+      resolve({ code, events, stderr: err });
+    });
+  });
+}
+
+/** The expected outcome of each fixture package (tests/fixtures/expected-outcomes.txt). */
+export function expectedOutcomes(): Map<string, string> {
+  const text = readFileSync(join(ROOT, "tests/fixtures/expected-outcomes.txt"), "utf8");
+  const out = new Map<string, string>();
+  for (const line of text.split("\n")) {
+    const m = /^(\S+) (\S+)$/.exec(line.trim());
+    if (m !== null && !line.startsWith("#")) out.set(m[1]!, m[2]!);
+  }
+  return out;
+}
+
+/** pkg_summary.gz records without the fields that differ between two builds of the same inputs. */
+export function stableSummary(work: string): string[] {
+  const r = spawnSync("sh", ["-c", `gzip -dc "${join(work, "packages/All/pkg_summary.gz")}"`], { encoding: "utf8" });
+  return r.stdout
+    .split("\n\n")
+    .filter((rec) => rec.trim() !== "")
+    .map((rec) =>
+      rec
+        .split("\n")
+        .filter((l) => !/^(BUILD_DATE|FILE_SIZE|SIZE_PKG)=/.test(l))
+        .join("\n"),
+    )
+    .sort();
+}
