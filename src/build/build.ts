@@ -59,7 +59,11 @@ export async function runBuild(req: BuildRequest): Promise<BuildSummary> {
 async function build(req: BuildRequest, wd: Workdir): Promise<BuildSummary> {
   const { store } = wd;
   const last = store.lastBuild();
-  const resumed = last !== undefined && last.status === "running" && last.tree === req.tree && last.treeId === req.treeId;
+  const resumed =
+    last !== undefined &&
+    last.status === "running" &&
+    last.tree === req.tree &&
+    last.treeId === req.treeId;
   const buildId = resumed ? last.id : store.startBuild(req.tree, req.treeId, Date.now());
   const emit = (e: Parameters<EventBus["emit"]>[0]): void => {
     req.bus.emit(e);
@@ -72,7 +76,13 @@ async function build(req: BuildRequest, wd: Workdir): Promise<BuildSummary> {
     emit({ type: "build-start", build: buildId, tree: req.tree, treeId: req.treeId, resumed });
     hostEvents = req.pool.subscribe((e) => {
       if (e.type === "note") emit({ type: "host", host: e.host, state: "note", detail: e.message });
-      else emit({ type: "host", host: e.host, state: e.to.kind, ...("reason" in e.to ? { detail: e.to.reason } : {}) });
+      else
+        emit({
+          type: "host",
+          host: e.host,
+          state: e.to.kind,
+          ...("reason" in e.to ? { detail: e.to.reason } : {}),
+        });
     });
     for (const h of req.hosts) {
       const r = req.pool.add(h);
@@ -87,13 +97,23 @@ async function build(req: BuildRequest, wd: Workdir): Promise<BuildSummary> {
     const res = resolveRecords(records);
     if (res.errors.length > 0) {
       const e = res.errors[0]!;
-      throw new UserError("resolve", `scan of ${records[e.pkg]?.get("PKG_LOCATION") ?? "?"}: ${e.message}`, e.hint);
+      throw new UserError(
+        "resolve",
+        `scan of ${records[e.pkg]?.get("PKG_LOCATION") ?? "?"}: ${e.message}`,
+        e.hint,
+      );
     }
-    for (const u of res.unresolved) emit({ type: "warning", message: `No match found for dependency ${u.pattern} of package ${records[u.pkg]!.pkgname}` });
+    for (const u of res.unresolved)
+      emit({
+        type: "warning",
+        message: `No match found for dependency ${u.pattern} of package ${records[u.pkg]!.pkgname}`,
+      });
     await writeChunks(join(buildDir, "presolve"), printResolution(res));
 
     emit({ type: "phase", phase: "plan" });
-    const previous = resumed ? previousOf(store.packages(buildId), wd.paths.all, buildId) : previousBuild(wd, buildId);
+    const previous = resumed
+      ? previousOf(store.packages(buildId), wd.paths.all, buildId)
+      : previousBuild(wd, buildId);
     const plan = planBuild(res, {
       previous,
       excluded: new Set(req.config.excluded),
@@ -104,9 +124,16 @@ async function build(req: BuildRequest, wd: Workdir): Promise<BuildSummary> {
     const rows = new Map(resumed ? store.packages(buildId).map((r) => [r.pkgname, r]) : []);
     if (resumed) {
       const back = store.requeueBuilding(buildId);
-      if (back > 0) emit({ type: "warning", message: `resuming build ${buildId}: ${back} packages that were building start over` });
+      if (back > 0)
+        emit({
+          type: "warning",
+          message: `resuming build ${buildId}: ${back} packages that were building start over`,
+        });
     } else {
-      store.insertPackages(buildId, plan.packages.map((p) => newRow(p)));
+      store.insertPackages(
+        buildId,
+        plan.packages.map((p) => newRow(p)),
+      );
     }
 
     // What remains to build: planned "build", minus what a resumed build already settled.
@@ -120,7 +147,12 @@ async function build(req: BuildRequest, wd: Workdir): Promise<BuildSummary> {
     const toBuild: number[] = [];
     for (const i of plan.toBuild) {
       const state = rows.get(plan.packages[i]!.pkgname)?.state;
-      if (state === "failed" || state === "indirect-failed" || res.depends[i]!.some((d) => blocked.has(d))) blocked.add(i);
+      if (
+        state === "failed" ||
+        state === "indirect-failed" ||
+        res.depends[i]!.some((d) => blocked.has(d))
+      )
+        blocked.add(i);
       else if (!settled(plan.packages[i]!.pkgname)) toBuild.push(i);
     }
     const loopIndex = new Map(toBuild.map((i, k) => [i, k]));
@@ -130,7 +162,12 @@ async function build(req: BuildRequest, wd: Workdir): Promise<BuildSummary> {
       const rec = records[i]!;
       const pkgpath = rec.get("PKG_LOCATION") ?? "";
       const makeArgs = multiVersionArgs(rec.get("MULTI_VERSION"));
-      if (makeArgs === undefined) throw new UserError("scan", `${rec.pkgname}: unsafe MULTI_VERSION "${rec.get("MULTI_VERSION") ?? ""}"`, "MULTI_VERSION holds VAR=value words");
+      if (makeArgs === undefined)
+        throw new UserError(
+          "scan",
+          `${rec.pkgname}: unsafe MULTI_VERSION "${rec.get("MULTI_VERSION") ?? ""}"`,
+          "MULTI_VERSION holds VAR=value words",
+        );
       const weight = Number(rec.get("PBULK_WEIGHT"));
       return {
         pkgname: rec.pkgname,
@@ -138,7 +175,9 @@ async function build(req: BuildRequest, wd: Workdir): Promise<BuildSummary> {
         makeArgs,
         installs: installs[i]!.map((d) => records[d]!.pkgname),
         // Dependencies built earlier (or up to date) are not in the list: they are done.
-        deps: res.depends[i]!.map((d) => loopIndex.get(d)).filter((d): d is number => d !== undefined),
+        deps: res.depends[i]!.map((d) => loopIndex.get(d)).filter(
+          (d): d is number => d !== undefined,
+        ),
         expectedSeconds: history.get(pkgpath),
         weight: Number.isFinite(weight) && weight > 0 ? weight : undefined,
       };
@@ -148,7 +187,10 @@ async function build(req: BuildRequest, wd: Workdir): Promise<BuildSummary> {
     emit({
       type: "phase",
       phase: "build",
-      detail: loopPackages.length === 0 ? `nothing to build (${upToDate} packages up to date)` : `${loopPackages.length} packages to build, ${upToDate} up to date`,
+      detail:
+        loopPackages.length === 0
+          ? `nothing to build (${upToDate} packages up to date)`
+          : `${loopPackages.length} packages to build, ${upToDate} up to date`,
     });
     const t0 = performance.now();
     const result = await buildLoop({
@@ -162,18 +204,52 @@ async function build(req: BuildRequest, wd: Workdir): Promise<BuildSummary> {
       now: () => (performance.now() - t0) / 1000,
       ...(req.stop === undefined ? {} : { stop: req.stop }),
       onStart: (pkg, host, startedMs) => {
-        store.setPackage(buildId, pkg.pkgname, { state: "building", host, startedMs, finishedMs: null });
+        store.setPackage(buildId, pkg.pkgname, {
+          state: "building",
+          host,
+          startedMs,
+          finishedMs: null,
+        });
       },
       onStage: (pkg, host, s) => {
-        store.recordStage(buildId, { pkgname: pkg.pkgname, pkgpath: pkg.pkgpath, stage: s.stage, host, startedMs: Math.round(s.startedMs), wallMs: s.wallMs, status: s.status, log: s.log });
+        store.recordStage(buildId, {
+          pkgname: pkg.pkgname,
+          pkgpath: pkg.pkgpath,
+          stage: s.stage,
+          host,
+          startedMs: Math.round(s.startedMs),
+          wallMs: s.wallMs,
+          status: s.status,
+          log: s.log,
+        });
       },
       onSettled: (pkg, host, outcome) => {
-        if (outcome.ok) store.setPackage(buildId, pkg.pkgname, { state: "built", host, finishedMs: Date.now(), sha256: outcome.sha256, size: outcome.size, reason: "" });
-        else if (outcome.lost) store.setPackage(buildId, pkg.pkgname, { state: "pending", host: null, startedMs: null });
-        else store.setPackage(buildId, pkg.pkgname, { state: "failed", host, finishedMs: Date.now(), failedStage: outcome.stage, reason: outcome.reason });
+        if (outcome.ok)
+          store.setPackage(buildId, pkg.pkgname, {
+            state: "built",
+            host,
+            finishedMs: Date.now(),
+            sha256: outcome.sha256,
+            size: outcome.size,
+            reason: "",
+          });
+        else if (outcome.lost)
+          store.setPackage(buildId, pkg.pkgname, { state: "pending", host: null, startedMs: null });
+        else
+          store.setPackage(buildId, pkg.pkgname, {
+            state: "failed",
+            host,
+            finishedMs: Date.now(),
+            failedStage: outcome.stage,
+            reason: outcome.reason,
+          });
       },
       onIndirect: (pkg, culprit) => {
-        store.setPackage(buildId, pkg.pkgname, { state: "indirect-failed", culprit: culprit.pkgname, reason: `depends on ${culprit.pkgname}` });
+        store.setPackage(buildId, pkg.pkgname, {
+          state: "indirect-failed",
+          culprit: culprit.pkgname,
+          reason: `depends on ${culprit.pkgname}`,
+        });
       },
     });
 
@@ -216,17 +292,27 @@ function newRow(p: ReturnType<typeof planBuild>["packages"][number]): PackageRow
 function previousBuild(wd: Workdir, current: number): Map<string, PreviousPackage> {
   const builds = wd.store.builds().filter((b) => b.id !== current);
   const prev = builds.at(-1);
-  return prev === undefined ? new Map() : previousOf(wd.store.packages(prev.id), wd.paths.all, prev.id);
+  return prev === undefined
+    ? new Map<string, PreviousPackage>()
+    : previousOf(wd.store.packages(prev.id), wd.paths.all, prev.id);
 }
 
-function previousOf(rows: readonly PackageRow[], all: string, build: number): Map<string, PreviousPackage> {
+function previousOf(
+  rows: readonly PackageRow[],
+  all: string,
+  build: number,
+): Map<string, PreviousPackage> {
   const out = new Map<string, PreviousPackage>();
   for (const r of rows) {
     if (r.state === "failed" && r.failedStage !== null) {
       // A failure carried over keeps the build it first happened in.
       const since = /\(unchanged since build (\d+)\)$/.exec(r.reason);
       const reason = r.reason.replace(/ \(unchanged since build \d+\)$/, "");
-      out.set(r.pkgname, { inputs: r.inputs, available: false, failed: { stage: r.failedStage, reason, build: since === null ? build : Number(since[1]) } });
+      out.set(r.pkgname, {
+        inputs: r.inputs,
+        available: false,
+        failed: { stage: r.failedStage, reason, build: since === null ? build : Number(since[1]) },
+      });
     }
     if (r.state !== "built" && r.state !== "up-to-date") continue;
     out.set(r.pkgname, { inputs: r.inputs, available: existsSync(join(all, `${r.pkgname}.tgz`)) });
@@ -255,12 +341,15 @@ export function installOrder(res: Resolution): number[][] {
 export function restrictedFiles(records: readonly ScanRecord[]): Set<string> {
   const out = new Set<string>();
   for (const r of records) {
-    if ((r.get("RESTRICTED") ?? "") !== "" || (r.get("NO_BIN_ON_FTP") ?? "") !== "") out.add(`${r.pkgname}.tgz`);
+    if ((r.get("RESTRICTED") ?? "") !== "" || (r.get("NO_BIN_ON_FTP") ?? "") !== "")
+      out.add(`${r.pkgname}.tgz`);
   }
   return out;
 }
 
 /** A short digest of a file's bytes. */
 export async function fileDigest(path: string): Promise<string> {
-  return createHash("sha256").update(await readFile(path)).digest("hex");
+  return createHash("sha256")
+    .update(await readFile(path))
+    .digest("hex");
 }

@@ -69,7 +69,8 @@ export interface JobContext {
   readonly shouldFetch?: () => boolean;
 }
 
-type StageResult = { ok: true; status: number; output: Buffer } | { ok: false; lost: true; reason: string };
+type StageResult =
+  { ok: true; status: number; output: Buffer } | { ok: false; lost: true; reason: string };
 
 /** Runs every target of one package on one host. */
 export async function runJob(ctx: JobContext): Promise<JobOutcome> {
@@ -79,7 +80,11 @@ export async function runJob(ctx: JobContext): Promise<JobOutcome> {
   await mkdir(ctx.logDir, { recursive: true });
   const env = hostEnv(ctx, root);
   const pkgdir = `${HOST.tree}/${ctx.pkg.pkgpath}`;
-  const make = (target: string): readonly string[] => [ctx.config.make, ...ctx.pkg.makeArgs, target];
+  const make = (target: string): readonly string[] => [
+    ctx.config.make,
+    ...ctx.pkg.makeArgs,
+    target,
+  ];
 
   for (const stage of ctx.config.targets) {
     if (ctx.signal?.aborted === true) return { ok: false, lost: true, reason: "cancelled" };
@@ -90,16 +95,39 @@ export async function runJob(ctx: JobContext): Promise<JobOutcome> {
       r = { ok: true, status: 0, output: Buffer.from(`${stage}: decided by the master's plan\n`) };
     } else if (stage === "Init") {
       r = await run(ctx, {
-        argv: ["sh", "-c", 'rm -rf -- "$1" "$4" && mkdir -p -- "$1" "$2" "$3/All" "$4" "$5"', "herd-init", HOST.prefix, HOST.pkgdb, HOST.packages, HOST.work, HOST.cache],
+        argv: [
+          "sh",
+          "-c",
+          'rm -rf -- "$1" "$4" && mkdir -p -- "$1" "$2" "$3/All" "$4" "$5"',
+          "herd-init",
+          HOST.prefix,
+          HOST.pkgdb,
+          HOST.packages,
+          HOST.work,
+          HOST.cache,
+        ],
         env,
       });
     } else if (stage === "Clean") {
       r = await run(ctx, { argv: make("clean"), cwd: pkgdir, env });
     } else if (stage === "Vars") {
-      r = await run(ctx, { argv: [ctx.config.make, ...ctx.pkg.makeArgs, "-V", "${PKGNAME}"], cwd: pkgdir, env });
+      r = await run(ctx, {
+        argv: [ctx.config.make, ...ctx.pkg.makeArgs, "-V", "${PKGNAME}"],
+        cwd: pkgdir,
+        env,
+      });
       if (r.ok && r.status === 0 && r.output.toString("latin1").trim() !== ctx.pkg.pkgname) {
         const said = r.output.toString("latin1").trim().slice(0, 200);
-        r = { ok: true, status: 1, output: Buffer.concat([r.output, Buffer.from(`herd: the host's tree gives PKGNAME ${said}, the scan said ${ctx.pkg.pkgname}\n`)]) };
+        r = {
+          ok: true,
+          status: 1,
+          output: Buffer.concat([
+            r.output,
+            Buffer.from(
+              `herd: the host's tree gives PKGNAME ${said}, the scan said ${ctx.pkg.pkgname}\n`,
+            ),
+          ]),
+        };
       }
     } else if (stage === "Depends") {
       r = await installDepends(ctx, conn, env);
@@ -116,7 +144,8 @@ export async function runJob(ctx: JobContext): Promise<JobOutcome> {
     const log = join(ctx.logDir, `${stage}.log`);
     await writeFile(log, r.output);
     ctx.onStage({ stage, startedMs: started, wallMs, status: r.status, log });
-    if (r.status !== 0) return { ok: false, lost: false, stage, reason: failureReason(stage, r.status, r.output) };
+    if (r.status !== 0)
+      return { ok: false, lost: false, stage, reason: failureReason(stage, r.status, r.output) };
   }
   if (ctx.signal?.aborted === true) return { ok: false, lost: true, reason: "cancelled" };
   if (ctx.shouldFetch?.() === false) return { ok: false, lost: true, reason: "redundant" };
@@ -125,7 +154,15 @@ export async function runJob(ctx: JobContext): Promise<JobOutcome> {
 
 function hostEnv(ctx: JobContext, root: string): Record<string, string> {
   const abs = (p: string): string => `${root}/${p}`;
-  const path = [...ctx.config.path, abs(`${HOST.prefix}/bin`), abs(`${HOST.prefix}/sbin`), "/usr/bin", "/bin", "/usr/sbin", "/sbin"];
+  const path = [
+    ...ctx.config.path,
+    abs(`${HOST.prefix}/bin`),
+    abs(`${HOST.prefix}/sbin`),
+    "/usr/bin",
+    "/bin",
+    "/usr/sbin",
+    "/sbin",
+  ];
   return {
     ...ctx.config.env,
     PATH: path.join(":"),
@@ -139,19 +176,26 @@ function hostEnv(ctx: JobContext, root: string): Record<string, string> {
   };
 }
 
-async function run(ctx: JobContext, spec: { argv: readonly string[]; cwd?: string; env: Record<string, string> }): Promise<StageResult> {
+async function run(
+  ctx: JobContext,
+  spec: { argv: readonly string[]; cwd?: string; env: Record<string, string> },
+): Promise<StageResult> {
   const conn = ctx.pool.connection(ctx.host);
   if (conn === null) return { ok: false, lost: true, reason: `host ${ctx.host} went away` };
-  const task = conn.start({ argv: spec.argv, ...(spec.cwd === undefined ? {} : { cwd: spec.cwd }), env: spec.env });
+  const task = conn.start({
+    argv: spec.argv,
+    ...(spec.cwd === undefined ? {} : { cwd: spec.cwd }),
+    env: spec.env,
+  });
   let timer: NodeJS.Timeout | undefined;
-  let timedOut = false;
+  const watch = { timedOut: false };
   const onAbort = (): void => {
     task.kill("KILL");
   };
   ctx.signal?.addEventListener("abort", onAbort);
   if (ctx.config.stageTimeout > 0) {
     timer = setTimeout(() => {
-      timedOut = true;
+      watch.timedOut = true;
       task.kill("KILL");
     }, ctx.config.stageTimeout * 1000);
   }
@@ -162,7 +206,10 @@ async function run(ctx: JobContext, spec: { argv: readonly string[]; cwd?: strin
     if (r.error.reason === "lost") return { ok: false, lost: true, reason: r.error.message };
     return { ok: true, status: 1, output: Buffer.from(`herd: ${r.error.message}\n`) };
   }
-  return withNote(r.value, timedOut ? `herd: killed after ${ctx.config.stageTimeout} s (stage timeout)\n` : "");
+  return withNote(
+    r.value,
+    watch.timedOut ? `herd: killed after ${ctx.config.stageTimeout} s (stage timeout)\n` : "",
+  );
 }
 
 function withNote(t: TaskResult, note: string): StageResult {
@@ -171,9 +218,14 @@ function withNote(t: TaskResult, note: string): StageResult {
 }
 
 /** Ships the dependency packages the host lacks, then installs them all in order. */
-async function installDepends(ctx: JobContext, conn: AgentConnection, env: Record<string, string>): Promise<StageResult> {
+async function installDepends(
+  ctx: JobContext,
+  conn: AgentConnection,
+  env: Record<string, string>,
+): Promise<StageResult> {
   const log: string[] = [];
-  if (ctx.pkg.installs.length === 0) return { ok: true, status: 0, output: Buffer.from("no dependencies\n") };
+  if (ctx.pkg.installs.length === 0)
+    return { ok: true, status: 0, output: Buffer.from("no dependencies\n") };
   const files: string[] = [];
   for (const dep of ctx.pkg.installs) {
     const file = `${dep}.tgz`;
@@ -187,14 +239,22 @@ async function installDepends(ctx: JobContext, conn: AgentConnection, env: Recor
     const put = await conn.put(`${HOST.cache}/${file}`, { file: src });
     if (!put.ok) {
       if (put.error.reason === "lost") return { ok: false, lost: true, reason: put.error.message };
-      return { ok: true, status: 1, output: Buffer.from(`${log.join("")}herd: could not send ${file}: ${put.error.message}\n`) };
+      return {
+        ok: true,
+        status: 1,
+        output: Buffer.from(`${log.join("")}herd: could not send ${file}: ${put.error.message}\n`),
+      };
     }
     ctx.hostCache.add(dep);
     log.push(`sent ${file} (${put.value.size} bytes, cksum ${put.value.crc})\n`);
   }
   const r = await run(ctx, { argv: ["pkg_add", ...files], env });
   if (!r.ok) return r;
-  return { ok: true, status: r.status, output: Buffer.concat([Buffer.from(log.join("")), r.output]) };
+  return {
+    ok: true,
+    status: r.status,
+    output: Buffer.concat([Buffer.from(log.join("")), r.output]),
+  };
 }
 
 /** Brings the binary package back, verified in transit, and stores it under its sha256. */
@@ -208,14 +268,27 @@ async function fetchPackage(ctx: JobContext, conn: AgentConnection): Promise<Job
     if (!got.ok) {
       await rm(incoming, { force: true });
       if (got.error.reason === "lost") return { ok: false, lost: true, reason: got.error.message };
-      return { ok: false, lost: false, stage: "Package", reason: `could not fetch ${name}: ${got.error.message}` };
+      return {
+        ok: false,
+        lost: false,
+        stage: "Package",
+        reason: `could not fetch ${name}: ${got.error.message}`,
+      };
     }
     await rename(incoming, dest);
   }
   try {
     const st = await stat(dest);
-    const sha256 = createHash("sha256").update(await readFile(dest)).digest("hex");
-    ctx.onStage({ stage: "Fetch", startedMs: started, wallMs: Math.round(ctx.now() - started), status: 0, log: null });
+    const sha256 = createHash("sha256")
+      .update(await readFile(dest))
+      .digest("hex");
+    ctx.onStage({
+      stage: "Fetch",
+      startedMs: started,
+      wallMs: Math.round(ctx.now() - started),
+      status: 0,
+      log: null,
+    });
     return { ok: true, file: dest, sha256, size: st.size };
   } catch {
     return { ok: false, lost: false, stage: "Package", reason: `the host made no ${name}` };
@@ -228,7 +301,11 @@ export function failureReason(stage: string, status: number, output: Buffer): st
     .toString("utf8")
     .split("\n")
     .map((l) => l.trim())
-    .filter((l) => l !== "" && !/^\*\*\* Error code|^Stop\.?$|^\*\*\* Stop|^b?make(\[\d+\])?: stopped in /.test(l));
+    .filter(
+      (l) =>
+        l !== "" &&
+        !/^\*\*\* Error code|^Stop\.?$|^\*\*\* Stop|^b?make(\[\d+\])?: stopped in /.test(l),
+    );
   const last = (re: RegExp): string | undefined => [...lines].reverse().find((l) => re.test(l));
   const pick = last(/\berror\b/i) ?? last(/fatal|cannot|not found|failed/i) ?? lines.at(-1) ?? "";
   return `${stage} failed (exit ${status})${pick === "" ? "" : `: ${pick.slice(0, 200)}`}`;

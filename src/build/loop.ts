@@ -31,9 +31,18 @@ export interface LoopOptions {
   /** Seconds on a monotonic clock. */
   readonly now: () => number;
   /** Called as each package settles, to persist it before anything else happens. */
-  readonly onSettled: (pkg: LoopPackage, host: string, outcome: JobOutcome, startedMs: number) => void;
+  readonly onSettled: (
+    pkg: LoopPackage,
+    host: string,
+    outcome: JobOutcome,
+    startedMs: number,
+  ) => void;
   readonly onIndirect: (pkg: LoopPackage, culprit: LoopPackage) => void;
-  readonly onStage: (pkg: LoopPackage, host: string, stage: { stage: string; startedMs: number; wallMs: number; status: number; log: string | null }) => void;
+  readonly onStage: (
+    pkg: LoopPackage,
+    host: string,
+    stage: { stage: string; startedMs: number; wallMs: number; status: number; log: string | null },
+  ) => void;
   readonly onStart: (pkg: LoopPackage, host: string, startedMs: number) => void;
   /** Resolves when the operator asks the build to stop. */
   readonly stop?: Promise<void>;
@@ -69,9 +78,9 @@ export async function buildLoop(o: LoopOptions): Promise<LoopResult> {
   let built = 0;
   let failed = 0;
   let indirect = 0;
-  let stopped = false;
+  const flags = { stopped: false };
   void o.stop?.then(() => {
-    stopped = true;
+    flags.stopped = true;
     poke();
   });
 
@@ -83,7 +92,12 @@ export async function buildLoop(o: LoopOptions): Promise<LoopResult> {
       if (usable && !known.has(name)) {
         known.add(name);
         sched.addHost(h.name, { slots: h.slots, speed: h.speed }, now);
-      } else if (!usable && known.has(name) && h.state.kind !== "syncing" && h.state.kind !== "connecting") {
+      } else if (
+        !usable &&
+        known.has(name) &&
+        h.state.kind !== "syncing" &&
+        h.state.kind !== "connecting"
+      ) {
         known.delete(name);
         if (h.state.kind === "draining") sched.drainHost(h.name, now);
         else sched.onHostLost(h.name, now);
@@ -96,7 +110,9 @@ export async function buildLoop(o: LoopOptions): Promise<LoopResult> {
     const pkg = o.packages[task]!;
     const key = `${task}@${host}`;
     const startedMs = Date.now();
-    const firstCopy = ![...running.keys()].some((k) => k.startsWith(`${task}@`)) && sched.taskState(task) !== "done";
+    const firstCopy =
+      ![...running.keys()].some((k) => k.startsWith(`${task}@`)) &&
+      sched.taskState(task) !== "done";
     // Extra copies (to overtake a slow host or measure a new one) leave the package's record alone.
     if (firstCopy) o.onStart(pkg, host, startedMs);
     o.bus.emit({ type: "package-start", pkgname: pkg.pkgname, pkgpath: pkg.pkgpath, host });
@@ -118,7 +134,14 @@ export async function buildLoop(o: LoopOptions): Promise<LoopResult> {
       now: () => o.now() * 1000,
       onStage: (rec) => {
         o.onStage(pkg, host, rec);
-        o.bus.emit({ type: "stage", pkgname: pkg.pkgname, host, stage: rec.stage, status: rec.status, wallMs: rec.wallMs });
+        o.bus.emit({
+          type: "stage",
+          pkgname: pkg.pkgname,
+          host,
+          stage: rec.stage,
+          status: rec.status,
+          wallMs: rec.wallMs,
+        });
       },
     }).then((outcome) => {
       running.delete(key);
@@ -133,7 +156,15 @@ export async function buildLoop(o: LoopOptions): Promise<LoopResult> {
       }
       const wallMs = Math.round((now - t0) * 1000);
       if (!outcome.ok && outcome.lost) {
-        o.bus.emit({ type: "package-end", pkgname: pkg.pkgname, pkgpath: pkg.pkgpath, host, result: "lost", reason: outcome.reason, wallMs });
+        o.bus.emit({
+          type: "package-end",
+          pkgname: pkg.pkgname,
+          pkgpath: pkg.pkgpath,
+          host,
+          result: "lost",
+          reason: outcome.reason,
+          wallMs,
+        });
         o.onSettled(pkg, host, outcome, startedMs);
         // The host is gone or going: the scheduler hears of it from the pool and requeues the task.
         o.pool.reportFailure(host, outcome.reason);
@@ -152,9 +183,25 @@ export async function buildLoop(o: LoopOptions): Promise<LoopResult> {
         return;
       }
       if (!outcome.ok) {
-        o.bus.emit({ type: "package-end", pkgname: pkg.pkgname, pkgpath: pkg.pkgpath, host, result: "failed", stage: outcome.stage, reason: outcome.reason, wallMs });
+        o.bus.emit({
+          type: "package-end",
+          pkgname: pkg.pkgname,
+          pkgpath: pkg.pkgpath,
+          host,
+          result: "failed",
+          stage: outcome.stage,
+          reason: outcome.reason,
+          wallMs,
+        });
       } else {
-        o.bus.emit({ type: "package-end", pkgname: pkg.pkgname, pkgpath: pkg.pkgpath, host, result: "built", wallMs });
+        o.bus.emit({
+          type: "package-end",
+          pkgname: pkg.pkgname,
+          pkgpath: pkg.pkgpath,
+          host,
+          result: "built",
+          wallMs,
+        });
       }
       for (const t of fin.indirectlyFailed) {
         indirect++;
@@ -167,7 +214,7 @@ export async function buildLoop(o: LoopOptions): Promise<LoopResult> {
 
   let lastProgress = -1;
   try {
-    while (!sched.isFinished() && !stopped) {
+    while (!sched.isFinished() && !flags.stopped) {
       syncHosts();
       const decisions = sched.nextAssignments(o.now());
       for (const a of decisions.stop) running.get(`${a.task}@${a.host}`)?.abort();
@@ -176,14 +223,20 @@ export async function buildLoop(o: LoopOptions): Promise<LoopResult> {
       if (done !== lastProgress) {
         lastProgress = done;
         const eta = estimateFinish(sched, o.now());
-        o.bus.emit({ type: "progress", done, total: names.length, running: running.size, etaSeconds: eta.stranded > 0 ? null : Math.round(eta.remaining) });
+        o.bus.emit({
+          type: "progress",
+          done,
+          total: names.length,
+          running: running.size,
+          etaSeconds: eta.stranded > 0 ? null : Math.round(eta.remaining),
+        });
       }
       await Promise.race([new Promise<void>((r) => (wake = r)), o.pool.changed(), sleep(1000)]);
     }
   } finally {
     unsubscribe();
   }
-  return { built, failed, indirect, stopped };
+  return { built, failed, indirect, stopped: flags.stopped };
 }
 
 function sleep(ms: number): Promise<void> {

@@ -31,7 +31,12 @@ export interface ScanStepOptions {
 export function listPackageDirs(tree: string): string[] {
   const out: string[] = [];
   for (const cat of readdirSync(tree, { withFileTypes: true })) {
-    if (!cat.isDirectory() || cat.name.startsWith(".") || ["mk", "bootstrap", "doc", "distfiles", "packages", "regress"].includes(cat.name)) continue;
+    if (
+      !cat.isDirectory() ||
+      cat.name.startsWith(".") ||
+      ["mk", "bootstrap", "doc", "distfiles", "packages", "regress"].includes(cat.name)
+    )
+      continue;
     for (const pkg of readdirSync(join(tree, cat.name), { withFileTypes: true })) {
       if (!pkg.isDirectory() || pkg.name.startsWith(".") || pkg.name === "CVS") continue;
       const path = `${cat.name}/${pkg.name}`;
@@ -58,7 +63,9 @@ class SourceDigests {
     let d = this.#files.get(rel);
     if (d === undefined) {
       try {
-        d = createHash("sha256").update(readFileSync(join(this.tree, rel))).digest("hex");
+        d = createHash("sha256")
+          .update(readFileSync(join(this.tree, rel)))
+          .digest("hex");
       } catch {
         d = "missing";
       }
@@ -88,7 +95,13 @@ function packageFiles(tree: string, pkgpath: string): string[] {
   const out: string[] = [];
   const walk = (rel: string): void => {
     for (const e of readdirSync(join(tree, rel), { withFileTypes: true })) {
-      if (e.name === "work" || e.name.startsWith("work.") || e.name === "CVS" || e.name.startsWith(".")) continue;
+      if (
+        e.name === "work" ||
+        e.name.startsWith("work.") ||
+        e.name === "CVS" ||
+        e.name.startsWith(".")
+      )
+        continue;
       const p = `${rel}/${e.name}`;
       if (e.isDirectory()) walk(p);
       else if (e.isFile()) out.push(p);
@@ -108,7 +121,8 @@ export async function scanStep(o: ScanStepOptions): Promise<ScanRecord[]> {
   const cached = new Map<string, ScanRecord[]>();
   for (const row of o.wd.store.allScans()) {
     const parsed = parse(row.records, row.pkgpath);
-    if (parsed.ok && digests.of(row.pkgpath, parsed.records) === row.digest) cached.set(row.pkgpath, parsed.records);
+    if (parsed.ok && digests.of(row.pkgpath, parsed.records) === row.digest)
+      cached.set(row.pkgpath, parsed.records);
   }
   const wanted = o.pkgs === undefined ? listPackageDirs(o.tree) : [...o.pkgs];
   const seen = new Set<string>();
@@ -146,7 +160,12 @@ export async function scanStep(o: ScanStepOptions): Promise<ScanRecord[]> {
     if (host === undefined || queue.length === 0) return false;
     const pkgpath = queue.shift()!;
     const job = o.pool
-      .run(host.name, { argv: [o.make, "pbulk-index"], cwd: `${HOST.tree}/${pkgpath}`, env: { BATCH: "yes" }, output: "split" })
+      .run(host.name, {
+        argv: [o.make, "pbulk-index"],
+        cwd: `${HOST.tree}/${pkgpath}`,
+        env: { BATCH: "yes" },
+        output: "split",
+      })
       .then((r) => {
         if (!r.ok) {
           if (r.error.reason === "lost" || r.error.reason === "unavailable") queue.unshift(pkgpath);
@@ -161,7 +180,8 @@ export async function scanStep(o: ScanStepOptions): Promise<ScanRecord[]> {
         const parsed = t.status === 0 ? parse(framed, pkgpath) : undefined;
         if (parsed === undefined || !parsed.ok) {
           failed++;
-          const why = parsed === undefined ? `exit ${t.status}: ${lastLine(t.stderr)}` : parsed.message;
+          const why =
+            parsed === undefined ? `exit ${t.status}: ${lastLine(t.stderr)}` : parsed.message;
           o.bus.emit({ type: "scan-error", pkgpath, host: host.name, message: why });
           return;
         }
@@ -182,10 +202,28 @@ export async function scanStep(o: ScanStepOptions): Promise<ScanRecord[]> {
     while (tryHost()) {
       /* start as many as there are free slots */
     }
-    const usable = o.pool.list().some((h) => h.state.kind !== "gone" && !(h.state.kind === "lost" && h.state.quarantine !== null));
-    if (!usable && inflight.size === 0) throw new UserError("hosts", "no build host is usable for the scan", "check the hosts with herd hosts list, or see the log lines above");
-    if (inflight.size === 0 && Date.now() > deadline) throw new UserError("hosts", "no build host came up within 10 minutes", "check that the hosts can run the agent");
-    await Promise.race([...inflight, o.pool.changed(), new Promise((r) => setTimeout(r, 500).unref())]);
+    const usable = o.pool
+      .list()
+      .some(
+        (h) => h.state.kind !== "gone" && !(h.state.kind === "lost" && h.state.quarantine !== null),
+      );
+    if (!usable && inflight.size === 0)
+      throw new UserError(
+        "hosts",
+        "no build host is usable for the scan",
+        "check the hosts with herd hosts list, or see the log lines above",
+      );
+    if (inflight.size === 0 && Date.now() > deadline)
+      throw new UserError(
+        "hosts",
+        "no build host came up within 10 minutes",
+        "check that the hosts can run the agent",
+      );
+    await Promise.race([
+      ...inflight,
+      o.pool.changed(),
+      new Promise((r) => setTimeout(r, 500).unref()),
+    ]);
   }
   // pbulk keeps the first record of a PKGNAME (multi-version directories repeat some).
   const out: ScanRecord[] = [];
@@ -197,17 +235,29 @@ export async function scanStep(o: ScanStepOptions): Promise<ScanRecord[]> {
       out.push(r);
     }
   }
-  if (out.length === 0) throw new UserError("scan", "the scan found no packages", "check --tree and --pkgs, and the scan errors above");
+  if (out.length === 0)
+    throw new UserError(
+      "scan",
+      "the scan found no packages",
+      "check --tree and --pkgs, and the scan errors above",
+    );
   return out;
 }
 
-function parse(buf: Buffer, pkgpath: string): { ok: true; records: ScanRecord[] } | { ok: false; message: string } {
+function parse(
+  buf: Buffer,
+  pkgpath: string,
+): { ok: true; records: ScanRecord[] } | { ok: false; message: string } {
   const p = new RecordParser(`scan of ${pkgpath}`, { dropDuplicates: true });
   p.push(buf);
   const r = p.end();
   if (!r.ok) return { ok: false, message: formatErrorText(r.error) };
   for (const rec of r.records) {
-    if (rec.get("PKG_LOCATION") !== pkgpath) return { ok: false, message: `record ${rec.pkgname} claims PKG_LOCATION ${rec.get("PKG_LOCATION") ?? "?"}` };
+    if (rec.get("PKG_LOCATION") !== pkgpath)
+      return {
+        ok: false,
+        message: `record ${rec.pkgname} claims PKG_LOCATION ${rec.get("PKG_LOCATION") ?? "?"}`,
+      };
   }
   return { ok: true, records: r.records };
 }

@@ -41,7 +41,8 @@ export function checkTargets(targets: readonly string[]): string | undefined {
   for (const t of targets) {
     if (!/^[A-Za-z][A-Za-z0-9_-]*$/.test(t)) return `"${t}" is not a valid target name`;
   }
-  if (targets.at(-1) !== "Package") return "the last target must be Package (it brings the binary package back)";
+  if (targets.at(-1) !== "Package")
+    return "the last target must be Package (it brings the binary package back)";
   if (new Set(targets).size !== targets.length) return "a target appears twice";
   return undefined;
 }
@@ -49,6 +50,7 @@ export function checkTargets(targets: readonly string[]): string | undefined {
 /** MULTI_VERSION words (`PYTHON_VERSION_REQD=313`) as make arguments; undefined if any word is unsafe. */
 export function multiVersionArgs(value: string | undefined): string[] | undefined {
   const words = (value ?? "").split(/\s+/).filter((w) => w !== "");
-  for (const w of words) if (!/^[A-Za-z_][A-Za-z0-9_]*=[A-Za-z0-9_.,+-]*$/.test(w)) return undefined;
+  for (const w of words)
+    if (!/^[A-Za-z_][A-Za-z0-9_]*=[A-Za-z0-9_.,+-]*$/.test(w)) return undefined;
   return words;
 }

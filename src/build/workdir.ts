@@ -27,14 +27,19 @@ function alive(pid: number): boolean {
 export function openWorkdir(path: string): Workdir {
   const paths = workPaths(path);
   mkdirSync(path, { recursive: true, mode: 0o700 });
-  for (const d of [paths.all, paths.logs, paths.report]) mkdirSync(d, { recursive: true, mode: 0o755 });
+  for (const d of [paths.all, paths.logs, paths.report])
+    mkdirSync(d, { recursive: true, mode: 0o755 });
   takeLock(paths.lock);
   let store: Store;
   try {
     store = new Store(paths.db);
   } catch (e) {
     rmSync(paths.lock, { force: true });
-    throw new UserError("store", `cannot open ${paths.db}: ${(e as Error).message}`, "is the work directory on a full or read-only disk?");
+    throw new UserError(
+      "store",
+      `cannot open ${paths.db}: ${(e as Error).message}`,
+      "is the work directory on a full or read-only disk?",
+    );
   }
   let released = false;
   return {
@@ -70,5 +75,9 @@ function takeLock(lock: string): void {
       rmSync(lock, { force: true });
     }
   }
-  throw new UserError("locked", `cannot take the lock ${lock}`, "remove it if no herd master is running");
+  throw new UserError(
+    "locked",
+    `cannot take the lock ${lock}`,
+    "remove it if no herd master is running",
+  );
 }

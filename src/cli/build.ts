@@ -67,19 +67,44 @@ export function registerBuild(program: Command): void {
     });
 }
 
-async function buildCommand(opts: BuildCliOptions, overrides: Partial<Config> = {}): Promise<BuildSummary> {
+async function buildCommand(
+  opts: BuildCliOptions,
+  overrides: Partial<Config> = {},
+): Promise<BuildSummary> {
   const tree = resolve(opts.tree);
-  if (!existsSync(join(tree, "mk"))) throw new UserError("tree", `${tree} does not look like a pkgsrc tree (no mk/ directory)`, "pass the top of the tree with --tree");
+  if (!existsSync(join(tree, "mk")))
+    throw new UserError(
+      "tree",
+      `${tree} does not look like a pkgsrc tree (no mk/ directory)`,
+      "pass the top of the tree with --tree",
+    );
   const treeId = readTreeId(tree);
-  if (treeId === null) throw new UserError("tree", `the tree ${tree} has no tree id`, `run: herd tree stamp --tree ${tree}   (after every update of the tree)`);
+  if (treeId === null)
+    throw new UserError(
+      "tree",
+      `the tree ${tree} has no tree id`,
+      `run: herd tree stamp --tree ${tree}   (after every update of the tree)`,
+    );
   const base = loadConfig(opts.config);
-  const config: Config = { ...base, ...overrides, ...(opts.make === undefined ? {} : { make: opts.make }) };
+  const config: Config = {
+    ...base,
+    ...overrides,
+    ...(opts.make === undefined ? {} : { make: opts.make }),
+  };
   const n = Number(opts.local ?? "");
-  if (!Number.isInteger(n) || n < 1 || n > 256) throw new UserError("usage", "--local N needs a number of hosts between 1 and 256", "e.g. --local 3");
+  if (!Number.isInteger(n) || n < 1 || n > 256)
+    throw new UserError(
+      "usage",
+      "--local N needs a number of hosts between 1 and 256",
+      "e.g. --local 3",
+    );
   const work = resolve(opts.work);
   const pkgs = opts.pkgs === undefined ? undefined : readPkgList(opts.pkgs);
   const mode: OutputMode = opts.json === true ? "json" : process.stderr.isTTY ? "tty" : "plain";
-  const display = createDisplay(mode, mode === "json" ? process.stdout : process.stderr, { ...(opts.quiet === true ? { quiet: true } : {}), ...(opts.verbose === true ? { verbose: true } : {}) });
+  const display = createDisplay(mode, mode === "json" ? process.stdout : process.stderr, {
+    ...(opts.quiet === true ? { quiet: true } : {}),
+    ...(opts.verbose === true ? { verbose: true } : {}),
+  });
   const bus = new EventBus();
   bus.on(display.onEvent);
   const pool = new HostPool({
@@ -89,12 +114,24 @@ async function buildCommand(opts: BuildCliOptions, overrides: Partial<Config> = 
   const hosts: HostConfig[] = [];
   for (let i = 1; i <= n; i++) {
     const name = `local${i}`;
-    hosts.push({ name: hostName(name), transport: new LocalTransport({ root: join(work, "hosts", name), shell: opts.shell === "busybox" ? ["busybox", "sh"] : [opts.shell ?? "sh"] }), slots: 1, speed: 1, tags: [] });
+    hosts.push({
+      name: hostName(name),
+      transport: new LocalTransport({
+        root: join(work, "hosts", name),
+        shell: opts.shell === "busybox" ? ["busybox", "sh"] : [opts.shell ?? "sh"],
+      }),
+      slots: 1,
+      speed: 1,
+      tags: [],
+    });
   }
   let stop: () => void = () => undefined;
   const stopped = new Promise<void>((r) => (stop = r));
   const onSignal = (): void => {
-    bus.emit({ type: "warning", message: "interrupted: stopping; run the same command again to resume" });
+    bus.emit({
+      type: "warning",
+      message: "interrupted: stopping; run the same command again to resume",
+    });
     stop();
   };
   process.once("SIGINT", onSignal);
@@ -109,7 +146,15 @@ async function buildCommand(opts: BuildCliOptions, overrides: Partial<Config> = 
       hosts,
       bus,
       stop: stopped,
-      scan: (wd) => scanStep({ pool, tree, wd, bus, make: config.make, ...(pkgs === undefined ? {} : { pkgs }) }),
+      scan: (wd) =>
+        scanStep({
+          pool,
+          tree,
+          wd,
+          bus,
+          make: config.make,
+          ...(pkgs === undefined ? {} : { pkgs }),
+        }),
       report: async (wd, id) => writeReport(wd.paths.report, reportModel(wd.store, id)),
     });
   } finally {
@@ -125,14 +170,22 @@ function readPkgList(file: string): string[] {
   try {
     text = readFileSync(file, "utf8");
   } catch {
-    throw new UserError("usage", `cannot read the package list ${file}`, "one PKGPATH (category/dir) per line");
+    throw new UserError(
+      "usage",
+      `cannot read the package list ${file}`,
+      "one PKGPATH (category/dir) per line",
+    );
   }
   const out: string[] = [];
   text.split("\n").forEach((raw, i) => {
     const line = raw.replace(/#.*/, "").trim();
     if (line === "") return;
     if (!/^[A-Za-z0-9_+][A-Za-z0-9_.+-]*\/[A-Za-z0-9_+][A-Za-z0-9_.+-]*$/.test(line)) {
-      throw new UserError("usage", `${file}:${i + 1}: "${line}" is not a PKGPATH`, "one category/dir per line, no ../ or absolute paths");
+      throw new UserError(
+        "usage",
+        `${file}:${i + 1}: "${line}" is not a PKGPATH`,
+        "one category/dir per line, no ../ or absolute paths",
+      );
     }
     out.push(line);
   });

@@ -14,13 +14,29 @@ export const ConfigSchema = z
     targets: z
       .array(z.string())
       .default([...DEFAULT_TARGETS])
-      .describe("per-package targets, in order (herd's own stages are capitalised; others run as `make TARGET`)"),
-    env: z.record(z.string(), z.string()).default({}).describe("extra environment for every target on every host"),
+      .describe(
+        "per-package targets, in order (herd's own stages are capitalised; others run as `make TARGET`)",
+      ),
+    env: z
+      .record(z.string(), z.string())
+      .default({})
+      .describe("extra environment for every target on every host"),
     path: z.array(z.string()).default([]).describe("directories prepended to PATH on every host"),
     makeJobs: z.number().int().min(1).default(1).describe("MAKE_JOBS on the hosts"),
-    stageTimeout: z.number().min(0).default(0).describe("seconds a single stage may run before it is killed (0: no limit)"),
-    heartbeatTimeout: z.number().positive().default(30).describe("seconds without a sign of life before a host counts as lost"),
-    sharedPackages: z.boolean().default(false).describe("hosts share the master's packages directory (NFS): no transfers"),
+    stageTimeout: z
+      .number()
+      .min(0)
+      .default(0)
+      .describe("seconds a single stage may run before it is killed (0: no limit)"),
+    heartbeatTimeout: z
+      .number()
+      .positive()
+      .default(30)
+      .describe("seconds without a sign of life before a host counts as lost"),
+    sharedPackages: z
+      .boolean()
+      .default(false)
+      .describe("hosts share the master's packages directory (NFS): no transfers"),
     excluded: z.array(z.string()).default([]).describe("PKGPATHs or PKGNAMEs never to build"),
     policy: z.enum(POLICY_NAMES).default("herd").describe("scheduling policy"),
     publish: z
@@ -47,7 +63,11 @@ export function loadConfig(path: string | undefined): Config {
   try {
     text = readFileSync(path, "utf8");
   } catch (e) {
-    throw new UserError("config", `cannot read config file ${path}: ${(e as NodeJS.ErrnoException).code ?? String(e)}`, "check the --config path");
+    throw new UserError(
+      "config",
+      `cannot read config file ${path}: ${(e as NodeJS.ErrnoException).code ?? String(e)}`,
+      "check the --config path",
+    );
   }
   let raw: unknown;
   try {
@@ -55,15 +75,28 @@ export function loadConfig(path: string | undefined): Config {
   } catch (e) {
     const m = /position (\d+)/.exec((e as Error).message);
     const line = m === null ? "?" : String(text.slice(0, Number(m[1])).split("\n").length);
-    throw new UserError("config", `${path}:${line}: not valid JSON (${(e as Error).message})`, "the config file is JSON; see the README for the keys");
+    throw new UserError(
+      "config",
+      `${path}:${line}: not valid JSON (${(e as Error).message})`,
+      "the config file is JSON; see the README for the keys",
+    );
   }
   const r = ConfigSchema.safeParse(raw);
   if (!r.success) {
     const issue = r.error.issues[0]!;
     const key = issue.path.join(".");
-    throw new UserError("config", `${path}: ${key === "" ? "" : `${key}: `}${issue.message}`, "see the README's Configuration section for the keys and their types");
+    throw new UserError(
+      "config",
+      `${path}: ${key === "" ? "" : `${key}: `}${issue.message}`,
+      "see the README's Configuration section for the keys and their types",
+    );
   }
   const bad = checkTargets(r.data.targets);
-  if (bad !== undefined) throw new UserError("config", `${path}: targets: ${bad}`, "the default TARGETS are listed in the README");
+  if (bad !== undefined)
+    throw new UserError(
+      "config",
+      `${path}: targets: ${bad}`,
+      "the default TARGETS are listed in the README",
+    );
   return r.data;
 }

@@ -25,8 +25,13 @@ interface HostLine {
 }
 
 /** A display writing to `out` (process.stderr for humans, stdout for --json). */
-export function createDisplay(mode: OutputMode, out: NodeJS.WritableStream, opts: { quiet?: boolean; verbose?: boolean } = {}): Display {
-  if (mode === "json") return { onEvent: (e, t) => out.write(ndjson(e, new Date(t))), close: () => undefined };
+export function createDisplay(
+  mode: OutputMode,
+  out: NodeJS.WritableStream,
+  opts: { quiet?: boolean; verbose?: boolean } = {},
+): Display {
+  if (mode === "json")
+    return { onEvent: (e, t) => out.write(ndjson(e, new Date(t))), close: () => undefined };
   const hosts = new Map<string, HostLine>();
   let progress = { done: 0, total: 0, running: 0, eta: null as number | null };
   const counts = { built: 0, failed: 0, indirect: 0 };
@@ -43,14 +48,18 @@ export function createDisplay(mode: OutputMode, out: NodeJS.WritableStream, opts
     const lines: string[] = [];
     for (const [name, h] of [...hosts].sort()) {
       const secs = Math.round((Date.now() - h.since) / 1000);
-      lines.push(`  ${name.padEnd(12)} ${h.state.padEnd(9)} ${h.pkg === "" ? "" : `${h.pkg} ${h.stage} ${secs}s`}`);
+      lines.push(
+        `  ${name.padEnd(12)} ${h.state.padEnd(9)} ${h.pkg === "" ? "" : `${h.pkg} ${h.stage} ${secs}s`}`,
+      );
     }
     const width = 30;
     const frac = progress.total === 0 ? 0 : progress.done / progress.total;
     const bar = "#".repeat(Math.round(frac * width)).padEnd(width, ".");
     const eta = progress.eta === null ? "?" : formatDuration(progress.eta);
-    lines.push(`  [${bar}] ${progress.done}/${progress.total}  built ${counts.built}  failed ${counts.failed}  indirect ${counts.indirect}  running ${progress.running}  ETA ${eta}`);
-    const cols = (out as NodeJS.WriteStream).columns ?? 100;
+    lines.push(
+      `  [${bar}] ${progress.done}/${progress.total}  built ${counts.built}  failed ${counts.failed}  indirect ${counts.indirect}  running ${progress.running}  ETA ${eta}`,
+    );
+    const cols = "columns" in out && typeof out.columns === "number" ? out.columns : 100;
     out.write(lines.map((l) => l.slice(0, cols - 1)).join("\n") + "\n");
     drawn = lines.length;
   };
@@ -77,7 +86,8 @@ export function createDisplay(mode: OutputMode, out: NodeJS.WritableStream, opts
           h.state = e.state;
           if (e.state !== "busy") h.pkg = "";
           hosts.set(e.host, h);
-          if (opts.verbose === true || e.state === "lost" || e.state === "quarantined") log(t, `host ${e.host}: ${e.state}${e.detail === undefined ? "" : ` (${e.detail})`}`);
+          if (opts.verbose === true || e.state === "lost" || e.state === "quarantined")
+            log(t, `host ${e.host}: ${e.state}${e.detail === undefined ? "" : ` (${e.detail})`}`);
           else draw();
           break;
         }
@@ -89,7 +99,13 @@ export function createDisplay(mode: OutputMode, out: NodeJS.WritableStream, opts
           log(t, `scan of ${e.pkgpath} failed on ${e.host}: ${e.message}`);
           break;
         case "plan":
-          log(t, `plan: ${Object.entries(e.counts).filter(([, v]) => v > 0).map(([k, v]) => `${v} ${k}`).join(", ")}`);
+          log(
+            t,
+            `plan: ${Object.entries(e.counts)
+              .filter(([, v]) => v > 0)
+              .map(([k, v]) => `${v} ${k}`)
+              .join(", ")}`,
+          );
           break;
         case "package-start": {
           const h = hosts.get(e.host) ?? { state: "busy", pkg: "", stage: "", since: t };
@@ -101,24 +117,37 @@ export function createDisplay(mode: OutputMode, out: NodeJS.WritableStream, opts
         case "stage": {
           const h = hosts.get(e.host);
           if (h !== undefined && h.pkg === e.pkgname) h.stage = e.stage;
-          if (opts.verbose === true) log(t, `${e.host}: ${e.pkgname} ${e.stage} ${e.status === 0 ? "ok" : `exit ${e.status}`} (${e.wallMs} ms)`);
+          if (opts.verbose === true)
+            log(
+              t,
+              `${e.host}: ${e.pkgname} ${e.stage} ${e.status === 0 ? "ok" : `exit ${e.status}`} (${e.wallMs} ms)`,
+            );
           break;
         }
         case "package-end":
           if (e.result === "built") counts.built++;
           if (e.result === "failed") counts.failed++;
-          log(t, `${e.result === "built" ? "built" : e.result === "failed" ? "FAILED" : "lost"} ${e.pkgname} on ${e.host}${e.reason === undefined ? "" : `: ${e.reason}`}`);
+          log(
+            t,
+            `${e.result === "built" ? "built" : e.result === "failed" ? "FAILED" : "lost"} ${e.pkgname} on ${e.host}${e.reason === undefined ? "" : `: ${e.reason}`}`,
+          );
           break;
         case "indirect-failed":
           counts.indirect++;
-          if (opts.verbose === true) log(t, `indirectly failed ${e.pkgname} (because of ${e.culprit})`);
+          if (opts.verbose === true)
+            log(t, `indirectly failed ${e.pkgname} (because of ${e.culprit})`);
           break;
         case "progress":
           progress = { done: e.done, total: e.total, running: e.running, eta: e.etaSeconds };
           draw();
           break;
         case "build-end":
-          log(t, `build ${e.build} finished: ${Object.entries(e.counts).map(([k, v]) => `${v} ${k}`).join(", ")}`);
+          log(
+            t,
+            `build ${e.build} finished: ${Object.entries(e.counts)
+              .map(([k, v]) => `${v} ${k}`)
+              .join(", ")}`,
+          );
           break;
         case "warning":
           log(t, `warning: ${e.message}`);

@@ -6,16 +6,25 @@ import { UserError } from "./errors.js";
 
 function treeDir(dir: string): string {
   const tree = resolve(dir);
-  if (!existsSync(tree) || !statSync(tree).isDirectory()) throw new UserError("tree", `${tree} is not a directory`, "pass the top of a pkgsrc tree with --tree");
+  if (!existsSync(tree) || !statSync(tree).isDirectory())
+    throw new UserError(
+      "tree",
+      `${tree} is not a directory`,
+      "pass the top of a pkgsrc tree with --tree",
+    );
   return tree;
 }
 
 /** `herd tree stamp|id`: the tree id that gates syncing hosts. */
 export function registerTree(program: Command): void {
-  const tree = program.command("tree").description("the pkgsrc tree's id, which decides whether hosts sync");
+  const tree = program
+    .command("tree")
+    .description("the pkgsrc tree's id, which decides whether hosts sync");
   tree
     .command("stamp")
-    .description(`write a fresh uuid to ${TREE_ID_FILE} at the tree root (run after every update of the tree)`)
+    .description(
+      `write a fresh uuid to ${TREE_ID_FILE} at the tree root (run after every update of the tree)`,
+    )
     .requiredOption("-t, --tree <dir>", "the pkgsrc tree")
     .action((opts: { tree: string }) => {
       process.stdout.write(`${stampTree(treeDir(opts.tree))}\n`);
@@ -26,7 +35,12 @@ export function registerTree(program: Command): void {
     .requiredOption("-t, --tree <dir>", "the pkgsrc tree")
     .action((opts: { tree: string }) => {
       const id = readTreeId(treeDir(opts.tree));
-      if (id === null) throw new UserError("tree", `${opts.tree} has no ${TREE_ID_FILE}`, `run: herd tree stamp --tree ${opts.tree}`);
+      if (id === null)
+        throw new UserError(
+          "tree",
+          `${opts.tree} has no ${TREE_ID_FILE}`,
+          `run: herd tree stamp --tree ${opts.tree}`,
+        );
       process.stdout.write(`${id}\n`);
     });
 }

@@ -96,7 +96,10 @@ export function planBuild(res: Resolution, opts: PlanOptions = {}): Plan {
         break;
       case "unresolved":
         states[i] = culprit >= 0 ? "indirect-failed" : "unresolved";
-        reasons[i] = culprit >= 0 ? `depends on ${culprits[i] ?? ""}, which has an unresolved dependency` : `could not resolve dependency "${unresolvedPattern.get(i) ?? ""}"`;
+        reasons[i] =
+          culprit >= 0
+            ? `depends on ${culprits[i] ?? ""}, which has an unresolved dependency`
+            : `could not resolve dependency "${unresolvedPattern.get(i) ?? ""}"`;
         break;
       case "indirect-skipped":
       case "indirect-failed":
@@ -104,7 +107,9 @@ export function planBuild(res: Resolution, opts: PlanOptions = {}): Plan {
         reasons[i] = `depends on ${culprits[i] ?? ""}`;
         break;
       case "buildable": {
-        const blocked = res.depends[i]!.find((d) => states[d] !== "build" && states[d] !== "up-to-date");
+        const blocked = res.depends[i]!.find(
+          (d) => states[d] !== "build" && states[d] !== "up-to-date",
+        );
         const prev = opts.previous?.get(rec.pkgname);
         const same = prev !== undefined && prev.inputs === inputs[i];
         if (opts.excluded?.has(path) === true || opts.excluded?.has(rec.pkgname) === true) {
@@ -112,7 +117,8 @@ export function planBuild(res: Resolution, opts: PlanOptions = {}): Plan {
           reasons[i] = "excluded by the operator";
         } else if (blocked !== undefined) {
           const bs = states[blocked]!;
-          states[i] = bs === "failed" || bs === "indirect-failed" ? "indirect-failed" : "indirect-skipped";
+          states[i] =
+            bs === "failed" || bs === "indirect-failed" ? "indirect-failed" : "indirect-skipped";
           culprits[i] = culprits[blocked] ?? res.records[blocked]!.pkgname;
           reasons[i] = `depends on ${culprits[i] ?? ""}`;
         } else if (same && prev.failed !== undefined) {
@@ -154,7 +160,9 @@ export function planBuild(res: Resolution, opts: PlanOptions = {}): Plan {
 /** pbulk-index prints reasons as make words ("a" "b"); reports show them as one sentence. */
 export function unquote(s: string): string {
   const words = s.match(/"[^"]*"|\S+/g) ?? [];
-  return words.map((w) => (w.length >= 2 && w.startsWith('"') && w.endsWith('"') ? w.slice(1, -1) : w)).join(" ");
+  return words
+    .map((w) => (w.length >= 2 && w.startsWith('"') && w.endsWith('"') ? w.slice(1, -1) : w))
+    .join(" ");
 }
 
 /** Transitive dependents of each package (packages that break when it fails). */

@@ -6,14 +6,55 @@
 import type { PlanState } from "../core/plan.js";
 
 export type BuildEvent =
-  | { readonly type: "build-start"; readonly build: number; readonly tree: string; readonly treeId: string; readonly resumed: boolean }
-  | { readonly type: "phase"; readonly phase: "sync" | "scan" | "resolve" | "plan" | "build" | "report"; readonly detail?: string }
-  | { readonly type: "host"; readonly host: string; readonly state: string; readonly detail?: string }
-  | { readonly type: "scan-progress"; readonly done: number; readonly total: number; readonly failed: number }
-  | { readonly type: "scan-error"; readonly pkgpath: string; readonly host: string; readonly message: string }
-  | { readonly type: "plan"; readonly counts: Readonly<Record<PlanState, number>>; readonly packages: number }
-  | { readonly type: "package-start"; readonly pkgname: string; readonly pkgpath: string; readonly host: string }
-  | { readonly type: "stage"; readonly pkgname: string; readonly host: string; readonly stage: string; readonly status: number; readonly wallMs: number }
+  | {
+      readonly type: "build-start";
+      readonly build: number;
+      readonly tree: string;
+      readonly treeId: string;
+      readonly resumed: boolean;
+    }
+  | {
+      readonly type: "phase";
+      readonly phase: "sync" | "scan" | "resolve" | "plan" | "build" | "report";
+      readonly detail?: string;
+    }
+  | {
+      readonly type: "host";
+      readonly host: string;
+      readonly state: string;
+      readonly detail?: string;
+    }
+  | {
+      readonly type: "scan-progress";
+      readonly done: number;
+      readonly total: number;
+      readonly failed: number;
+    }
+  | {
+      readonly type: "scan-error";
+      readonly pkgpath: string;
+      readonly host: string;
+      readonly message: string;
+    }
+  | {
+      readonly type: "plan";
+      readonly counts: Readonly<Record<PlanState, number>>;
+      readonly packages: number;
+    }
+  | {
+      readonly type: "package-start";
+      readonly pkgname: string;
+      readonly pkgpath: string;
+      readonly host: string;
+    }
+  | {
+      readonly type: "stage";
+      readonly pkgname: string;
+      readonly host: string;
+      readonly stage: string;
+      readonly status: number;
+      readonly wallMs: number;
+    }
   | {
       readonly type: "package-end";
       readonly pkgname: string;
@@ -25,8 +66,20 @@ export type BuildEvent =
       readonly wallMs: number;
     }
   | { readonly type: "indirect-failed"; readonly pkgname: string; readonly culprit: string }
-  | { readonly type: "progress"; readonly done: number; readonly total: number; readonly running: number; readonly etaSeconds: number | null }
-  | { readonly type: "build-end"; readonly build: number; readonly counts: Readonly<Record<string, number>>; readonly report: string; readonly packages: string }
+  | {
+      readonly type: "progress";
+      readonly done: number;
+      readonly total: number;
+      readonly running: number;
+      readonly etaSeconds: number | null;
+    }
+  | {
+      readonly type: "build-end";
+      readonly build: number;
+      readonly counts: Readonly<Record<string, number>>;
+      readonly report: string;
+      readonly packages: string;
+    }
   | { readonly type: "warning"; readonly message: string };
 
 export type BuildEventType = BuildEvent["type"];

@@ -44,9 +44,23 @@ export interface ReportModel {
   readonly total: number;
   /** Failed packages, the ones breaking the most packages first. */
   readonly failed: readonly FailedPackage[];
-  readonly indirect: readonly { readonly pkgname: string; readonly pkgpath: string; readonly culprit: string; readonly state: string }[];
-  readonly skipped: readonly { readonly pkgname: string; readonly pkgpath: string; readonly state: string; readonly reason: string }[];
-  readonly maintainers: readonly { readonly maintainer: string; readonly failed: number; readonly breaks: number }[];
+  readonly indirect: readonly {
+    readonly pkgname: string;
+    readonly pkgpath: string;
+    readonly culprit: string;
+    readonly state: string;
+  }[];
+  readonly skipped: readonly {
+    readonly pkgname: string;
+    readonly pkgpath: string;
+    readonly state: string;
+    readonly reason: string;
+  }[];
+  readonly maintainers: readonly {
+    readonly maintainer: string;
+    readonly failed: number;
+    readonly breaks: number;
+  }[];
   readonly hosts: readonly HostStats[];
   readonly timeline: readonly TimelineRun[];
   readonly diff: BuildDiff | null;
@@ -63,7 +77,9 @@ export function reportModel(store: Store, buildId: number): ReportModel {
   const counts: Record<string, number> = {};
   for (const r of rows) counts[r.state] = (counts[r.state] ?? 0) + 1;
   const breaks = new Map<string, number>();
-  for (const r of rows) if (NOT_BUILT.has(r.state) && r.culprit !== null) breaks.set(r.culprit, (breaks.get(r.culprit) ?? 0) + 1);
+  for (const r of rows)
+    if (NOT_BUILT.has(r.state) && r.culprit !== null)
+      breaks.set(r.culprit, (breaks.get(r.culprit) ?? 0) + 1);
   const logsOf = new Map<string, { stage: string; file: string }[]>();
   for (const s of stages) {
     if (s.log === null) continue;
@@ -96,9 +112,20 @@ export function reportModel(store: Store, buildId: number): ReportModel {
     counts,
     total: rows.length,
     failed,
-    indirect: rows.filter((r) => NOT_BUILT.has(r.state)).map((r) => ({ pkgname: r.pkgname, pkgpath: r.pkgpath, culprit: r.culprit ?? "", state: r.state })),
-    skipped: rows.filter((r) => r.state === "skipped").map((r) => ({ pkgname: r.pkgname, pkgpath: r.pkgpath, state: r.state, reason: r.reason })),
-    maintainers: [...maint].map(([maintainer, m]) => ({ maintainer, ...m })).sort((a, b) => b.breaks + b.failed - (a.breaks + a.failed)),
+    indirect: rows
+      .filter((r) => NOT_BUILT.has(r.state))
+      .map((r) => ({
+        pkgname: r.pkgname,
+        pkgpath: r.pkgpath,
+        culprit: r.culprit ?? "",
+        state: r.state,
+      })),
+    skipped: rows
+      .filter((r) => r.state === "skipped")
+      .map((r) => ({ pkgname: r.pkgname, pkgpath: r.pkgpath, state: r.state, reason: r.reason })),
+    maintainers: [...maint]
+      .map(([maintainer, m]) => ({ maintainer, ...m }))
+      .sort((a, b) => b.breaks + b.failed - (a.breaks + a.failed)),
     hosts: hostStats(rows, stages),
     timeline: timeline(rows, stages),
     diff: diffWithPrevious(store, buildId, rows),
@@ -123,17 +150,31 @@ function hostStats(rows: readonly PackageRow[], stages: readonly StageRow[]): Ho
 
 function timeline(rows: readonly PackageRow[], stages: readonly StageRow[]): TimelineRun[] {
   const ends = new Map<string, number>();
-  for (const s of stages) ends.set(`${s.pkgname}@${s.host}`, Math.max(ends.get(`${s.pkgname}@${s.host}`) ?? 0, s.startedMs + s.wallMs));
+  for (const s of stages)
+    ends.set(
+      `${s.pkgname}@${s.host}`,
+      Math.max(ends.get(`${s.pkgname}@${s.host}`) ?? 0, s.startedMs + s.wallMs),
+    );
   const out: TimelineRun[] = [];
   for (const r of rows) {
     if (r.startedMs === null || r.host === null) continue;
     const end = r.finishedMs ?? ends.get(`${r.pkgname}@${r.host}`) ?? r.startedMs;
-    out.push({ pkgname: r.pkgname, host: r.host, startMs: r.startedMs, endMs: end, ok: r.state === "built" });
+    out.push({
+      pkgname: r.pkgname,
+      host: r.host,
+      startMs: r.startedMs,
+      endMs: end,
+      ok: r.state === "built",
+    });
   }
   return out.sort((a, b) => a.startMs - b.startMs);
 }
 
-function diffWithPrevious(store: Store, buildId: number, rows: readonly PackageRow[]): BuildDiff | null {
+function diffWithPrevious(
+  store: Store,
+  buildId: number,
+  rows: readonly PackageRow[],
+): BuildDiff | null {
   const prev = store
     .builds()
     .filter((b) => b.id < buildId)

@@ -11,7 +11,10 @@ import type { FailedPackage, ReportModel } from "./model.js";
 
 /** Escapes text for HTML content and attribute values. */
 export function escapeHtml(s: string): string {
-  return s.replace(/[&<>"']/g, (c) => `&${{ "&": "amp", "<": "lt", ">": "gt", '"': "quot", "'": "#39" }[c] ?? "amp"};`);
+  return s.replace(
+    /[&<>"']/g,
+    (c) => `&${{ "&": "amp", "<": "lt", ">": "gt", '"': "quot", "'": "#39" }[c] ?? "amp"};`,
+  );
 }
 
 /** A file name safe for any package name. */
@@ -19,7 +22,17 @@ export function pageName(pkgname: string): string {
   return `pkg-${pkgname.replace(/[^A-Za-z0-9._+-]/g, "_")}.html`;
 }
 
-const ORDER = ["built", "up-to-date", "failed", "indirect-failed", "skipped", "indirect-skipped", "unresolved", "pending", "building"];
+const ORDER = [
+  "built",
+  "up-to-date",
+  "failed",
+  "indirect-failed",
+  "skipped",
+  "indirect-skipped",
+  "unresolved",
+  "pending",
+  "building",
+];
 
 /** Writes report.html, report.txt, report-short.txt, report.json and the package pages; returns report.html's path. */
 export async function writeReport(dir: string, m: ReportModel): Promise<string> {
@@ -44,17 +57,23 @@ function countsLine(m: ReportModel): string {
 export function renderText(m: ReportModel, short: boolean): string {
   const lines: string[] = [];
   const when = new Date(m.build.startedMs).toISOString();
-  lines.push(`herd bulk build ${m.build.id} of ${m.build.tree} (tree id ${m.build.treeId}), started ${when}`);
+  lines.push(
+    `herd bulk build ${m.build.id} of ${m.build.tree} (tree id ${m.build.treeId}), started ${when}`,
+  );
   lines.push(`${m.total} packages: ${countsLine(m)}`);
   lines.push("");
   lines.push("Failed packages (most breakage first):");
   for (const f of short ? m.failed.slice(0, 20) : m.failed) {
-    lines.push(`  ${f.pkgname} (${f.pkgpath}) breaks ${f.breaks}, ${f.stage}: ${f.reason}${f.maintainer === "" ? "" : ` <${f.maintainer}>`}`);
+    lines.push(
+      `  ${f.pkgname} (${f.pkgpath}) breaks ${f.breaks}, ${f.stage}: ${f.reason}${f.maintainer === "" ? "" : ` <${f.maintainer}>`}`,
+    );
   }
   if (short && m.failed.length > 20) lines.push(`  ... and ${m.failed.length - 20} more`);
   if (m.diff !== null) {
     lines.push("");
-    lines.push(`Since build ${m.diff.previousBuild}: ${m.diff.newlyFailing.length} newly failing, ${m.diff.fixed.length} fixed, ${m.diff.newPackages.length} new`);
+    lines.push(
+      `Since build ${m.diff.previousBuild}: ${m.diff.newlyFailing.length} newly failing, ${m.diff.fixed.length} fixed, ${m.diff.newPackages.length} new`,
+    );
     for (const p of m.diff.newlyFailing) lines.push(`  newly failing: ${p}`);
     for (const p of m.diff.fixed) lines.push(`  fixed: ${p}`);
   }
@@ -67,7 +86,10 @@ export function renderText(m: ReportModel, short: boolean): string {
     for (const p of m.skipped) lines.push(`  ${p.pkgname}: ${p.reason}`);
     lines.push("");
     lines.push("Hosts:");
-    for (const h of m.hosts) lines.push(`  ${h.host}: ${h.built} built, ${h.failed} failed, ${h.busySeconds.toFixed(1)} s busy`);
+    for (const h of m.hosts)
+      lines.push(
+        `  ${h.host}: ${h.built} built, ${h.failed} failed, ${h.busySeconds.toFixed(1)} s busy`,
+      );
   }
   return lines.join("\n") + "\n";
 }
@@ -87,7 +109,10 @@ td,th{border:1px solid #ccc;padding:2px 8px;text-align:left}th{background:#eee}.
 export function renderHtml(m: ReportModel): string {
   const e = escapeHtml;
   const counts = ORDER.filter((k) => (m.counts[k] ?? 0) > 0)
-    .map((k) => `<span class="${e(k)}" data-count="${e(k)}">${e(k)}: <b>${m.counts[k] ?? 0}</b></span>`)
+    .map(
+      (k) =>
+        `<span class="${e(k)}" data-count="${e(k)}">${e(k)}: <b>${m.counts[k] ?? 0}</b></span>`,
+    )
     .join("");
   const failedRows = m.failed.map((f) => [
     `<a href="${e(pageName(f.pkgname))}">${e(f.pkgname)}</a>`,
@@ -96,7 +121,9 @@ export function renderHtml(m: ReportModel): string {
     e(f.stage),
     e(f.reason),
     e(f.maintainer),
-    f.logs.map((l) => `<a href="logs/${e(logName(f.pkgname, l.stage))}">${e(l.stage)}</a>`).join(" "),
+    f.logs
+      .map((l) => `<a href="logs/${e(logName(f.pkgname, l.stage))}">${e(l.stage)}</a>`)
+      .join(" "),
   ]);
   const diff =
     m.diff === null
@@ -117,10 +144,22 @@ export function renderHtml(m: ReportModel): string {
 <p>Tree ${e(m.build.tree)} (id ${e(m.build.treeId)}), started ${e(new Date(m.build.startedMs).toISOString())}${m.build.finishedMs === null ? ", not finished" : `, finished ${e(new Date(m.build.finishedMs).toISOString())}`}.</p>
 <section id="summary"><h2>Summary</h2><p class="counts">${m.total} packages: ${counts}</p></section>
 <section id="failed"><h2>Failed packages</h2>${table(["package", "PKGPATH", "breaks", "stage", "reason", "maintainer", "logs"], failedRows)}</section>
-<section id="indirect"><h2>Indirectly failed and skipped</h2>${table(["package", "PKGPATH", "state", "culprit"], m.indirect.map((p) => [e(p.pkgname), e(p.pkgpath), e(p.state), e(p.culprit)]))}</section>
-<section id="skipped"><h2>Skipped</h2>${table(["package", "PKGPATH", "reason"], m.skipped.map((p) => [e(p.pkgname), e(p.pkgpath), e(p.reason)]))}</section>
-<section id="maintainers"><h2>Maintainers by breakage</h2>${table(["maintainer", "failed", "breaks"], m.maintainers.map((x) => [e(x.maintainer), String(x.failed), String(x.breaks)]))}</section>
-<section id="hosts"><h2>Hosts</h2>${table(["host", "built", "failed", "busy (s)"], m.hosts.map((h) => [e(h.host), String(h.built), String(h.failed), h.busySeconds.toFixed(1)]))}</section>
+<section id="indirect"><h2>Indirectly failed and skipped</h2>${table(
+    ["package", "PKGPATH", "state", "culprit"],
+    m.indirect.map((p) => [e(p.pkgname), e(p.pkgpath), e(p.state), e(p.culprit)]),
+  )}</section>
+<section id="skipped"><h2>Skipped</h2>${table(
+    ["package", "PKGPATH", "reason"],
+    m.skipped.map((p) => [e(p.pkgname), e(p.pkgpath), e(p.reason)]),
+  )}</section>
+<section id="maintainers"><h2>Maintainers by breakage</h2>${table(
+    ["maintainer", "failed", "breaks"],
+    m.maintainers.map((x) => [e(x.maintainer), String(x.failed), String(x.breaks)]),
+  )}</section>
+<section id="hosts"><h2>Hosts</h2>${table(
+    ["host", "built", "failed", "busy (s)"],
+    m.hosts.map((h) => [e(h.host), String(h.built), String(h.failed), h.busySeconds.toFixed(1)]),
+  )}</section>
 <section id="timeline"><h2>Timeline</h2><img src="timeline.svg" alt="timeline of the build, one row per host"></section>
 <section id="diff"><h2>Changes since the previous build</h2>${diff}</section>
 <p><a href="report.txt">report.txt</a> · <a href="report.json">report.json</a></p>
@@ -139,7 +178,9 @@ async function writePackagePage(dir: string, f: FailedPackage): Promise<void> {
     const target = join(dir, "logs", logName(f.pkgname, l.stage));
     await copyFile(l.file, target).catch(() => undefined);
     const text = await readFile(l.file, "utf8").catch(() => "(log missing)");
-    parts.push(`<h2 id="${e(l.stage)}">${e(l.stage)}</h2><p><a href="logs/${e(basename(target))}">raw log</a></p><pre>${e(text.slice(-200_000))}</pre>`);
+    parts.push(
+      `<h2 id="${e(l.stage)}">${e(l.stage)}</h2><p><a href="logs/${e(basename(target))}">raw log</a></p><pre>${e(text.slice(-200_000))}</pre>`,
+    );
   }
   const html = `<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><title>${e(f.pkgname)}: failed</title><style>${STYLE}</style></head>

@@ -10,7 +10,21 @@ import { gzipSync } from "node:zlib";
 import { readTar, unsafeMember } from "./tar.js";
 
 /** BUILD_INFO keys that pkg_info -X copies into a summary record. */
-const SUMMARY_BUILD_INFO = ["BUILD_DATE", "CATEGORIES", "HOMEPAGE", "LICENSE", "MACHINE_ARCH", "OPSYS", "OS_VERSION", "PKGPATH", "PKGTOOLS_VERSION", "PREV_PKGPATH", "PROVIDES", "REQUIRES", "SUPERSEDES"];
+const SUMMARY_BUILD_INFO = [
+  "BUILD_DATE",
+  "CATEGORIES",
+  "HOMEPAGE",
+  "LICENSE",
+  "MACHINE_ARCH",
+  "OPSYS",
+  "OS_VERSION",
+  "PKGPATH",
+  "PKGTOOLS_VERSION",
+  "PREV_PKGPATH",
+  "PROVIDES",
+  "REQUIRES",
+  "SUPERSEDES",
+];
 
 export type SummaryResult = { ok: true; record: string } | { ok: false; message: string };
 
@@ -20,9 +34,14 @@ export function summaryRecord(fileName: string, archive: Buffer): SummaryResult 
   if (!tar.ok) return { ok: false, message: `${fileName}: ${tar.message}` };
   const bad = unsafeMember(tar.entries);
   if (bad !== undefined) return { ok: false, message: `${fileName}: ${bad}` };
-  const meta = new Map(tar.entries.filter((e) => e.type === "file" && e.name.startsWith("+")).map((e) => [e.name, e.data.toString("utf8")]));
+  const meta = new Map(
+    tar.entries
+      .filter((e) => e.type === "file" && e.name.startsWith("+"))
+      .map((e) => [e.name, e.data.toString("utf8")]),
+  );
   const contents = meta.get("+CONTENTS");
-  if (contents === undefined) return { ok: false, message: `${fileName}: no +CONTENTS (not a pkgsrc binary package)` };
+  if (contents === undefined)
+    return { ok: false, message: `${fileName}: no +CONTENTS (not a pkgsrc binary package)` };
   const lines: string[] = [];
   let pkgname = "";
   const deps: string[] = [];
@@ -51,7 +70,8 @@ export function summaryRecord(fileName: string, archive: Buffer): SummaryResult 
   }
   lines.push(`FILE_NAME=${fileName}`);
   lines.push(`FILE_SIZE=${archive.length}`);
-  for (const d of (meta.get("+DESC") ?? "").replace(/\n$/, "").split("\n")) lines.push(`DESCRIPTION=${d}`);
+  for (const d of (meta.get("+DESC") ?? "").replace(/\n$/, "").split("\n"))
+    lines.push(`DESCRIPTION=${d}`);
   return { ok: true, record: lines.join("\n") + "\n\n" };
 }
 
@@ -61,7 +81,10 @@ export interface RepositoryIndex {
 }
 
 /** Writes pkg_summary.gz and SHA512 for every package in packagesDir/All (atomically). */
-export async function indexRepository(packagesDir: string, exclude: ReadonlySet<string> = new Set()): Promise<RepositoryIndex> {
+export async function indexRepository(
+  packagesDir: string,
+  exclude: ReadonlySet<string> = new Set(),
+): Promise<RepositoryIndex> {
   const all = join(packagesDir, "All");
   const files = (await readdir(all)).filter((f) => f.endsWith(".tgz") && !exclude.has(f)).sort();
   let summary = "";

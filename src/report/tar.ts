@@ -42,10 +42,12 @@ export function readTar(archive: Buffer): TarResult {
     const h = buf.subarray(off, off + 512);
     if (h.every((x) => x === 0)) return { ok: true, entries };
     const size = octal(h, 124, 12);
-    if (!Number.isFinite(size) || size < 0) return { ok: false, message: `bad size field at offset ${off}` };
+    if (!Number.isFinite(size) || size < 0)
+      return { ok: false, message: `bad size field at offset ${off}` };
     let sum = 0;
     for (let i = 0; i < 512; i++) sum += i >= 148 && i < 156 ? 32 : h[i]!;
-    if (sum !== octal(h, 148, 8)) return { ok: false, message: `bad header checksum at offset ${off}` };
+    if (sum !== octal(h, 148, 8))
+      return { ok: false, message: `bad header checksum at offset ${off}` };
     const flag = String.fromCharCode(h[156]!);
     const data = buf.subarray(off + 512, off + 512 + size);
     if (data.length < size) return { ok: false, message: "the archive is truncated" };
@@ -62,7 +64,16 @@ export function readTar(archive: Buffer): TarResult {
     const name = longName ?? (prefix === "" ? field(h, 0, 100) : `${prefix}/${field(h, 0, 100)}`);
     const linkname = longLink ?? field(h, 157, 100);
     longName = longLink = undefined;
-    const type = flag === "0" || flag === "\0" || flag === "7" ? "file" : flag === "5" ? "dir" : flag === "2" ? "symlink" : flag === "1" ? "hardlink" : "other";
+    const type =
+      flag === "0" || flag === "\0" || flag === "7"
+        ? "file"
+        : flag === "5"
+          ? "dir"
+          : flag === "2"
+            ? "symlink"
+            : flag === "1"
+              ? "hardlink"
+              : "other";
     entries.push({ name, type, size, linkname, data });
   }
   return { ok: false, message: "the archive ends without its end-of-archive blocks (truncated?)" };
@@ -73,10 +84,14 @@ export function unsafeMember(entries: readonly TarEntry[]): string | undefined {
   for (const e of entries) {
     const bad = unsafePath(e.name);
     if (bad !== undefined) return `member "${e.name}" ${bad}`;
-    if (e.type === "hardlink" && unsafePath(e.linkname) !== undefined) return `hard link "${e.name}" points outside the archive (${e.linkname})`;
+    if (e.type === "hardlink" && unsafePath(e.linkname) !== undefined)
+      return `hard link "${e.name}" points outside the archive (${e.linkname})`;
     if (e.type === "symlink") {
-      const target = e.linkname.startsWith("/") ? e.linkname : [...e.name.split("/").slice(0, -1), e.linkname].join("/");
-      if (e.linkname.startsWith("/") || escapes(target)) return `symbolic link "${e.name}" points outside the archive (${e.linkname})`;
+      const target = e.linkname.startsWith("/")
+        ? e.linkname
+        : [...e.name.split("/").slice(0, -1), e.linkname].join("/");
+      if (e.linkname.startsWith("/") || escapes(target))
+        return `symbolic link "${e.name}" points outside the archive (${e.linkname})`;
     }
     if (e.type === "other") return `member "${e.name}" is a device, FIFO or other special file`;
   }

@@ -89,9 +89,23 @@ CREATE TABLE IF NOT EXISTS scans (
 function pkgColumns(alias = ""): string {
   const a = alias === "" ? "" : `${alias}.`;
   return [
-    "pkgname", "pkgpath", "state", "reason", "culprit", "failed_stage AS failedStage", "host", "started_ms AS startedMs",
-    "finished_ms AS finishedMs", "sha256", "size", "inputs", "maintainer", "dependents",
-  ].map((c) => a + c).join(", ");
+    "pkgname",
+    "pkgpath",
+    "state",
+    "reason",
+    "culprit",
+    "failed_stage AS failedStage",
+    "host",
+    "started_ms AS startedMs",
+    "finished_ms AS finishedMs",
+    "sha256",
+    "size",
+    "inputs",
+    "maintainer",
+    "dependents",
+  ]
+    .map((c) => a + c)
+    .join(", ");
 }
 const PKG_COLUMNS = pkgColumns();
 
@@ -117,12 +131,17 @@ export class Store {
   }
 
   getMeta(key: string): string | undefined {
-    const row = this.db.prepare("SELECT value FROM meta WHERE key = ?").get(key) as { value: string } | undefined;
+    const row = this.db.prepare("SELECT value FROM meta WHERE key = ?").get(key) as
+      { value: string } | undefined;
     return row?.value;
   }
 
   setMeta(key: string, value: string): void {
-    this.db.prepare("INSERT INTO meta (key, value) VALUES (?, ?) ON CONFLICT(key) DO UPDATE SET value = excluded.value").run(key, value);
+    this.db
+      .prepare(
+        "INSERT INTO meta (key, value) VALUES (?, ?) ON CONFLICT(key) DO UPDATE SET value = excluded.value",
+      )
+      .run(key, value);
   }
 
   /** Starts a new build and returns its id. */
@@ -134,7 +153,9 @@ export class Store {
   }
 
   finishBuild(id: number, nowMs: number, status: "done" | "stopped"): void {
-    this.db.prepare("UPDATE builds SET finished_ms = ?, status = ? WHERE id = ?").run(nowMs, status, id);
+    this.db
+      .prepare("UPDATE builds SET finished_ms = ?, status = ? WHERE id = ?")
+      .run(nowMs, status, id);
   }
 
   /** The newest build, or undefined. */
@@ -148,7 +169,9 @@ export class Store {
 
   builds(): BuildRow[] {
     return this.db
-      .prepare("SELECT id, started_ms AS startedMs, finished_ms AS finishedMs, tree, tree_id AS treeId, status FROM builds ORDER BY id")
+      .prepare(
+        "SELECT id, started_ms AS startedMs, finished_ms AS finishedMs, tree, tree_id AS treeId, status FROM builds ORDER BY id",
+      )
       .all() as BuildRow[];
   }
 
@@ -163,11 +186,17 @@ export class Store {
   }
 
   packages(buildId: number): PackageRow[] {
-    return this.db.prepare(`SELECT ${PKG_COLUMNS} FROM packages WHERE build_id = ? ORDER BY pkgname`).all(buildId) as PackageRow[];
+    return this.db
+      .prepare(`SELECT ${PKG_COLUMNS} FROM packages WHERE build_id = ? ORDER BY pkgname`)
+      .all(buildId) as PackageRow[];
   }
 
   /** Updates a package's state and the columns given. */
-  setPackage(buildId: number, pkgname: string, patch: Partial<Omit<PackageRow, "pkgname" | "pkgpath">>): void {
+  setPackage(
+    buildId: number,
+    pkgname: string,
+    patch: Partial<Omit<PackageRow, "pkgname" | "pkgpath">>,
+  ): void {
     const cols: Record<string, string> = {
       state: "state",
       reason: "reason",
@@ -189,13 +218,19 @@ export class Store {
       params[k] = v;
     }
     if (sets.length === 0) return;
-    this.db.prepare(`UPDATE packages SET ${sets.join(", ")} WHERE build_id = @buildId AND pkgname = @pkgname`).run(params);
+    this.db
+      .prepare(
+        `UPDATE packages SET ${sets.join(", ")} WHERE build_id = @buildId AND pkgname = @pkgname`,
+      )
+      .run(params);
   }
 
   /** After a master crash: packages that were building go back to pending. */
   requeueBuilding(buildId: number): number {
     return this.db
-      .prepare("UPDATE packages SET state = 'pending', host = NULL, started_ms = NULL WHERE build_id = ? AND state = 'building'")
+      .prepare(
+        "UPDATE packages SET state = 'pending', host = NULL, started_ms = NULL WHERE build_id = ? AND state = 'building'",
+      )
       .run(buildId).changes;
   }
 
@@ -205,13 +240,27 @@ export class Store {
         `INSERT OR REPLACE INTO stages (build_id, pkgname, pkgpath, stage, host, started_ms, wall_ms, status, log)
          VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`,
       )
-      .run(buildId, row.pkgname, row.pkgpath, row.stage, row.host, row.startedMs, row.wallMs, row.status, row.log);
+      .run(
+        buildId,
+        row.pkgname,
+        row.pkgpath,
+        row.stage,
+        row.host,
+        row.startedMs,
+        row.wallMs,
+        row.status,
+        row.log,
+      );
   }
 
   stages(buildId: number, pkgname?: string): StageRow[] {
     const sql = `SELECT pkgname, pkgpath, stage, host, started_ms AS startedMs, wall_ms AS wallMs, status, log
       FROM stages WHERE build_id = ?${pkgname === undefined ? "" : " AND pkgname = ?"} ORDER BY started_ms`;
-    return (pkgname === undefined ? this.db.prepare(sql).all(buildId) : this.db.prepare(sql).all(buildId, pkgname)) as StageRow[];
+    return (
+      pkgname === undefined
+        ? this.db.prepare(sql).all(buildId)
+        : this.db.prepare(sql).all(buildId, pkgname)
+    ) as StageRow[];
   }
 
   /** Expected seconds per PKGPATH at speed 1.0: the newest successful build's total stage time on a host. */
@@ -237,35 +286,48 @@ export class Store {
   }
 
   appendEvent(buildId: number | null, timeMs: number, type: string, data: unknown): number {
-    const r = this.db.prepare("INSERT INTO events (build_id, time_ms, type, data) VALUES (?, ?, ?, ?)").run(buildId, timeMs, type, JSON.stringify(data));
+    const r = this.db
+      .prepare("INSERT INTO events (build_id, time_ms, type, data) VALUES (?, ?, ?, ?)")
+      .run(buildId, timeMs, type, JSON.stringify(data));
     return Number(r.lastInsertRowid);
   }
 
   events(buildId: number, afterSeq = 0): EventRow[] {
     return this.db
-      .prepare("SELECT seq, time_ms AS timeMs, type, data FROM events WHERE build_id = ? AND seq > ? ORDER BY seq")
+      .prepare(
+        "SELECT seq, time_ms AS timeMs, type, data FROM events WHERE build_id = ? AND seq > ? ORDER BY seq",
+      )
       .all(buildId, afterSeq) as EventRow[];
   }
 
   /** Cached scan output of a PKGPATH, if its SCAN_DEPENDS digest is unchanged. */
   cachedScan(pkgpath: string, digest: string): Buffer | undefined {
-    const row = this.db.prepare("SELECT records FROM scans WHERE pkgpath = ? AND digest = ?").get(pkgpath, digest) as { records: Buffer } | undefined;
+    const row = this.db
+      .prepare("SELECT records FROM scans WHERE pkgpath = ? AND digest = ?")
+      .get(pkgpath, digest) as { records: Buffer } | undefined;
     return row?.records;
   }
 
   /** The digest of the sources of a PKGPATH's last scan. */
   scanDigest(pkgpath: string): string | undefined {
-    const row = this.db.prepare("SELECT digest FROM scans WHERE pkgpath = ?").get(pkgpath) as { digest: string } | undefined;
+    const row = this.db.prepare("SELECT digest FROM scans WHERE pkgpath = ?").get(pkgpath) as
+      { digest: string } | undefined;
     return row?.digest;
   }
 
   allScans(): { pkgpath: string; digest: string; records: Buffer }[] {
-    return this.db.prepare("SELECT pkgpath, digest, records FROM scans").all() as { pkgpath: string; digest: string; records: Buffer }[];
+    return this.db.prepare("SELECT pkgpath, digest, records FROM scans").all() as {
+      pkgpath: string;
+      digest: string;
+      records: Buffer;
+    }[];
   }
 
   putScan(pkgpath: string, digest: string, records: Buffer): void {
     this.db
-      .prepare("INSERT INTO scans (pkgpath, digest, records) VALUES (?, ?, ?) ON CONFLICT(pkgpath) DO UPDATE SET digest = excluded.digest, records = excluded.records")
+      .prepare(
+        "INSERT INTO scans (pkgpath, digest, records) VALUES (?, ?, ?) ON CONFLICT(pkgpath) DO UPDATE SET digest = excluded.digest, records = excluded.records",
+      )
       .run(pkgpath, digest, records);
   }
 }

@@ -79,13 +79,13 @@ describe("herd build on the fixture tree", () => {
     const expected = expectedOutcomes();
     for (const [pkg, outcome] of expected) {
       const want = outcome === "prefailed" ? "failed" : outcome;
-      assert.equal(OUTCOME_OF_STATE[states.get(pkg) ?? ""] ?? states.get(pkg), want, `${pkg}`);
+      assert.equal(OUTCOME_OF_STATE[states.get(pkg) ?? ""] ?? states.get(pkg), want, pkg);
     }
     // netkit fails in "build" with its compiler error, breaking two packages.
     const netkit = rep.failed.find((f) => f.pkgname === "netkit-0.3");
     assert.equal(netkit?.stage, "build");
-    assert.match(netkit?.reason ?? "", /NETKIT_DEFAULT_PORT/);
-    assert.equal(netkit?.breaks, 2);
+    assert.match(netkit.reason, /NETKIT_DEFAULT_PORT/);
+    assert.equal(netkit.breaks, 2);
     assert.equal(rep.failed[0]?.pkgname, "netkit-0.3", "most breakage first");
     assert.deepEqual(
       rep.indirect

@@ -53,12 +53,28 @@ describe("resume after the master is killed", () => {
     assert.equal(r.code, 0, r.stderr);
     const start = r.events.find((e) => e.type === "build-start");
     assert.equal(start?.resumed, true, "the same build is resumed");
-    assert.equal(start?.build, 1);
-    const startedAgain = r.events.filter((e) => e.type === "package-start").map((e) => e.pkgname as string);
-    for (const p of before) assert.ok(!startedAgain.includes(p), `${p} was built before the kill and must not be built again`);
-    const files = readdirSync(join(work, "packages/All")).filter((f) => f.endsWith(".tgz")).sort();
-    const expected = [...expectedOutcomes()].filter(([, o]) => o === "built").map(([p]) => `${p}.tgz`).sort();
+    assert.equal(start.build, 1);
+    const startedAgain = r.events
+      .filter((e) => e.type === "package-start")
+      .map((e) => e.pkgname as string);
+    for (const p of before)
+      assert.ok(
+        !startedAgain.includes(p),
+        `${p} was built before the kill and must not be built again`,
+      );
+    const files = readdirSync(join(work, "packages/All"))
+      .filter((f) => f.endsWith(".tgz"))
+      .sort();
+    const expected = [...expectedOutcomes()]
+      .filter(([, o]) => o === "built")
+      .map(([p]) => `${p}.tgz`)
+      .sort();
     assert.deepEqual(files, expected);
-    assert.ok(!readdirSync(join(work, "packages/All")).some((f) => f.includes(".incoming") || f.endsWith(".part")), "nothing half-received is left");
+    assert.ok(
+      !readdirSync(join(work, "packages/All")).some(
+        (f) => f.includes(".incoming") || f.endsWith(".part"),
+      ),
+      "nothing half-received is left",
+    );
   });
 });

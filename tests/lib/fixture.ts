@@ -22,7 +22,10 @@ export interface Sandbox {
 export function sandbox(name: string, config: Record<string, unknown> = {}): Sandbox {
   const dir = mkdtempSync(join(tmpdir(), `herd-${name}-`));
   const tree = join(dir, "tree");
-  cpSync(FIXTURE_TREE, tree, { recursive: true, filter: (src) => !/\/work$|\.herd-tree-id$/.test(src) });
+  cpSync(FIXTURE_TREE, tree, {
+    recursive: true,
+    filter: (src) => !/\/work$|\.herd-tree-id$/.test(src),
+  });
   const cfg = join(dir, "herd.json");
   writeFileSync(cfg, JSON.stringify({ path: [FIXTURE_TOOLS], ...config }));
   stamp(tree);
@@ -84,7 +87,9 @@ export function expectedOutcomes(): Map<string, string> {
 
 /** pkg_summary.gz records without the fields that differ between two builds of the same inputs. */
 export function stableSummary(work: string): string[] {
-  const r = spawnSync("sh", ["-c", `gzip -dc "${join(work, "packages/All/pkg_summary.gz")}"`], { encoding: "utf8" });
+  const r = spawnSync("sh", ["-c", `gzip -dc "${join(work, "packages/All/pkg_summary.gz")}"`], {
+    encoding: "utf8",
+  });
   return r.stdout
     .split("\n\n")
     .filter((rec) => rec.trim() !== "")

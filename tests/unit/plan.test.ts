@@ -22,7 +22,10 @@ describe("plan", () => {
   it("builds what it can, in dependency order, and says why the rest is not built", () => {
     const plan = planBuild(resolveRecords(scan(TREE)));
     const byName = new Map(plan.packages.map((p) => [p.pkgname, p]));
-    assert.deepEqual(plan.toBuild.map((i) => plan.packages[i]!.pkgname), ["base-1.0", "mid-1.0", "top-1.0"]);
+    assert.deepEqual(
+      plan.toBuild.map((i) => plan.packages[i]!.pkgname),
+      ["base-1.0", "mid-1.0", "top-1.0"],
+    );
     assert.equal(byName.get("skip-1.0")?.state, "skipped");
     assert.equal(byName.get("skip-1.0")?.reason, "not for this platform");
     assert.equal(byName.get("uses-skip-1.0")?.state, "indirect-skipped");
@@ -33,13 +36,21 @@ describe("plan", () => {
 
   it("keeps packages whose inputs did not change, rebuilds dependents of changed ones", () => {
     const first = planBuild(resolveRecords(scan(TREE)));
-    const previous = new Map(first.packages.map((p) => [p.pkgname, { inputs: p.inputs, available: true }]));
+    const previous = new Map(
+      first.packages.map((p) => [p.pkgname, { inputs: p.inputs, available: true }]),
+    );
     const same = planBuild(resolveRecords(scan(TREE)), { previous });
     assert.equal(same.counts.build, 0);
     assert.equal(same.counts["up-to-date"], 3);
     // Changing mid's sources changes mid's and top's inputs, not base's.
-    const changed = planBuild(resolveRecords(scan(TREE)), { previous, sourceDigest: (p) => (p === "devel/mid" ? "new" : "") });
-    assert.deepEqual(changed.toBuild.map((i) => changed.packages[i]!.pkgname), ["mid-1.0", "top-1.0"]);
+    const changed = planBuild(resolveRecords(scan(TREE)), {
+      previous,
+      sourceDigest: (p) => (p === "devel/mid" ? "new" : ""),
+    });
+    assert.deepEqual(
+      changed.toBuild.map((i) => changed.packages[i]!.pkgname),
+      ["mid-1.0", "top-1.0"],
+    );
     // A missing binary package is rebuilt even with unchanged inputs.
     const gone = new Map(previous);
     gone.set("base-1.0", { inputs: previous.get("base-1.0")!.inputs, available: false });
@@ -58,7 +69,10 @@ describe("plan", () => {
   it("lists every package to install, dependencies first", () => {
     const recs = scan(TREE);
     const res = resolveRecords(recs);
-    assert.deepEqual(installOrder(res)[2]!.map((i) => recs[i]!.pkgname), ["base-1.0", "mid-1.0"]);
+    assert.deepEqual(
+      installOrder(res)[2]!.map((i) => recs[i]!.pkgname),
+      ["base-1.0", "mid-1.0"],
+    );
     assert.deepEqual(countDependents([[1, 2], [2], []]), [0, 1, 2]);
   });
 });

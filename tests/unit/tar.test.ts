@@ -20,14 +20,24 @@ function tgz(name: string, build: (root: string) => void, tarArgs: string[] = ["
 
 describe("tar reading and vetting", () => {
   it("reads a binary package's metadata into a pkg_summary record", () => {
-    const pkg = tgz("good", (r) => {
-      writeFileSync(join(r, "+CONTENTS"), "@name foo-1.0\n@pkgdep bar>=1\n@cwd /usr/pkg\nbin/foo\n");
-      writeFileSync(join(r, "+COMMENT"), "Does foo things\n");
-      writeFileSync(join(r, "+DESC"), "Foo does things.\nSecond line.\n");
-      writeFileSync(join(r, "+BUILD_INFO"), "OPSYS=Linux\nPKGPATH=misc/foo\nMACHINE_ARCH=x86_64\n");
-      mkdirSync(join(r, "bin"));
-      writeFileSync(join(r, "bin", "foo"), "#!/bin/sh\n");
-    }, ["+CONTENTS", "+COMMENT", "+DESC", "+BUILD_INFO", "bin"]);
+    const pkg = tgz(
+      "good",
+      (r) => {
+        writeFileSync(
+          join(r, "+CONTENTS"),
+          "@name foo-1.0\n@pkgdep bar>=1\n@cwd /usr/pkg\nbin/foo\n",
+        );
+        writeFileSync(join(r, "+COMMENT"), "Does foo things\n");
+        writeFileSync(join(r, "+DESC"), "Foo does things.\nSecond line.\n");
+        writeFileSync(
+          join(r, "+BUILD_INFO"),
+          "OPSYS=Linux\nPKGPATH=misc/foo\nMACHINE_ARCH=x86_64\n",
+        );
+        mkdirSync(join(r, "bin"));
+        writeFileSync(join(r, "bin", "foo"), "#!/bin/sh\n");
+      },
+      ["+CONTENTS", "+COMMENT", "+DESC", "+BUILD_INFO", "bin"],
+    );
     const rec = summaryRecord("foo-1.0.tgz", pkg);
     assert.ok(rec.ok);
     assert.equal(
@@ -38,31 +48,44 @@ describe("tar reading and vetting", () => {
   });
 
   it("refuses archives that escape their directory", () => {
-    const abs = tgz("abs", (r) => writeFileSync(join(r, "x"), "x"), ["-P", "--transform=s,^,/etc/,", "x"]);
+    const abs = tgz("abs", (r) => { writeFileSync(join(r, "x"), "x"); }, [
+      "-P",
+      "--transform=s,^,/etc/,",
+      "x",
+    ]);
     const absTar = readTar(abs);
     assert.ok(absTar.ok);
     assert.match(unsafeMember(absTar.entries) ?? "", /absolute path/);
-    const up = tgz("up", (r) => writeFileSync(join(r, "y"), "y"), ["--transform=s,^,../../,", "y"]);
+    const up = tgz("up", (r) => { writeFileSync(join(r, "y"), "y"); }, ["--transform=s,^,../../,", "y"]);
     const upTar = readTar(up);
     assert.ok(upTar.ok);
     assert.match(unsafeMember(upTar.entries) ?? "", /climbs out with \.\./);
-    const link = tgz("link", (r) => symlinkSync("../../../etc/passwd", join(r, "l")), ["l"]);
+    const link = tgz("link", (r) => { symlinkSync("../../../etc/passwd", join(r, "l")); }, ["l"]);
     const linkTar = readTar(link);
     assert.ok(linkTar.ok);
     assert.match(unsafeMember(linkTar.entries) ?? "", /symbolic link "l" points outside/);
-    const ok = readTar(tgz("inside", (r) => { mkdirSync(join(r, "d")); symlinkSync("../f", join(r, "d", "l")); writeFileSync(join(r, "f"), ""); }));
+    const ok = readTar(
+      tgz("inside", (r) => {
+        mkdirSync(join(r, "d"));
+        symlinkSync("../f", join(r, "d", "l"));
+        writeFileSync(join(r, "f"), "");
+      }),
+    );
     assert.ok(ok.ok);
     assert.equal(unsafeMember(ok.entries), undefined);
   });
 
   it("reports truncated and corrupt archives", () => {
-    const pkg = tgz("t", (r) => writeFileSync(join(r, "+CONTENTS"), "@name t-1\n".repeat(200)));
+    const pkg = tgz("t", (r) => { writeFileSync(join(r, "+CONTENTS"), "@name t-1\n".repeat(200)); });
     const raw = readTar(pkg);
     assert.ok(raw.ok);
     const r = readTar(Buffer.from(pkg.subarray(0, pkg.length - 30)));
     assert.equal(r.ok, false);
     assert.equal(readTar(Buffer.from("\x1f\x8bnot really gzip")).ok, false);
-    const rec = summaryRecord("x.tgz", Buffer.from("garbage that is not a tar archive at all".repeat(20)));
+    const rec = summaryRecord(
+      "x.tgz",
+      Buffer.from("garbage that is not a tar archive at all".repeat(20)),
+    );
     assert.equal(rec.ok, false);
   });
 });
