@@ -39,13 +39,6 @@ export const ConfigSchema = z
       .describe("hosts share the master's packages directory (NFS): no transfers"),
     excluded: z.array(z.string()).default([]).describe("PKGPATHs or PKGNAMEs never to build"),
     policy: z.enum(POLICY_NAMES).default("herd").describe("scheduling policy"),
-    publish: z
-      .object({
-        destination: z.string().describe("rsync destination, e.g. user@host:/pub/packages"),
-        retries: z.number().int().min(0).default(3),
-      })
-      .optional()
-      .describe("upload the repository and the report when the build ends"),
   })
   .strict();
 
