@@ -19,6 +19,7 @@ import type { HostConfig, HostPool } from "../hosts/pool.js";
 import type { PackageRow } from "../store/store.js";
 import { indexRepository } from "../report/repository.js";
 import { buildLoop, type LoopPackage } from "./loop.js";
+import { publish } from "./publish.js";
 import { multiVersionArgs } from "./targets.js";
 import { openWorkdir, type Workdir } from "./workdir.js";
 import { createHash } from "node:crypto";
@@ -258,6 +259,27 @@ async function build(req: BuildRequest, wd: Workdir): Promise<BuildSummary> {
     for (const p of repo.problems) emit({ type: "warning", message: `repository: ${p}` });
     if (!result.stopped) store.finishBuild(buildId, Date.now(), "done");
     const report = await req.report(wd, buildId);
+    if (req.config.publish !== undefined && !result.stopped) {
+      emit({ type: "phase", phase: "publish", detail: req.config.publish.destination });
+      const pub = await publish({
+        destination: req.config.publish.destination,
+        retries: req.config.publish.retries,
+        exclude: restrictedFiles(records),
+        packagesDir: wd.paths.packages,
+        reportDir: wd.paths.report,
+        scratch: buildDir,
+        onAttempt: (n, error) => {
+          emit({ type: "warning", message: `upload attempt ${n} failed: ${error}` });
+        },
+      });
+      if (!pub.ok) {
+        throw new UserError(
+          "publish",
+          `the build finished but uploading to ${req.config.publish.destination} failed after ${pub.attempts} attempts: ${pub.error}`,
+          `the packages and the report are in ${wd.path}; fix the destination and run the same command again to upload`,
+        );
+      }
+    }
     const counts: Record<string, number> = {};
     for (const r of store.packages(buildId)) counts[r.state] = (counts[r.state] ?? 0) + 1;
     emit({ type: "build-end", build: buildId, counts, report, packages: wd.paths.packages });

@@ -39,6 +39,19 @@ export const ConfigSchema = z
       .describe("hosts share the master's packages directory (NFS): no transfers"),
     excluded: z.array(z.string()).default([]).describe("PKGPATHs or PKGNAMEs never to build"),
     policy: z.enum(POLICY_NAMES).default("herd").describe("scheduling policy"),
+    publish: z
+      .object({
+        destination: z
+          .string()
+          .min(1)
+          .describe("rsync destination: a path or [user@]host:path (over ssh)"),
+        retries: z.number().int().min(0).default(3).describe("retries of a failed upload"),
+      })
+      .strict()
+      .optional()
+      .describe(
+        "upload the repository (without RESTRICTED/NO_BIN_ON_FTP packages) and the report when the build ends",
+      ),
   })
   .strict();
 

@@ -15,7 +15,7 @@ export type BuildEvent =
     }
   | {
       readonly type: "phase";
-      readonly phase: "sync" | "scan" | "resolve" | "plan" | "build" | "report";
+      readonly phase: "sync" | "scan" | "resolve" | "plan" | "build" | "report" | "publish";
       readonly detail?: string;
     }
   | {

@@ -1,0 +1,65 @@
+import assert from "node:assert/strict";
+import { existsSync, readdirSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
+import { describe, it } from "node:test";
+import { FIXTURE_TOOLS, herdJson, sandbox } from "../lib/fixture.js";
+
+describe("publishing a build", () => {
+  it("uploads packages without RESTRICTED/NO_BIN_ON_FTP ones, and the report; a failed upload is an error", async () => {
+    const box = sandbox("publish");
+    const dest = join(box.dir, "pub");
+    writeFileSync(
+      box.config,
+      JSON.stringify({ path: [FIXTURE_TOOLS], publish: { destination: dest, retries: 1 } }),
+    );
+    const work = join(box.dir, "work");
+    const r = await herdJson([
+      "build",
+      "--tree",
+      box.tree,
+      "--local",
+      "2",
+      "--work",
+      work,
+      "-c",
+      box.config,
+    ]);
+    assert.equal(r.code, 0, r.stderr);
+    const local = readdirSync(join(work, "packages/All")).filter((f) => f.endsWith(".tgz"));
+    const published = readdirSync(join(dest, "packages/All")).filter((f) => f.endsWith(".tgz"));
+    assert.ok(local.includes("secretsauce-1.0.tgz"), "the restricted package is built");
+    assert.deepEqual(published.sort(), local.filter((f) => f !== "secretsauce-1.0.tgz").sort());
+    assert.ok(existsSync(join(dest, "report/report.html")));
+    assert.ok(existsSync(join(dest, "packages/SHA512")));
+
+    writeFileSync(
+      box.config,
+      JSON.stringify({
+        path: [FIXTURE_TOOLS],
+        publish: { destination: join(box.dir, "no/such/dir/deeper"), retries: 1 },
+      }),
+    );
+    const bad = await herdJson([
+      "build",
+      "--tree",
+      box.tree,
+      "--local",
+      "1",
+      "--work",
+      work,
+      "-c",
+      box.config,
+    ]);
+    assert.equal(bad.code, 2);
+    assert.match(
+      bad.stderr,
+      /herd: error: the build finished but uploading to .* failed after 2 attempts: rsync exited/,
+    );
+    assert.equal(
+      bad.events.filter(
+        (e) => e.type === "warning" && String(e.message).startsWith("upload attempt"),
+      ).length,
+      2,
+    );
+  });
+});
