@@ -7,7 +7,7 @@
  */
 import { createHash } from "node:crypto";
 import { mkdir, rename, rm, stat, writeFile, readFile } from "node:fs/promises";
-import { join } from "node:path";
+import { dirname, join } from "node:path";
 import type { HostName } from "../core/hostspec.js";
 import type { AgentConnection, TaskResult } from "../hosts/connection.js";
 import { getToFile } from "../hosts/get.js";
@@ -168,7 +168,8 @@ function hostEnv(ctx: JobContext, root: string): Record<string, string> {
     PATH: path.join(":"),
     LOCALBASE: abs(HOST.prefix),
     PKG_DBDIR: abs(HOST.pkgdb),
-    PACKAGES: abs(HOST.packages),
+    // Shared (NFS) setups: the host writes straight into the master's repository.
+    PACKAGES: ctx.config.sharedPackages ? dirname(ctx.repo) : abs(HOST.packages),
     WRKOBJDIR: abs(HOST.work),
     PKG_PATH: abs(HOST.cache),
     MAKE_JOBS: String(ctx.config.makeJobs),

@@ -63,3 +63,35 @@ describe("publishing a build", () => {
     );
   });
 });
+
+describe("shared package directory (NFS)", () => {
+  it("builds the same packages without transferring any", async () => {
+    const box = sandbox("shared");
+    writeFileSync(box.config, JSON.stringify({ path: [FIXTURE_TOOLS], sharedPackages: true }));
+    const work = join(box.dir, "work");
+    const r = await herdJson([
+      "build",
+      "--tree",
+      box.tree,
+      "--local",
+      "2",
+      "--work",
+      work,
+      "-c",
+      box.config,
+    ]);
+    assert.equal(r.code, 0, r.stderr);
+    const files = readdirSync(join(work, "packages/All")).filter((f) => f.endsWith(".tgz"));
+    assert.equal(files.length, 11);
+    for (const h of ["local1", "local2"]) {
+      const cache = join(work, "hosts", h, "cache");
+      assert.deepEqual(existsSync(cache) ? readdirSync(cache) : [], [], `nothing was sent to ${h}`);
+      const own = join(work, "hosts", h, "packages/All");
+      assert.deepEqual(
+        existsSync(own) ? readdirSync(own) : [],
+        [],
+        `${h} wrote into the shared repository`,
+      );
+    }
+  });
+});
