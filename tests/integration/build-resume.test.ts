@@ -4,7 +4,7 @@
  * the result equals an uninterrupted build.
  */
 import assert from "node:assert/strict";
-import { spawn } from "node:child_process";
+import { spawn, spawnSync } from "node:child_process";
 import { readdirSync } from "node:fs";
 import { join } from "node:path";
 import { describe, it } from "node:test";
@@ -75,6 +75,101 @@ describe("resume after the master is killed", () => {
         (f) => f.includes(".incoming") || f.endsWith(".part"),
       ),
       "nothing half-received is left",
+    );
+  });
+});
+
+describe("an agent killed mid-build", () => {
+  it("requeues its package, which is built elsewhere or after the host comes back", async () => {
+    const box = sandbox("agentkill");
+    const work = join(box.dir, "work");
+    const child = spawn(
+      "node",
+      [
+        CLI,
+        "build",
+        "--tree",
+        box.tree,
+        "--local",
+        "2",
+        "--work",
+        work,
+        "-c",
+        box.config,
+        "--json",
+      ],
+      { stdio: ["ignore", "pipe", "pipe"] },
+    );
+    const events: Event[] = [];
+    let killed: string | undefined;
+    let buf = "";
+    const done = new Promise<number | null>((resolve) => child.on("close", resolve));
+    const timer = setTimeout(() => child.kill("SIGKILL"), 180_000);
+    child.stdout.on("data", (d: Buffer) => {
+      buf += d.toString();
+      let nl: number;
+      while ((nl = buf.indexOf("\n")) >= 0) {
+        const e = JSON.parse(buf.slice(0, nl)) as Event;
+        buf = buf.slice(nl + 1);
+        events.push(e);
+        // Kill local1's agent (its whole process group) while it builds its second package.
+        if (
+          killed === undefined &&
+          e.type === "stage" &&
+          e.host === "local1" &&
+          e.stage === "Vars" &&
+          events.filter((x) => x.type === "package-end" && x.host === "local1").length >= 1
+        ) {
+          killed = e.pkgname as string;
+          const pids = spawnSync(
+            "pgrep",
+            ["-f", `${join(work, "hosts", "local1")}/\\.herd-agent`],
+            {
+              encoding: "utf8",
+            },
+          )
+            .stdout.trim()
+            .split("\n")
+            .filter((p) => p !== "");
+          for (const pid of pids) {
+            try {
+              process.kill(-Number(pid), "SIGKILL");
+            } catch {
+              process.kill(Number(pid), "SIGKILL");
+            }
+          }
+        }
+      }
+    });
+    const code = await done;
+    if (process.env.HERD_DEBUG !== undefined)
+      for (const e of events) console.error(JSON.stringify(e));
+    clearTimeout(timer);
+    assert.equal(code, 0);
+    assert.ok(killed !== undefined, "an agent was killed mid-package");
+    const lost = events.filter((e) => e.type === "package-end" && e.result === "lost");
+    assert.ok(
+      lost.some((e) => e.pkgname === killed),
+      `${killed} was reported lost`,
+    );
+    assert.ok(
+      events.some((e) => e.type === "host" && e.host === "local1" && e.state === "lost"),
+      "the host was marked lost",
+    );
+    const builtNow = events
+      .filter((e) => e.type === "package-end" && e.result === "built")
+      .map((e) => e.pkgname as string);
+    assert.ok(builtNow.includes(killed), `${killed} was built after all`);
+    assert.equal(builtNow.filter((p) => p === killed).length, 1, "and only once");
+    const files = readdirSync(join(work, "packages/All"))
+      .filter((f) => f.endsWith(".tgz"))
+      .sort();
+    assert.deepEqual(
+      files,
+      [...expectedOutcomes()]
+        .filter(([, o]) => o === "built")
+        .map(([p]) => `${p}.tgz`)
+        .sort(),
     );
   });
 });
