@@ -70,13 +70,27 @@ async function build(req: BuildRequest, wd: Workdir): Promise<BuildSummary> {
     req.bus.emit(e);
   };
   let hostEvents = (): void => undefined;
+  // Every event, progress included: `herd serve` rebuilds the dashboard (and its ETA) from these.
   const persist = req.bus.on((e, t) => {
-    if (e.type !== "progress") store.appendEvent(buildId, t, e.type, e);
+    store.appendEvent(buildId, t, e.type, e);
   });
   try {
-    emit({ type: "build-start", build: buildId, tree: req.tree, treeId: req.treeId, resumed });
+    emit({
+      type: "build-start",
+      build: buildId,
+      tree: req.tree,
+      treeId: req.treeId,
+      resumed,
+      targets: req.config.targets,
+    });
     hostEvents = req.pool.subscribe((e) => {
       if (e.type === "note") emit({ type: "host", host: e.host, state: "note", detail: e.message });
+      // idle ⇄ busy flips with every task; package events tell that story.
+      else if (
+        (e.from.kind === "idle" || e.from.kind === "busy") &&
+        (e.to.kind === "idle" || e.to.kind === "busy")
+      )
+        return;
       else
         emit({
           type: "host",
