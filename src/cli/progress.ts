@@ -109,7 +109,7 @@ export function createDisplay(
           break;
         case "package-start": {
           const h = hosts.get(e.host) ?? { state: "busy", pkg: "", stage: "", since: t };
-          Object.assign(h, { pkg: e.pkgname, stage: "", since: t });
+          Object.assign(h, { state: "busy", pkg: e.pkgname, stage: "", since: t });
           hosts.set(e.host, h);
           if (opts.verbose === true) log(t, `${e.host}: start ${e.pkgname}`);
           break;
@@ -124,7 +124,10 @@ export function createDisplay(
             );
           break;
         }
-        case "package-end":
+        case "package-end": {
+          const h = hosts.get(e.host);
+          if (h !== undefined && h.pkg === e.pkgname)
+            Object.assign(h, { state: "idle", pkg: "", since: t });
           if (e.result === "built") counts.built++;
           if (e.result === "failed") counts.failed++;
           log(
@@ -132,6 +135,7 @@ export function createDisplay(
             `${e.result === "built" ? "built" : e.result === "failed" ? "FAILED" : "lost"} ${e.pkgname} on ${e.host}${e.reason === undefined ? "" : `: ${e.reason}`}`,
           );
           break;
+        }
         case "indirect-failed":
           counts.indirect++;
           if (opts.verbose === true)
