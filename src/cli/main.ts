@@ -6,6 +6,9 @@ import { registerHistory } from "./history.js";
 import { registerResolve } from "./resolve.js";
 import { registerSimulate } from "./simulate.js";
 import { registerTree } from "./tree.js";
+import { registerScan } from "./scan.js";
+import { registerAttach } from "./attach.js";
+import { registerHosts } from "./hosts.js";
 
 const program = new Command();
 program
@@ -20,6 +23,9 @@ registerBuild(program);
 registerHistory(program);
 registerSimulate(program);
 registerTree(program);
+registerScan(program);
+registerAttach(program);
+registerHosts(program);
 
 try {
   await program.parseAsync(process.argv);

@@ -51,7 +51,8 @@ export function parseDepGraph(text: string): DepGraphResult {
       ok: false,
       error: { code: "depgraph", line: lineNo, message },
     });
-    if (at < 0) return fail(`expected "dependency -> dependent", got ${JSON.stringify(clip(trimmed))}`);
+    if (at < 0)
+      return fail(`expected "dependency -> dependent", got ${JSON.stringify(clip(trimmed))}`);
     const dep = trimmed.slice(0, at).trim();
     const dependent = trimmed.slice(at + ARROW.length).trim();
     if (dep === "" || dependent === "") return fail("empty package name");

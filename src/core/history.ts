@@ -32,7 +32,17 @@ export type HistoryResult =
   | { readonly ok: false; readonly error: HistoryError };
 
 const REQUIRED = ["pkgname", "outcome", "duration"] as const;
-const FIXED = new Set(["timestamp", "pkgpath", "pkgname", "outcome", "stage", "make_jobs", "duration", "disk_usage"]);
+const STAGES = new Set([
+  "pre-clean",
+  "depends",
+  "checksum",
+  "configure",
+  "build",
+  "install",
+  "package",
+  "deinstall",
+  "clean",
+]);
 
 /** Parses history CSV text (header line first); the first malformed line is returned as an error. */
 export function parseHistory(text: string): HistoryResult {
@@ -68,7 +78,11 @@ export function parseHistory(text: string): HistoryResult {
   return { ok: true, rows };
 }
 
-function toRow(header: readonly string[], cells: readonly string[], line: number): HistoryRow | string {
+function toRow(
+  header: readonly string[],
+  cells: readonly string[],
+  line: number,
+): HistoryRow | string {
   const get = (key: string): string | undefined => {
     const i = header.indexOf(key);
     return i < 0 ? undefined : cells[i]?.trim();
@@ -80,16 +94,19 @@ function toRow(header: readonly string[], cells: readonly string[], line: number
     return `outcome must be success or failed, got ${JSON.stringify(outcome)}`;
   }
   const duration = number(get("duration"));
-  if (duration === undefined) return `duration must be a number of milliseconds, got ${JSON.stringify(get("duration"))}`;
+  if (duration === undefined)
+    return `duration must be a number of milliseconds, got ${JSON.stringify(get("duration"))}`;
   const timestamp = number(get("timestamp")) ?? 0;
   const stages = new Map<string, number>();
   for (let i = 0; i < header.length; i++) {
     const key = header[i]!;
-    if (FIXED.has(key) || key === "") continue;
+    // Stage columns hold milliseconds; columns herd does not know are ignored.
+    if (!STAGES.has(key.startsWith("cpu:") ? key.slice(4) : key)) continue;
     const cell = cells[i]!.trim();
     if (cell === "-" || cell === "") continue;
     const ms = number(cell);
-    if (ms === undefined) return `column ${key}: expected milliseconds or -, got ${JSON.stringify(cell)}`;
+    if (ms === undefined)
+      return `column ${key}: expected milliseconds or -, got ${JSON.stringify(cell)}`;
     stages.set(key, ms);
   }
   const stage = get("stage");
@@ -144,6 +161,8 @@ export interface PackageHistory {
   /** Wall seconds of the package's latest build. */
   readonly seconds: number;
   readonly ok: boolean;
+  /** category/dir of the package, "" when the history has none. */
+  readonly pkgpath: string;
 }
 
 /** The latest row per package name, as seconds and outcome. */
@@ -154,6 +173,11 @@ export function latestByPackage(rows: readonly HistoryRow[]): Map<string, Packag
     if (prev === undefined || r.timestamp >= prev.timestamp) best.set(r.pkgname, r);
   }
   const out = new Map<string, PackageHistory>();
-  for (const [name, r] of best) out.set(name, { seconds: r.durationMs / 1000, ok: r.outcome === "success" });
+  for (const [name, r] of best)
+    out.set(name, {
+      seconds: r.durationMs / 1000,
+      ok: r.outcome === "success",
+      pkgpath: r.pkgpath,
+    });
   return out;
 }

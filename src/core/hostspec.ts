@@ -30,7 +30,8 @@ export type HostSpecResult =
 
 const GROUP = /^(\d+)(?:x(\d+(?:\.\d+)?|\.\d+))?(?::(\d+))?$/;
 const MAX_HOSTS = 100_000;
-const HINT = "write COUNT[xSPEED][:SLOTS] groups separated by commas, e.g. 8 or 2x1.0,10x0.25 or 4x1.0:2";
+const HINT =
+  "write COUNT[xSPEED][:SLOTS] groups separated by commas, e.g. 8 or 2x1.0,10x0.25 or 4x1.0:2";
 
 /** Parses a host spec such as `2x1.0,10x0.25` or `4x1.0:2`; a bad spec is an error value. */
 export function parseHostSpec(spec: string): HostSpecResult {
@@ -43,7 +44,8 @@ export function parseHostSpec(spec: string): HostSpecResult {
   for (const rawGroup of spec.split(",")) {
     const group = rawGroup.trim();
     const m = GROUP.exec(group);
-    if (m === null) return fail(`bad host group ${JSON.stringify(group)} in ${JSON.stringify(spec)}`);
+    if (m === null)
+      return fail(`bad host group ${JSON.stringify(group)} in ${JSON.stringify(spec)}`);
     const count = Number(m[1]);
     const speed = m[2] === undefined ? 1 : Number(m[2]);
     const slots = m[3] === undefined ? 1 : Number(m[3]);

@@ -64,7 +64,7 @@ function topologicalOrder(
     if (pending[i] === 0) order.push(i);
   }
   for (let k = 0; k < order.length; k++) {
-    for (const c of dependents[order[k]!]!) if (--pending[c] === 0) order.push(c);
+    for (const c of dependents[order[k]!]!) if (--pending[c]! === 0) order.push(c);
   }
   return order;
 }
@@ -92,36 +92,89 @@ function findCycle(
     .map((t) => names[t] ?? String(t));
 }
 
-/** For each task, how many tasks depend on it directly or transitively. */
-export function transitiveDependentCounts(graph: TaskGraph): Float64Array {
-  return reachCounts(graph.deps, graph.dependents.length);
+/** Adjacency in compressed rows: the neighbours of t are targets[offsets[t] .. offsets[t+1]). */
+interface Csr {
+  readonly offsets: Int32Array;
+  readonly targets: Int32Array;
 }
 
-/** For each task, how many tasks it depends on directly or transitively. */
+interface Derived {
+  up?: Csr;
+  down?: Csr;
+  dependents?: Float64Array;
+  dependencies?: Float64Array;
+}
+
+/** Facts derived from a graph, computed once per graph (graphs are immutable). */
+const derived = new WeakMap<TaskGraph, Derived>();
+
+function facts(graph: TaskGraph): Derived {
+  let d = derived.get(graph);
+  if (d === undefined) {
+    d = {};
+    derived.set(graph, d);
+  }
+  return d;
+}
+
+function toCsr(lists: readonly (readonly number[])[]): Csr {
+  const offsets = new Int32Array(lists.length + 1);
+  for (let i = 0; i < lists.length; i++) offsets[i + 1] = offsets[i]! + lists[i]!.length;
+  const targets = new Int32Array(offsets[lists.length]!);
+  for (let i = 0; i < lists.length; i++) targets.set(lists[i]!, offsets[i]);
+  return { offsets, targets };
+}
+
+function up(graph: TaskGraph): Csr {
+  const d = facts(graph);
+  d.up ??= toCsr(graph.deps);
+  return d.up;
+}
+
+function down(graph: TaskGraph): Csr {
+  const d = facts(graph);
+  d.down ??= toCsr(graph.dependents);
+  return d.down;
+}
+
+/** For each task, how many tasks depend on it directly or transitively (cached; do not modify). */
+export function transitiveDependentCounts(graph: TaskGraph): Float64Array {
+  const d = facts(graph);
+  d.dependents ??= reachCounts(up(graph));
+  return d.dependents;
+}
+
+/** For each task, how many tasks it depends on directly or transitively (cached; do not modify). */
 export function transitiveDependencyCounts(graph: TaskGraph): Float64Array {
-  return reachCounts(graph.dependents, graph.deps.length);
+  const d = facts(graph);
+  d.dependencies ??= reachCounts(down(graph));
+  return d.dependencies;
 }
 
 /**
- * Counts, for every task, how many tasks reach it along `up` edges by
- * walking each task's closure once and crediting every task met. Sum of
- * closure sizes is small for package graphs (tens per package), unlike a
+ * Counts, for every task, how many tasks reach it along `edges` by walking
+ * each task's closure once and crediting every task met. The sum of closure
+ * sizes is small for package graphs (tens to hundreds per package), unlike a
  * dense n x n bit matrix.
  */
-function reachCounts(up: readonly (readonly number[])[], n: number): Float64Array {
+function reachCounts(edges: Csr): Float64Array {
+  const n = edges.offsets.length - 1;
+  const { offsets, targets } = edges;
   const counts = new Float64Array(n);
   const stamp = new Int32Array(n).fill(-1);
-  const stack: number[] = [];
+  const stack = new Int32Array(n);
   for (let s = 0; s < n; s++) {
     stamp[s] = s;
-    stack.push(s);
-    while (stack.length > 0) {
-      const t = stack.pop()!;
-      for (const u of up[t]!) {
+    let top = 0;
+    stack[top++] = s;
+    while (top > 0) {
+      const t = stack[--top]!;
+      for (let k = offsets[t]!, end = offsets[t + 1]!; k < end; k++) {
+        const u = targets[k]!;
         if (stamp[u] === s) continue;
         stamp[u] = s;
         counts[u]!++;
-        stack.push(u);
+        stack[top++] = u;
       }
     }
   }
@@ -131,11 +184,15 @@ function reachCounts(up: readonly (readonly number[])[], n: number): Float64Arra
 /** Longest path of weights through each task to the end of the graph (its bottom level). */
 export function bottomLevels(graph: TaskGraph, weight: ArrayLike<number>): Float64Array {
   const n = graph.names.length;
+  const { offsets, targets } = down(graph);
   const level = new Float64Array(n);
   for (let k = n - 1; k >= 0; k--) {
     const t = graph.order[k]!;
     let best = 0;
-    for (const c of graph.dependents[t]!) if (level[c]! > best) best = level[c]!;
+    for (let e = offsets[t]!, end = offsets[t + 1]!; e < end; e++) {
+      const l = level[targets[e]!]!;
+      if (l > best) best = l;
+    }
     level[t] = weight[t]! + best;
   }
   return level;
@@ -144,11 +201,15 @@ export function bottomLevels(graph: TaskGraph, weight: ArrayLike<number>): Float
 /** Longest path of weights from the start of the graph up to and including each task. */
 export function topLevels(graph: TaskGraph, weight: ArrayLike<number>): Float64Array {
   const n = graph.names.length;
+  const { offsets, targets } = up(graph);
   const level = new Float64Array(n);
   for (let k = 0; k < n; k++) {
     const t = graph.order[k]!;
     let best = 0;
-    for (const d of graph.deps[t]!) if (level[d]! > best) best = level[d]!;
+    for (let e = offsets[t]!, end = offsets[t + 1]!; e < end; e++) {
+      const l = level[targets[e]!]!;
+      if (l > best) best = l;
+    }
     level[t] = weight[t]! + best;
   }
   return level;

@@ -75,7 +75,7 @@ export class TaskHeap {
     this.items[i] = moved;
     this.pos[moved] = i;
     this.down(i);
-    this.up(this.pos[moved]!);
+    this.up(this.pos[moved] ?? i);
   }
 
   /** True when task a should come out before task b. */

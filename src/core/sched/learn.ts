@@ -3,26 +3,31 @@
  * are learned while a build runs.
  *
  * A task's estimate is its history duration when there is one. Otherwise it
- * comes from a log-linear model over what the scan tells about every package
- * (how many packages it depends on directly and transitively, PBULK_WEIGHT
- * when present), fitted online to finished tasks:
+ * comes from a log-linear model fitted online to finished tasks:
  *
  *   log(elapsed) = x(task) . beta + o(host)        o(host) = -log(speed)
  *
- * Hosts of unknown speed get an offset fitted jointly with beta (ridge-pulled
- * towards "as fast as the others"), so one regression learns durations and
- * speeds at once; tasks with a known duration contribute to the speeds only.
+ * x holds what the graph and scan tell of a package before it is built
+ * (see features.ts): dependency counts, PBULK_WEIGHT, its category.
+ * Hosts of unknown speed get an offset fitted jointly with beta, ridge-pulled
+ * towards "as fast as the others"; two runs of the same package on two
+ * hosts (see runs.ts) pin their ratio far better, and a copy still running
+ * after another host built the whole package caps its speed relative to
+ * that host at once. The category is a feature of the scan (PKG_LOCATION).
  * Before anything has finished every unknown task weighs the same, which
  * makes the critical-path priority a longest chain of packages.
  */
 import { NormalEquations } from "./solve.js";
-import { transitiveDependencyCounts, type TaskGraph } from "./graph.js";
+import { graphFeatures, predictLog, sparseFeatures, type FeatureSet } from "./features.js";
+import type { TaskGraph } from "./graph.js";
 
 export interface ModelOptions {
   /** History seconds at speed 1.0 per task; undefined where unknown. */
   readonly durations?: readonly (number | undefined)[] | undefined;
   /** PBULK_WEIGHT per task where the scan has one. */
   readonly weights?: readonly (number | undefined)[] | undefined;
+  /** Category per task (first part of PKG_LOCATION), when known. */
+  readonly categories?: readonly (string | undefined)[] | undefined;
   /** Fit the model to finished tasks (otherwise unknown tasks keep a fixed fallback). */
   readonly learn: boolean;
 }
@@ -33,22 +38,47 @@ interface Observation {
   readonly seconds: number;
 }
 
+interface Row {
+  readonly cols: number[];
+  readonly vals: number[];
+  readonly y: number;
+  /** True for a modelled task's first run (its residual measures the model's spread). */
+  readonly model: boolean;
+}
+
 const FIRST_FIT = 6;
 const REFIT_GROWTH = 1.2;
 const HOST_RIDGE = 2;
-const BETA_RIDGE = 0.05;
+const BETA_RIDGE = 0.5;
+const CATEGORY_RIDGE = 1;
 const MIN_SECONDS = 0.001;
+/** A same-package pair of runs measures two hosts' speed ratio far better than a modelled run. */
+const PAIR_WEIGHT = 4;
+/** Pairs a host of unknown speed takes part in before it stops measuring itself (one pins the ratio; the regression refines it). */
+const CALIBRATION_PAIRS = 1;
 
 export class DurationModel {
   /** Current estimate per task, seconds at speed 1.0. */
   readonly est: Float64Array;
   private readonly known: Uint8Array;
-  private readonly features: Float64Array[];
-  private readonly nFeatures: number;
+  private readonly features: FeatureSet;
+  /** Log-median work per task: known, observed, or predicted. */
+  private readonly logWork: Float64Array;
+  private beta: Float64Array;
+  private lift = 0;
   private readonly speeds: number[] = [];
   private readonly speedKnown: boolean[] = [];
   private readonly observations: Observation[] = [];
+  /** Index of the first observation of each observed task. */
+  private readonly firstObs = new Map<number, number>();
+  private readonly pairs: number[] = [];
+  /**
+   * Upper bounds from copies that ran long without finishing: speed of
+   * `host` <= ratio x speed of `ref`, the tightest per pair of hosts.
+   */
+  private readonly caps = new Map<string, { host: number; ref: number; ratio: number }>();
   private nextFit = FIRST_FIT;
+  private typicalCache: number | undefined;
 
   constructor(
     graph: TaskGraph,
@@ -57,13 +87,10 @@ export class DurationModel {
     const n = graph.names.length;
     this.est = new Float64Array(n);
     this.known = new Uint8Array(n);
-    const durations = options.durations ?? [];
-    const weights = options.weights ?? [];
-    const hasWeights = weights.some((w) => w !== undefined && w > 0);
-    const trans = transitiveDependencyCounts(graph);
-    this.nFeatures = hasWeights ? 4 : 3;
-    this.features = [];
+    this.logWork = new Float64Array(n);
+    this.features = graphFeatures(graph, options.weights, options.categories);
     const knownSeconds: number[] = [];
+    const durations = options.durations ?? [];
     for (let t = 0; t < n; t++) {
       const d = durations[t];
       if (d !== undefined && d >= 0) {
@@ -71,45 +98,34 @@ export class DurationModel {
         this.est[t] = d;
         knownSeconds.push(d);
       }
-      const f = new Float64Array(this.nFeatures);
-      f[0] = 1;
-      f[1] = Math.log1p(graph.deps[t]!.length);
-      f[2] = Math.log1p(trans[t]!);
-      if (hasWeights) f[3] = Math.log(Math.max(1, weights[t] ?? 100));
-      this.features.push(f);
     }
-    this.fillFallback(knownSeconds, weights, hasWeights);
+    // Before any fit every unknown task is a typical one: the median known duration, else 1.
+    this.beta = new Float64Array(this.features.width);
+    this.beta[0] = Math.log(
+      knownSeconds.length > 0 ? Math.max(MIN_SECONDS, medianOf(knownSeconds)) : 1,
+    );
+    this.fallbackFromWeights(knownSeconds);
   }
 
-  /**
-   * Unknown tasks before any fit: PBULK_WEIGHT scaled to seconds by the
-   * packages that have both, else the median known duration, else 1.
-   */
-  private fillFallback(
-    knownSeconds: number[],
-    weights: readonly (number | undefined)[],
-    hasWeights: boolean,
-  ): void {
-    const median = knownSeconds.length > 0 ? medianOf(knownSeconds) : 1;
-    const ratios: number[] = [];
-    if (hasWeights) {
-      for (let t = 0; t < this.est.length; t++) {
-        const w = weights[t];
-        if (this.known[t] === 1 && w !== undefined && w > 0) ratios.push(this.est[t]! / w);
-      }
-    }
-    const perWeight = ratios.length > 0 ? medianOf(ratios) : knownSeconds.length > 0 ? median / 100 : 0.01;
+  /** With PBULK_WEIGHT and no history, unknown tasks start proportional to their weight. */
+  private fallbackFromWeights(knownSeconds: readonly number[]): void {
+    const weights = this.options.weights;
+    const median = Math.exp(this.beta[0]!);
     for (let t = 0; t < this.est.length; t++) {
       if (this.known[t] === 1) continue;
-      const w = weights[t];
-      this.est[t] = hasWeights && w !== undefined && w > 0 ? w * perWeight : median;
+      const w = weights?.[t];
+      this.est[t] = w !== undefined && w > 0 && knownSeconds.length === 0 ? w / 100 : median;
+      this.logWork[t] = Math.log(Math.max(MIN_SECONDS, this.est[t]!));
     }
+    for (let t = 0; t < this.est.length; t++)
+      if (this.known[t] === 1) this.logWork[t] = Math.log(Math.max(MIN_SECONDS, this.est[t]!));
   }
 
   /** Registers a host; speed undefined means unknown, to be learned. Returns its index. */
   addHost(speed: number | undefined): number {
     this.speeds.push(speed ?? 1);
     this.speedKnown.push(speed !== undefined);
+    this.pairs.push(0);
     return this.speeds.length - 1;
   }
 
@@ -129,10 +145,65 @@ export class DurationModel {
     return this.known[task] === 1;
   }
 
-  /** Records that a task took `seconds` of wall time on a host. */
+  /** The median estimate over all tasks: a "small" package is at most this. */
+  get typical(): number {
+    this.typicalCache ??= medianOf(Array.from(this.est));
+    return this.typicalCache;
+  }
+
+  /** True while a host's speed is unknown and few same-package comparisons measured it. */
+  needsCalibration(host: number): boolean {
+    return (
+      this.options.learn &&
+      this.speedKnown[host] === false &&
+      (this.pairs[host] ?? 0) < CALIBRATION_PAIRS
+    );
+  }
+
+  /** Records that a task took `seconds` of wall time on a host (several hosts may report one task). */
   observe(task: number, host: number, seconds: number): void {
     if (!(seconds >= 0) || !Number.isFinite(seconds)) return;
+    const first = this.firstObs.get(task);
+    if (first === undefined) {
+      this.firstObs.set(task, this.observations.length);
+    } else {
+      const other = this.observations[first]!.host;
+      if (other === host) return;
+      this.pairs[host] = (this.pairs[host] ?? 0) + 1;
+      this.pairs[other] = (this.pairs[other] ?? 0) + 1;
+    }
     this.observations.push({ task, host, seconds: Math.max(MIN_SECONDS, seconds) });
+  }
+
+  /** The work (seconds at speed 1.0) a finished task took where it finished first, if observed. */
+  observedWork(task: number): number | undefined {
+    const first = this.firstObs.get(task);
+    if (first === undefined) return undefined;
+    const o = this.observations[first]!;
+    return o.seconds * this.speed(o.host);
+  }
+
+  /**
+   * A copy has run `seconds` on a host without finishing a task another
+   * host has finished: the host is at most that fast. Applied at once.
+   */
+  observeUnfinished(task: number, host: number, seconds: number): void {
+    const first = this.firstObs.get(task);
+    if (first === undefined || this.speedKnown[host] !== false || !(seconds > 0)) return;
+    const o = this.observations[first]!;
+    if (o.host === host) return;
+    const key = `${host}/${o.host}`;
+    const ratio = o.seconds / seconds;
+    const prev = this.caps.get(key);
+    if (prev !== undefined && prev.ratio <= ratio) return;
+    this.caps.set(key, { host, ref: o.host, ratio });
+    this.applyCaps();
+  }
+
+  private applyCaps(): void {
+    for (const { host, ref, ratio } of this.caps.values()) {
+      this.speeds[host] = Math.min(this.speeds[host] ?? 1, ratio * this.speed(ref));
+    }
   }
 
   /** Refits when enough new observations arrived; true when estimates changed. */
@@ -143,31 +214,44 @@ export class DurationModel {
   }
 
   private refit(): boolean {
+    this.typicalCache = undefined;
+    const width = this.features.width;
     const hostCol: number[] = [];
-    let p = this.nFeatures;
-    for (let h = 0; h < this.speeds.length; h++) hostCol.push(this.speedKnown[h] === true ? -1 : p++);
+    let p = width;
+    for (let h = 0; h < this.speeds.length; h++)
+      hostCol.push(this.speedKnown[h] === true ? -1 : p++);
     const learnsDurations = this.known.some((k) => k === 0);
-    if (p === this.nFeatures && !learnsDurations) return false;
+    if (p === width && !learnsDurations) return false;
+    this.refreshObservedWork();
     const ne = new NormalEquations(p);
-    const rows = this.observations.map((o) => this.row(o, hostCol));
+    const rows = this.observations.map((o, i) => {
+      const first = this.firstObs.get(o.task) ?? i;
+      return first === i
+        ? this.row(o, hostCol)
+        : this.pairRow(o, this.observations[first]!, hostCol);
+    });
     for (const r of rows) ne.add(r.cols, r.vals, r.y);
     const ridge = new Float64Array(p).fill(HOST_RIDGE);
-    for (let i = 0; i < this.nFeatures; i++) ridge[i] = i === 0 ? 1e-6 : BETA_RIDGE;
+    for (let i = 0; i < width; i++)
+      ridge[i] = i === 0 ? 1e-6 : i >= this.features.numericWidth ? CATEGORY_RIDGE : BETA_RIDGE;
     const w = ne.solve(ridge);
     if (w === undefined) return false;
     // With no host of known speed the scale is free: call the fastest host 1.0.
     let shift = 0;
     if (!this.speedKnown.some((k) => k)) {
       shift = Infinity;
-      for (let h = 0; h < hostCol.length; h++) shift = Math.min(shift, w[hostCol[h]!]!);
+      for (const c of hostCol) shift = Math.min(shift, w[c]!);
       if (!Number.isFinite(shift)) shift = 0;
     }
     for (let h = 0; h < hostCol.length; h++) {
       const c = hostCol[h]!;
       if (c >= 0) this.speeds[h] = Math.exp(-(w[c]! - shift));
     }
+    this.applyCaps();
     if (!learnsDurations) return true;
-    // Residual spread turns the fitted log-median into a mean, as chains add means.
+    this.beta = w.slice(0, width);
+    this.beta[0] = this.beta[0]! + shift;
+    // The residual spread turns the fitted log-median into a mean: chains add means.
     let sse = 0;
     let m = 0;
     for (const r of rows) {
@@ -177,30 +261,62 @@ export class DurationModel {
       sse += (r.y - fit) ** 2;
       m++;
     }
-    const variance = m > this.nFeatures ? sse / (m - this.nFeatures) : 1;
-    const lift = Math.min(variance, 4) / 2 + shift;
-    for (let t = 0; t < this.est.length; t++) {
-      if (this.known[t] === 1) continue;
-      const f = this.features[t]!;
-      let mu = 0;
-      for (let i = 0; i < this.nFeatures; i++) mu += w[i]! * f[i]!;
-      this.est[t] = Math.exp(mu + lift);
-    }
+    this.lift = (m > width ? Math.min(sse / (m - width), 4) : 1) / 2;
+    this.refreshObservedWork();
+    this.predict();
     return true;
   }
 
+  /** Log work of every finished modelled task, at the current host speeds. */
+  private refreshObservedWork(): void {
+    for (const [task, i] of this.firstObs) {
+      if (this.known[task] === 1) continue;
+      const o = this.observations[i]!;
+      this.logWork[task] = Math.log(Math.max(MIN_SECONDS, o.seconds * this.speed(o.host)));
+    }
+  }
+
+  /** Re-estimates every unfinished modelled task. */
+  private predict(): void {
+    this.typicalCache = undefined;
+    for (let t = 0; t < this.est.length; t++) {
+      if (this.known[t] === 1) continue;
+      if (this.firstObs.has(t)) {
+        this.est[t] = Math.exp(this.logWork[t]!);
+        continue;
+      }
+      this.logWork[t] = predictLog(this.features, this.beta, t);
+      this.est[t] = Math.exp(this.logWork[t]! + this.lift);
+    }
+  }
+
+  /** A second run of a task: log(seconds here / seconds there) = o(here) - o(there), weighted. */
+  private pairRow(o: Observation, first: Observation, hostCol: readonly number[]): Row {
+    const cols: number[] = [];
+    const vals: number[] = [];
+    let y = Math.log(o.seconds / first.seconds);
+    const add = (host: number, sign: number): void => {
+      const c = hostCol[host] ?? -1;
+      if (c >= 0) {
+        cols.push(c);
+        vals.push(sign * PAIR_WEIGHT);
+      } else {
+        y += sign * Math.log(this.speed(host));
+      }
+    };
+    add(o.host, 1);
+    add(first.host, -1);
+    return { cols, vals, y: y * PAIR_WEIGHT, model: false };
+  }
+
   /** One regression row: features for a modelled task, the host offset when unknown. */
-  private row(o: Observation, hostCol: readonly number[]): { cols: number[]; vals: number[]; y: number; model: boolean } {
+  private row(o: Observation, hostCol: readonly number[]): Row {
     const cols: number[] = [];
     const vals: number[] = [];
     let y = Math.log(o.seconds);
     const model = this.known[o.task] === 0;
     if (model) {
-      const f = this.features[o.task]!;
-      for (let i = 0; i < this.nFeatures; i++) {
-        cols.push(i);
-        vals.push(f[i]!);
-      }
+      sparseFeatures(this.features, o.task, cols, vals);
     } else {
       y -= Math.log(Math.max(MIN_SECONDS, this.est[o.task]!));
     }
@@ -215,7 +331,8 @@ export class DurationModel {
   }
 }
 
-function medianOf(xs: number[]): number {
+function medianOf(xs: readonly number[]): number {
+  if (xs.length === 0) return 1;
   const s = [...xs].sort((a, b) => a - b);
   const mid = s.length >> 1;
   return s.length % 2 === 1 ? s[mid]! : (s[mid - 1]! + s[mid]!) / 2;

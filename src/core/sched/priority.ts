@@ -5,7 +5,13 @@
  */
 import { bottomLevels, type TaskGraph } from "./graph.js";
 
-export const POLICY_NAMES = ["herd", "critical-path", "dependents", "pbulk-weight", "fifo"] as const;
+export const POLICY_NAMES = [
+  "herd",
+  "critical-path",
+  "dependents",
+  "pbulk-weight",
+  "fifo",
+] as const;
 export type PolicyName = (typeof POLICY_NAMES)[number];
 
 export type Ordering = "bottom-level" | "dependents" | "weight" | "fifo";
@@ -16,6 +22,8 @@ export interface PolicyTraits {
   readonly placement: Placement;
   /** Learns durations and host speeds online from finished tasks. */
   readonly learns: boolean;
+  /** Starts a second copy of a task stuck on a slow host when a faster host would finish it sooner. */
+  readonly copies: boolean;
   readonly description: string;
 }
 
@@ -24,30 +32,37 @@ const TRAITS: Record<PolicyName, PolicyTraits> = {
     ordering: "bottom-level",
     placement: "earliest-finish",
     learns: true,
-    description: "longest remaining path first, on the host where it finishes earliest (may wait for a faster host); learns durations and speeds",
+    copies: true,
+    description:
+      "longest remaining path first, on the host where it finishes earliest (may wait for a faster host, may copy a task stuck on a slow one); learns durations and speeds",
   },
   "critical-path": {
     ordering: "bottom-level",
     placement: "first-free",
     learns: false,
+    copies: false,
     description: "longest remaining path first, on the first free host",
   },
   dependents: {
     ordering: "dependents",
     placement: "first-free",
     learns: false,
+    copies: false,
     description: "most transitive dependents first (like bob), on the first free host",
   },
   "pbulk-weight": {
     ordering: "weight",
     placement: "first-free",
     learns: false,
-    description: "largest PBULK_WEIGHT summed over the package and its dependents first (like pbulk)",
+    copies: false,
+    description:
+      "largest PBULK_WEIGHT summed over the package and its dependents first (like pbulk)",
   },
   fifo: {
     ordering: "fifo",
     placement: "first-free",
     learns: false,
+    copies: false,
     description: "in the order packages became ready, on the first free host",
   },
 };

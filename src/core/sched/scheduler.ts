@@ -4,76 +4,51 @@
  * so the simulator drives it with a virtual clock and the live build with
  * the real one.
  *
- * Usage, live or simulated:
- *
  *   const s = new Scheduler(graph, { policy: "herd", durations, done });
- *   s.addHost(name, { slots, speed }, now);        // speed omitted: learned
- *   loop on events:
- *     s.onTaskFinished(task, now, ok)            -> { indirectlyFailed }
- *     s.onHostLost(name, now)                    -> tasks put back in the queue
- *     s.drainHost(name, now) / s.addHost(...)    // hosts come and go
- *     for (const a of s.nextAssignments(now))    // start a.task on a.host
- *   until s.isFinished()
+ *   s.addHost(name, { slots, speed }, now);      // speed omitted: learned
+ *   on every batch of events:
+ *     s.onTaskFinished(task, host, now, ok)   -> { indirectlyFailed, stop }
+ *     s.onHostLost(host, now)                 -> tasks back in the queue
+ *     s.addHost(...) / s.drainHost(host, now) // hosts come and go
+ *     const { stop, start } = s.nextAssignments(now)  // stop first, then start
+ *   until s.isFinished();  estimateFinish(s, now) in ./eta.ts is the ETA.
  *
- * nextAssignments() marks what it returns as running from `now`; call it
- * after every batch of events (it is cheap, and may deliberately leave an
- * idle slow host idle to keep a critical task for a fast host that frees up
- * sooner). estimateFinish() in ../sim/eta.ts gives the ETA from the same
- * model. observe() and setHostSpeed() feed durations and speeds learned
- * elsewhere; with policy "herd" finished tasks also train the duration model.
+ * nextAssignments() marks what it starts as running from `now`. It may
+ * leave a slow host idle on purpose (the best task waits for a fast host
+ * that frees up sooner). With policy "herd" it may also start an extra copy
+ * of a running task: to overtake a slow host, or to measure a host of
+ * unknown speed on a package another host builds too. The first copy to
+ * finish counts; the others are redundant and run on until their slot is
+ * needed (then `stop` names them), so an idle host's duration for the same
+ * package measures its speed. observe() and setHostSpeed() feed figures
+ * known from elsewhere; "herd" also learns durations and speeds online.
  */
 import type { HostName } from "../hostspec.js";
 import { transitiveDependentCounts, type TaskGraph } from "./graph.js";
 import { TaskHeap } from "./heap.js";
 import { DurationModel } from "./learn.js";
-import { placeEarliestFinish, placeFirstFree, type HostView } from "./placement.js";
+import { placeEarliestFinish, placeFirstFree, type Candidate, type HostView } from "./placement.js";
 import {
   fillPriorities,
   policyTraits,
   weightedDependentSums,
   type GraphFacts,
-  type PolicyName,
   type PolicyTraits,
 } from "./priority.js";
+import { RunTable } from "./runs.js";
+import { Timing, type HostState } from "./timing.js";
+import type {
+  Assignment,
+  Decisions,
+  FinishResult,
+  HostInfo,
+  HostOptions,
+  RunningTask,
+  SchedulerOptions,
+  TaskState,
+} from "./types.js";
 
-export type TaskState = "waiting" | "ready" | "running" | "done" | "failed" | "indirect-failed";
-
-export interface SchedulerOptions {
-  readonly policy: PolicyName;
-  /** Expected seconds at speed 1.0 per task (history); undefined where unknown. */
-  readonly durations?: readonly (number | undefined)[] | undefined;
-  /** PBULK_WEIGHT per task where the scan records carry one. */
-  readonly weights?: readonly (number | undefined)[] | undefined;
-  /** Tasks already built when the schedule starts. */
-  readonly done?: ArrayLike<boolean> | undefined;
-}
-
-export interface HostOptions {
-  readonly slots: number;
-  /** Relative to the history's host (0.25 = four times slower); omitted = unknown, learned. */
-  readonly speed?: number | undefined;
-}
-
-export interface Assignment {
-  readonly task: number;
-  readonly host: HostName;
-}
-
-export interface RunningTask {
-  readonly task: number;
-  readonly host: HostName;
-  readonly start: number;
-}
-
-interface HostState {
-  readonly name: HostName;
-  slots: number;
-  readonly model: number;
-  readonly running: number[];
-  alive: boolean;
-  draining: boolean;
-  idleSince: number;
-}
+export type * from "./types.js";
 
 const enum S {
   Waiting,
@@ -83,10 +58,14 @@ const enum S {
   Failed,
   Indirect,
 }
-const STATE_NAMES: readonly TaskState[] = ["waiting", "ready", "running", "done", "failed", "indirect-failed"];
-
-/** A task past its expected end is assumed to need this fraction of its estimate more. */
-const OVERRUN_RESIDUAL = 0.1;
+const STATE_NAMES: readonly TaskState[] = [
+  "waiting",
+  "ready",
+  "running",
+  "done",
+  "failed",
+  "indirect-failed",
+];
 
 export class Scheduler {
   readonly traits: PolicyTraits;
@@ -97,9 +76,9 @@ export class Scheduler {
   private readonly heap: TaskHeap;
   private readonly state: Uint8Array;
   private readonly pending: Int32Array;
-  private readonly runHost: Int32Array;
-  private readonly runStart: Float64Array;
+  private readonly runs = new RunTable();
   private readonly hosts: HostState[] = [];
+  private readonly timing: Timing;
   private readonly hostIndex = new Map<HostName, number>();
   private readySeq = 0;
   private unsettled: number;
@@ -113,23 +92,34 @@ export class Scheduler {
     this.model = new DurationModel(graph, {
       durations: options.durations,
       weights: options.weights,
-      learn: this.traits.learns,
+      categories: options.categories,
+      learn: options.learn ?? this.traits.learns,
     });
-    const weights = new Float64Array(n);
-    for (let t = 0; t < n; t++) weights[t] = options.weights?.[t] ?? 100;
-    this.facts = { dependents: transitiveDependentCounts(graph), weightSums: weightedDependentSums(graph, weights) };
+    const dependents = transitiveDependentCounts(graph);
+    let weightSums = dependents;
+    if (this.traits.ordering === "weight") {
+      const weights = new Float64Array(n);
+      for (let t = 0; t < n; t++) weights[t] = options.weights?.[t] ?? 100;
+      weightSums = weightedDependentSums(graph, weights);
+    }
+    this.facts = { dependents, weightSums };
     this.primary = new Float64Array(n);
     this.secondary = new Float64Array(n);
     this.heap = new TaskHeap(n, this.primary, this.secondary);
     this.state = new Uint8Array(n);
     this.pending = new Int32Array(n);
-    this.runHost = new Int32Array(n).fill(-1);
-    this.runStart = new Float64Array(n);
-    fillPriorities(this.traits.ordering, graph, this.model.est, this.facts, this.primary, this.secondary);
-    const done = options.done;
+    fillPriorities(
+      this.traits.ordering,
+      graph,
+      this.model.est,
+      this.facts,
+      this.primary,
+      this.secondary,
+    );
+    this.timing = new Timing(this.model, this.runs, this.hosts);
     this.unsettled = n;
     for (let t = 0; t < n; t++) {
-      if (done?.[t] === true) {
+      if (options.done?.[t] === true) {
         this.state[t] = S.Done;
         this.unsettled--;
       }
@@ -145,42 +135,34 @@ export class Scheduler {
 
   /** Adds a host, or brings back one that was lost or drained. */
   addHost(name: HostName, opts: HostOptions, now: number): void {
+    const slots = Math.max(1, Math.floor(opts.slots));
     const known = this.hostIndex.get(name);
     if (known !== undefined) {
       const h = this.hosts[known]!;
-      h.slots = Math.max(1, Math.floor(opts.slots));
-      h.alive = true;
-      h.draining = false;
-      h.idleSince = now;
+      Object.assign(h, { slots, alive: true, draining: false, idleSince: now });
       if (opts.speed !== undefined) this.model.setSpeed(h.model, opts.speed);
       return;
     }
     this.hostIndex.set(name, this.hosts.length);
-    this.hosts.push({
-      name,
-      slots: Math.max(1, Math.floor(opts.slots)),
-      model: this.model.addHost(opts.speed),
-      running: [],
-      alive: true,
-      draining: false,
-      idleSince: now,
-    });
+    this.runs.addHost();
+    const model = this.model.addHost(opts.speed);
+    this.hosts.push({ name, slots, model, alive: true, draining: false, idleSince: now });
   }
 
   /** Stops giving a host new tasks; what it runs may finish. */
-  drainHost(name: HostName, _now: number): void {
-    const h = this.host(name);
-    if (h !== undefined) h.draining = true;
+  drainHost(name: HostName, now: number): void {
+    const i = this.hostIndex.get(name);
+    if (i === undefined) return;
+    Object.assign(this.hosts[i]!, { draining: true, idleSince: now });
   }
 
-  /** A host is gone: its running tasks go back to the ready set; returns them. */
-  onHostLost(name: HostName, _now: number): number[] {
-    const h = this.host(name);
-    if (h === undefined || !h.alive) return [];
-    h.alive = false;
-    const back = h.running.splice(0);
+  /** A host is gone: tasks it ran that run nowhere else go back to the ready set; returns them. */
+  onHostLost(name: HostName, now: number): number[] {
+    const i = this.hostIndex.get(name);
+    if (i === undefined || !this.hosts[i]!.alive) return [];
+    Object.assign(this.hosts[i]!, { alive: false, idleSince: now });
+    const back = this.runs.dropHost(i);
     for (const t of back) {
-      this.runHost[t] = -1;
       this.state[t] = S.Ready;
       this.heap.push(t);
     }
@@ -189,90 +171,170 @@ export class Scheduler {
 
   /** Fixes a host's speed factor (an operator override or a learned figure). */
   setHostSpeed(name: HostName, speed: number): void {
-    const h = this.host(name);
-    if (h !== undefined && speed > 0) this.model.setSpeed(h.model, speed);
+    const i = this.hostIndex.get(name);
+    if (i !== undefined && speed > 0) this.model.setSpeed(this.hosts[i]!.model, speed);
   }
 
-  /** The speed factor currently assumed for a host. */
+  /** The speed factor currently assumed for a host (1.0 while unknown). */
   hostSpeed(name: HostName): number {
-    const h = this.host(name);
-    return h === undefined ? 1 : this.model.speed(h.model);
+    const i = this.hostIndex.get(name);
+    return i === undefined ? 1 : this.speedOf(i);
   }
 
   /** Feeds a duration observed outside this schedule (e.g. an earlier build) to the model. */
   observe(task: number, host: HostName, seconds: number): void {
-    const h = this.host(host);
-    if (h !== undefined) this.model.observe(task, h.model, seconds);
+    const i = this.hostIndex.get(host);
+    if (i !== undefined) this.model.observe(task, this.hosts[i]!.model, seconds);
   }
 
-  /** The expected seconds of a task at speed 1.0, or on a given host. */
-  expectedSeconds(task: number, host?: HostName): number {
-    const est = this.model.est[task] ?? 0;
-    if (host === undefined) return est;
-    return est / this.hostSpeed(host);
+  /** The expected seconds of a task at speed 1.0 (history, else the model). */
+  expectedSeconds(task: number): number {
+    return this.model.est[task] ?? 0;
   }
 
-  /** Chooses what to start now; the returned tasks are running from `now`. */
-  nextAssignments(now: number): Assignment[] {
-    if (this.heap.size === 0) return [];
-    const usable: number[] = [];
-    const views: HostView[] = [];
+  /** Marks a ready task as already running on a host since `start` (e.g. after a restart); false if not possible. */
+  markRunning(task: number, host: HostName, start: number): boolean {
+    const i = this.hostIndex.get(host);
+    if (i === undefined || this.state[task] !== S.Ready) return false;
+    this.heap.remove(task);
+    this.start(task, i, start);
+    return true;
+  }
+
+  /** When a running task is expected to end (its first copy; never before `now`); undefined if not running. */
+  expectedEndOf(task: number, now: number): number | undefined {
+    let end: number | undefined;
+    for (const c of this.runs.copiesOf(task))
+      end = Math.min(end ?? Infinity, this.timing.expectedEnd(c, now));
+    return end;
+  }
+
+  /** Decides what to stop and start now; started tasks count as running from `now`. */
+  nextAssignments(now: number): Decisions {
+    let idleSpeed = 0;
+    let minSpeed = Infinity;
     for (let i = 0; i < this.hosts.length; i++) {
       const h = this.hosts[i]!;
       if (!h.alive || h.draining) continue;
-      const speed = this.model.speed(h.model);
-      const avail: number[] = [];
-      for (const t of h.running) avail.push(this.expectedEnd(t, speed, now));
-      for (let s = h.running.length; s < h.slots; s++) avail.push(now);
-      usable.push(i);
-      views.push({ speed, avail, idleSince: h.idleSince });
+      const speed = this.speedOf(i);
+      minSpeed = Math.min(minSpeed, speed);
+      if (this.runs.activeOn(i).length < h.slots) idleSpeed = Math.max(idleSpeed, speed);
     }
-    const next = (): number => this.heap.pop();
+    if (idleSpeed === 0 || (this.heap.size === 0 && !this.traits.copies)) {
+      return { start: [], stop: [] };
+    }
+    // A busy host can only beat an idle one if it is faster than the fastest idle host.
+    const usable: number[] = [];
+    const views: HostView[] = [];
+    const viewOf = new Map<number, number>();
+    for (let i = 0; i < this.hosts.length; i++) {
+      const h = this.hosts[i]!;
+      if (!h.alive || h.draining) continue;
+      if (this.runs.activeOn(i).length >= h.slots && this.speedOf(i) <= idleSpeed) continue;
+      viewOf.set(i, views.length);
+      usable.push(i);
+      views.push(this.timing.viewOf(i, now));
+    }
+    const copyable =
+      this.traits.copies && minSpeed < idleSpeed
+        ? this.timing.copyCandidates(now, idleSpeed, viewOf, this.primary)
+        : [];
+    let k = 0;
+    const next = (): Candidate | undefined => {
+      const top = this.heap.peek();
+      const c = copyable[k];
+      if (c !== undefined && (top < 0 || c.priority > this.primary[top]!)) {
+        k++;
+        return c;
+      }
+      return top < 0 ? undefined : { task: this.heap.pop() };
+    };
     const placed =
       this.traits.placement === "earliest-finish"
-        ? placeEarliestFinish(next, (t) => this.model.est[t]!, views, now, 2 * views.length + 8)
-        : placeFirstFree(next, views, now);
+        ? placeEarliestFinish(
+            next,
+            (t) => this.timing.workOf(t, now),
+            views,
+            now,
+            2 * views.length + 8,
+          )
+        : placeFirstFree(() => this.heap.pop(), views, now);
     for (const t of placed.held) this.heap.push(t);
-    const out: Assignment[] = [];
-    for (const [task, v] of placed.assigned) {
-      const h = this.hosts[usable[v]!]!;
-      h.running.push(task);
-      this.state[task] = S.Running;
-      this.runHost[task] = usable[v]!;
-      this.runStart[task] = now;
-      out.push({ task, host: h.name });
-    }
-    return out;
-  }
-
-  /** When a running task is expected to end, never before `now`. */
-  private expectedEnd(task: number, speed: number, now: number): number {
-    const work = this.model.est[task]! / speed;
-    const end = this.runStart[task]! + work;
-    return end > now ? end : now + Math.max(OVERRUN_RESIDUAL * work, 1e-3);
-  }
-
-  /** A running task ended; on failure its transitive dependents are indirectly failed (returned). */
-  onTaskFinished(task: number, now: number, ok: boolean): { readonly indirectlyFailed: number[] } {
-    const hi = this.runHost[task] ?? -1;
-    if (this.state[task] !== S.Running || hi < 0) return { indirectlyFailed: [] };
-    const h = this.hosts[hi]!;
-    const at = h.running.indexOf(task);
-    if (at >= 0) h.running.splice(at, 1);
-    if (h.running.length === 0) h.idleSince = now;
-    this.runHost[task] = -1;
-    this.unsettled--;
-    if (ok) {
-      this.state[task] = S.Done;
-      this.model.observe(task, h.model, now - this.runStart[task]!);
-      for (const c of this.graph.dependents[task]!) {
-        if (this.state[c] === S.Waiting && --this.pending[c]! === 0) this.makeReady(c);
+    for (const p of placed.assigned) views[p.host]!.avail[p.slot] = Infinity;
+    const start: Assignment[] = [];
+    const stop: Assignment[] = [];
+    for (const p of placed.assigned) {
+      const hi = usable[p.host]!;
+      if (p.slot >= views[p.host]!.redundantFrom) {
+        const victim = this.runs
+          .redundantOn(hi)
+          .find((c) => this.timing.calibrationEnd(c, now) === undefined);
+        if (victim !== undefined && this.runs.dropRedundant(victim.task, hi) !== undefined) {
+          stop.push({ task: victim.task, host: this.hosts[hi]!.name });
+        }
       }
-      if (this.model.maybeRefit()) this.reprioritise();
-      return { indirectlyFailed: [] };
+      this.start(p.task, hi, now);
+      start.push({ task: p.task, host: this.hosts[hi]!.name });
     }
-    this.state[task] = S.Failed;
-    return { indirectlyFailed: this.failDependents(task) };
+    if (this.traits.copies) {
+      for (const [task, hi] of this.timing.calibrationCopies(now, views, usable)) {
+        this.start(task, hi, now);
+        start.push({ task, host: this.hosts[hi]!.name });
+      }
+    }
+    return { start, stop };
+  }
+
+  private speedOf(host: number): number {
+    return this.timing.speedOf(host);
+  }
+
+  private start(task: number, host: number, now: number): void {
+    this.state[task] = S.Running;
+    this.runs.start(task, host, now);
+  }
+
+  /**
+   * A copy of a task ended on a host. The first copy to end decides: on
+   * failure the task's transitive dependents are indirectly failed and its
+   * other copies are to be stopped; on success they run on as redundant.
+   */
+  onTaskFinished(task: number, host: HostName, now: number, ok: boolean): FinishResult {
+    const hi = this.hostIndex.get(host);
+    const none: FinishResult = { indirectlyFailed: [], stop: [], first: false };
+    if (hi === undefined) return none;
+    const h = this.hosts[hi]!;
+    const ended = this.state[task] === S.Running ? this.runs.finish(task, hi, ok) : undefined;
+    if (ended === undefined) {
+      const extra = this.runs.dropRedundant(task, hi);
+      if (extra !== undefined && ok) this.model.observe(task, h.model, now - extra.start);
+      if (this.runs.activeOn(hi).length === 0) h.idleSince = now;
+      return none;
+    }
+    if (this.runs.activeOn(hi).length === 0) h.idleSince = now;
+    this.unsettled--;
+    if (!ok) {
+      this.state[task] = S.Failed;
+      const stop = ended.others.map((c) => ({ task, host: this.hosts[c.host]!.name }));
+      return { indirectlyFailed: this.failDependents(task), stop, first: true };
+    }
+    this.state[task] = S.Done;
+    this.model.observe(task, h.model, now - ended.mine.start);
+    for (const c of this.graph.dependents[task]!) {
+      if (this.state[c] === S.Waiting && --this.pending[c]! === 0) this.makeReady(c);
+    }
+    if (this.model.maybeRefit()) {
+      fillPriorities(
+        this.traits.ordering,
+        this.graph,
+        this.model.est,
+        this.facts,
+        this.primary,
+        this.secondary,
+      );
+      this.heap.rebuild();
+    }
+    return { indirectlyFailed: [], stop: [], first: true };
   }
 
   private failDependents(task: number): number[] {
@@ -296,9 +358,21 @@ export class Scheduler {
     this.heap.push(task);
   }
 
-  private reprioritise(): void {
-    fillPriorities(this.traits.ordering, this.graph, this.model.est, this.facts, this.primary, this.secondary);
-    this.heap.rebuild();
+  /** The hosts known to the scheduler, with the speeds it currently assumes. */
+  hostList(): HostInfo[] {
+    return this.hosts.map((h, i) => ({
+      name: h.name,
+      slots: h.slots,
+      speed: this.speedOf(i),
+      alive: h.alive,
+      draining: h.draining,
+      running: this.runs.activeOn(i).length,
+    }));
+  }
+
+  /** Current expected seconds at speed 1.0 of every task. */
+  estimates(): Float64Array {
+    return Float64Array.from(this.model.est);
   }
 
   /** The state of one task. */
@@ -306,10 +380,12 @@ export class Scheduler {
     return STATE_NAMES[this.state[task] ?? 0]!;
   }
 
-  /** The tasks running now, with their hosts and start times. */
+  /** Every running copy of every unfinished task, with host and start time. */
   running(): RunningTask[] {
     const out: RunningTask[] = [];
-    for (const h of this.hosts) for (const t of h.running) out.push({ task: t, host: h.name, start: this.runStart[t]! });
+    for (const [task, copies] of this.runs.tasks()) {
+      for (const c of copies) out.push({ task, host: this.hosts[c.host]!.name, start: c.start });
+    }
     return out;
   }
 
@@ -318,18 +394,13 @@ export class Scheduler {
     return this.heap.size;
   }
 
-  /** True when nothing is ready or running and nothing waiting can still become ready. */
-  isFinished(): boolean {
-    return this.unsettled === 0 || (this.heap.size === 0 && this.hosts.every((h) => h.running.length === 0));
-  }
-
   /** How many tasks are not yet done, failed or indirectly failed. */
   get remaining(): number {
     return this.unsettled;
   }
 
-  private host(name: HostName): HostState | undefined {
-    const i = this.hostIndex.get(name);
-    return i === undefined ? undefined : this.hosts[i];
+  /** True when nothing is ready or running (what still waits can never become ready). */
+  isFinished(): boolean {
+    return this.unsettled === 0 || (this.heap.size === 0 && this.runs.size === 0);
   }
 }

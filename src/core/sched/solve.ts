@@ -34,12 +34,19 @@ export class NormalEquations {
     this.count++;
   }
 
-  /** Solves (X'X + diag(ridge)) w = X'y; undefined when singular even with the ridge. */
-  solve(ridge: ArrayLike<number>): Float64Array | undefined {
+  /**
+   * Solves (X'X + diag(ridge)) w = X'y + diag(ridge) prior: least squares
+   * pulled towards `prior` (zero when omitted); undefined when singular.
+   */
+  solve(ridge: ArrayLike<number>, prior?: ArrayLike<number>): Float64Array | undefined {
     const p = this.size;
     const a = Float64Array.from(this.xtx);
     const w = Float64Array.from(this.xty);
-    for (let i = 0; i < p; i++) a[i * p + i] = a[i * p + i]! + (ridge[i] ?? 0);
+    for (let i = 0; i < p; i++) {
+      const r = ridge[i] ?? 0;
+      a[i * p + i] = a[i * p + i]! + r;
+      w[i] = w[i]! + r * (prior?.[i] ?? 0);
+    }
     for (let col = 0; col < p; col++) {
       let pivot = col;
       for (let r = col + 1; r < p; r++) {

@@ -1,0 +1,61 @@
+/** The data the scheduler takes and returns (see scheduler.ts for how they are used). */
+import type { HostName } from "../hostspec.js";
+import type { PolicyName } from "./priority.js";
+
+export type TaskState = "waiting" | "ready" | "running" | "done" | "failed" | "indirect-failed";
+
+export interface SchedulerOptions {
+  readonly policy: PolicyName;
+  /** Expected seconds at speed 1.0 per task (history); undefined where unknown. */
+  readonly durations?: readonly (number | undefined)[] | undefined;
+  /** PBULK_WEIGHT per task where the scan records carry one. */
+  readonly weights?: readonly (number | undefined)[] | undefined;
+  /** Category per task (first part of PKG_LOCATION, e.g. "lang"), a feature of the duration model. */
+  readonly categories?: readonly (string | undefined)[] | undefined;
+  /** Tasks already built when the schedule starts. */
+  readonly done?: ArrayLike<boolean> | undefined;
+  /** Learn from finished tasks; defaults to what the policy does (only "herd" learns). */
+  readonly learn?: boolean | undefined;
+}
+
+export interface HostOptions {
+  readonly slots: number;
+  /** Relative to the history's host (0.25 = four times slower); omitted = unknown, learned. */
+  readonly speed?: number | undefined;
+}
+
+export interface Assignment {
+  readonly task: number;
+  readonly host: HostName;
+}
+
+export interface Decisions {
+  /** Start these tasks now (possibly a second copy of a running task). */
+  readonly start: Assignment[];
+  /** Stop these redundant copies first (their task finished elsewhere; the slot is needed). */
+  readonly stop: Assignment[];
+}
+
+export interface FinishResult {
+  /** Tasks newly marked indirectly failed (when the task failed), ascending. */
+  readonly indirectlyFailed: number[];
+  /** Other copies of the task to stop now (after a failure; after a success they may run on). */
+  readonly stop: Assignment[];
+  /** False when this report was for a redundant copy (the task had finished elsewhere already). */
+  readonly first: boolean;
+}
+
+export interface RunningTask {
+  readonly task: number;
+  readonly host: HostName;
+  readonly start: number;
+}
+
+export interface HostInfo {
+  readonly name: HostName;
+  readonly slots: number;
+  readonly speed: number;
+  readonly alive: boolean;
+  readonly draining: boolean;
+  readonly running: number;
+}
