@@ -12,6 +12,7 @@ import type { HostName } from "../core/hostspec.js";
 import type { AgentConnection, TaskResult } from "../hosts/connection.js";
 import { getToFile } from "../hosts/get.js";
 import type { HostPool } from "../hosts/pool.js";
+import { readTar, unsafeMember } from "../report/tar.js";
 import { HOST } from "./layout.js";
 import { MASTER_STAGES } from "./targets.js";
 
@@ -268,12 +269,24 @@ async function fetchPackage(ctx: JobContext, conn: AgentConnection): Promise<Job
     const got = await getToFile(conn, `${HOST.packages}/All/${name}`, incoming);
     if (!got.ok) {
       await rm(incoming, { force: true });
-      if (got.error.reason === "lost") return { ok: false, lost: true, reason: got.error.message };
+      // Lost, or damaged in transit: nothing is kept and the package is built again.
+      if (got.error.reason === "lost" || got.error.reason === "corrupt")
+        return { ok: false, lost: true, reason: `${name}: ${got.error.message}` };
       return {
         ok: false,
         lost: false,
         stage: "Package",
         reason: `could not fetch ${name}: ${got.error.message}`,
+      };
+    }
+    const bad = vetPackage(await readFile(incoming), ctx.pkg.pkgname);
+    if (bad !== undefined) {
+      await rm(incoming, { force: true });
+      return {
+        ok: false,
+        lost: false,
+        stage: "Package",
+        reason: `rejected ${name} from ${ctx.host}: ${bad}`,
       };
     }
     await rename(incoming, dest);
@@ -294,6 +307,19 @@ async function fetchPackage(ctx: JobContext, conn: AgentConnection): Promise<Job
   } catch {
     return { ok: false, lost: false, stage: "Package", reason: `the host made no ${name}` };
   }
+}
+
+/** Why a received binary package is not acceptable (not a package, escapes its directory, another PKGNAME). */
+export function vetPackage(data: Buffer, pkgname: string): string | undefined {
+  const tar = readTar(data);
+  if (!tar.ok) return tar.message;
+  const unsafe = unsafeMember(tar.entries);
+  if (unsafe !== undefined) return unsafe;
+  const contents = tar.entries.find((e) => e.name === "+CONTENTS" && e.type === "file");
+  if (contents === undefined) return "no +CONTENTS: not a pkgsrc binary package";
+  const name = /^@name (.*)$/m.exec(contents.data.toString("utf8"))?.[1]?.trim();
+  if (name !== pkgname) return `it is ${name ?? "unnamed"}, not ${pkgname}`;
+  return undefined;
 }
 
 /** A one-line reason from a failed stage: the last error line of its log, else its last line. */

@@ -10,7 +10,9 @@ import { estimateFinish } from "../core/sched/eta.js";
 import { Scheduler } from "../core/sched/scheduler.js";
 import type { PolicyName } from "../core/sched/priority.js";
 import type { EventBus } from "../events/types.js";
-import type { HostPool } from "../hosts/pool.js";
+import type { HostPool, HostSnapshot } from "../hosts/pool.js";
+import { describeState } from "../hosts/state.js";
+import { UserError } from "../cli/errors.js";
 import { runJob, type JobConfig, type JobOutcome, type JobPackage } from "./job.js";
 
 export interface LoopPackage extends JobPackage {
@@ -216,6 +218,18 @@ export async function buildLoop(o: LoopOptions): Promise<LoopResult> {
   try {
     while (!sched.isFinished() && !flags.stopped) {
       syncHosts();
+      if (running.size === 0 && !o.pool.list().some(mayWork)) {
+        throw new UserError(
+          "hosts",
+          `no build host is left (${
+            o.pool
+              .list()
+              .map((h) => `${h.name}: ${describeState(h.state)}`)
+              .join("; ") || "none configured"
+          }); ${sched.remaining} packages not built`,
+          "add or repair hosts and run the same command again to resume",
+        );
+      }
       const decisions = sched.nextAssignments(o.now());
       for (const a of decisions.stop) running.get(`${a.task}@${a.host}`)?.abort();
       for (const a of decisions.start) start(a.task, a.host);
@@ -237,6 +251,11 @@ export async function buildLoop(o: LoopOptions): Promise<LoopResult> {
     unsubscribe();
   }
   return { built, failed, indirect, stopped: flags.stopped };
+}
+
+/** A host that works or may come back by itself (not removed, not quarantined). */
+export function mayWork(h: HostSnapshot): boolean {
+  return h.state.kind !== "gone" && !(h.state.kind === "lost" && h.state.quarantine !== null);
 }
 
 function sleep(ms: number): Promise<void> {

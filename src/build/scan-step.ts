@@ -16,6 +16,7 @@ import type { EventBus } from "../events/types.js";
 import type { HostPool } from "../hosts/pool.js";
 import { UserError } from "../cli/errors.js";
 import { HOST } from "./layout.js";
+import { mayWork } from "./loop.js";
 import type { Workdir } from "./workdir.js";
 
 export interface ScanStepOptions {
@@ -202,11 +203,7 @@ export async function scanStep(o: ScanStepOptions): Promise<ScanRecord[]> {
     while (tryHost()) {
       /* start as many as there are free slots */
     }
-    const usable = o.pool
-      .list()
-      .some(
-        (h) => h.state.kind !== "gone" && !(h.state.kind === "lost" && h.state.quarantine !== null),
-      );
+    const usable = o.pool.list().some(mayWork);
     if (!usable && inflight.size === 0)
       throw new UserError(
         "hosts",

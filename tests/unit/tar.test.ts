@@ -48,19 +48,33 @@ describe("tar reading and vetting", () => {
   });
 
   it("refuses archives that escape their directory", () => {
-    const abs = tgz("abs", (r) => { writeFileSync(join(r, "x"), "x"); }, [
-      "-P",
-      "--transform=s,^,/etc/,",
-      "x",
-    ]);
+    const abs = tgz(
+      "abs",
+      (r) => {
+        writeFileSync(join(r, "x"), "x");
+      },
+      ["-P", "--transform=s,^,/etc/,", "x"],
+    );
     const absTar = readTar(abs);
     assert.ok(absTar.ok);
     assert.match(unsafeMember(absTar.entries) ?? "", /absolute path/);
-    const up = tgz("up", (r) => { writeFileSync(join(r, "y"), "y"); }, ["--transform=s,^,../../,", "y"]);
+    const up = tgz(
+      "up",
+      (r) => {
+        writeFileSync(join(r, "y"), "y");
+      },
+      ["--transform=s,^,../../,", "y"],
+    );
     const upTar = readTar(up);
     assert.ok(upTar.ok);
     assert.match(unsafeMember(upTar.entries) ?? "", /climbs out with \.\./);
-    const link = tgz("link", (r) => { symlinkSync("../../../etc/passwd", join(r, "l")); }, ["l"]);
+    const link = tgz(
+      "link",
+      (r) => {
+        symlinkSync("../../../etc/passwd", join(r, "l"));
+      },
+      ["l"],
+    );
     const linkTar = readTar(link);
     assert.ok(linkTar.ok);
     assert.match(unsafeMember(linkTar.entries) ?? "", /symbolic link "l" points outside/);
@@ -76,7 +90,9 @@ describe("tar reading and vetting", () => {
   });
 
   it("reports truncated and corrupt archives", () => {
-    const pkg = tgz("t", (r) => { writeFileSync(join(r, "+CONTENTS"), "@name t-1\n".repeat(200)); });
+    const pkg = tgz("t", (r) => {
+      writeFileSync(join(r, "+CONTENTS"), "@name t-1\n".repeat(200));
+    });
     const raw = readTar(pkg);
     assert.ok(raw.ok);
     const r = readTar(Buffer.from(pkg.subarray(0, pkg.length - 30)));
@@ -87,5 +103,30 @@ describe("tar reading and vetting", () => {
       Buffer.from("garbage that is not a tar archive at all".repeat(20)),
     );
     assert.equal(rec.ok, false);
+  });
+});
+
+describe("vetting a received binary package", () => {
+  it("accepts the package it asked for and rejects others", async () => {
+    const { vetPackage } = await import("../../src/build/job.js");
+    const pkg = tgz(
+      "vet",
+      (r) => {
+        writeFileSync(join(r, "+CONTENTS"), "@name foo-1.0\n@cwd /usr/pkg\n");
+      },
+      ["+CONTENTS"],
+    );
+    assert.equal(vetPackage(pkg, "foo-1.0"), undefined);
+    assert.equal(vetPackage(pkg, "bar-2.0"), "it is foo-1.0, not bar-2.0");
+    assert.match(vetPackage(Buffer.from("junk"), "foo-1.0") ?? "", /truncated|gzip|end-of-archive/);
+    const evil = tgz(
+      "vet-evil",
+      (r) => {
+        writeFileSync(join(r, "+CONTENTS"), "@name foo-1.0\n");
+        symlinkSync("/etc/shadow", join(r, "x"));
+      },
+      ["+CONTENTS", "x"],
+    );
+    assert.match(vetPackage(evil, "foo-1.0") ?? "", /symbolic link "x" points outside/);
   });
 });
