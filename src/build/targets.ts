@@ -20,17 +20,8 @@ export const DEFAULT_TARGETS = [
   "Package",
 ] as const;
 
-/** herd's own stages; any other name is a pkgsrc make target. */
-export const HERD_STAGES = new Set([
-  "SyncPkgsrcTree",
-  "Init",
-  "Clean",
-  "Available",
-  "Excluded",
-  "Vars",
-  "Depends",
-  "Package",
-]);
+/** herd's own stages (capitalised); any other name is a pkgsrc make target. */
+export const HERD_STAGES: ReadonlySet<string> = new Set(DEFAULT_TARGETS.filter((t) => /^[A-Z]/.test(t)));
 
 /** Stages decided on the master from the plan: they never reach a host. */
 export const MASTER_STAGES = new Set(["SyncPkgsrcTree", "Available", "Excluded"]);

@@ -4,16 +4,17 @@
  * rebuilds, and the report.
  */
 import assert from "node:assert/strict";
-import { appendFileSync, existsSync, readFileSync, readdirSync } from "node:fs";
+import { appendFileSync, existsSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { describe, it } from "node:test";
 import {
+  build,
+  builtPackages,
   expectedOutcomes,
-  herdJson,
   sandbox,
   stableSummary,
   stamp,
-  type Event,
+  tgzFiles,
 } from "../lib/fixture.js";
 
 interface ReportJson {
@@ -24,13 +25,6 @@ interface ReportJson {
 
 function report(work: string): ReportJson {
   return JSON.parse(readFileSync(join(work, "report/report.json"), "utf8")) as ReportJson;
-}
-
-function built(events: readonly Event[]): string[] {
-  return events
-    .filter((e) => e.type === "package-end" && e.result === "built")
-    .map((e) => e.pkgname as string)
-    .sort();
 }
 
 const OUTCOME_OF_STATE: Record<string, string> = {
@@ -48,17 +42,7 @@ describe("herd build on the fixture tree", () => {
   const work1 = join(box.dir, "work1");
 
   it("builds on 3 local hosts with the expected outcome for every package", async () => {
-    const r = await herdJson([
-      "build",
-      "--tree",
-      box.tree,
-      "--local",
-      "3",
-      "--work",
-      work3,
-      "-c",
-      box.config,
-    ]);
+    const r = await build(box, work3, 3);
     assert.equal(r.code, 0, r.stderr);
     const end = r.events.find((e) => e.type === "build-end");
     assert.ok(end !== undefined, "a build-end event");
@@ -75,7 +59,7 @@ describe("herd build on the fixture tree", () => {
     for (const f of db.failed) states.set(f.pkgname, "failed");
     for (const p of db.indirect) states.set(p.pkgname, p.state);
     for (const p of db.skipped) states.set(p.pkgname, "skipped");
-    for (const name of built(r.events)) states.set(name, "built");
+    for (const name of builtPackages(r.events)) states.set(name, "built");
     const expected = expectedOutcomes();
     for (const [pkg, outcome] of expected) {
       const want = outcome === "prefailed" ? "failed" : outcome;
@@ -98,9 +82,7 @@ describe("herd build on the fixture tree", () => {
       ],
     );
     // The repository: every built package, pkg_summary.gz and SHA512.
-    const files = readdirSync(join(work3, "packages/All"))
-      .filter((f) => f.endsWith(".tgz"))
-      .sort();
+    const files = tgzFiles(join(work3, "packages/All"));
     assert.deepEqual(
       files,
       [...expected]
@@ -118,35 +100,15 @@ describe("herd build on the fixture tree", () => {
   });
 
   it("gives the same repository on 1 host", async () => {
-    const r = await herdJson([
-      "build",
-      "--tree",
-      box.tree,
-      "--local",
-      "1",
-      "--work",
-      work1,
-      "-c",
-      box.config,
-    ]);
+    const r = await build(box, work1, 1);
     assert.equal(r.code, 0, r.stderr);
     assert.deepEqual(stableSummary(work1), stableSummary(work3));
   });
 
   it("builds nothing on an unchanged tree, then only a changed package and its dependents", async () => {
-    const again = await herdJson([
-      "build",
-      "--tree",
-      box.tree,
-      "--local",
-      "2",
-      "--work",
-      work3,
-      "-c",
-      box.config,
-    ]);
+    const again = await build(box, work3, 2);
     assert.equal(again.code, 0, again.stderr);
-    assert.deepEqual(built(again.events), []);
+    assert.deepEqual(builtPackages(again.events), []);
     const phase = again.events.find((e) => e.type === "phase" && e.phase === "build");
     assert.match(String(phase?.detail), /^nothing to build \(11 packages up to date\)$/);
     // No package is even started, and no host receives the tree again.
@@ -154,19 +116,9 @@ describe("herd build on the fixture tree", () => {
 
     appendFileSync(join(box.tree, "textproc/libfmt/DESCR"), "One more line.\n");
     stamp(box.tree);
-    const changed = await herdJson([
-      "build",
-      "--tree",
-      box.tree,
-      "--local",
-      "2",
-      "--work",
-      work3,
-      "-c",
-      box.config,
-    ]);
+    const changed = await build(box, work3, 2);
     assert.equal(changed.code, 0, changed.stderr);
-    assert.deepEqual(built(changed.events), [
+    assert.deepEqual(builtPackages(changed.events), [
       "fetchy-0.5",
       "libfmt-1.4",
       "py312-greet-1.0",

@@ -2,7 +2,7 @@ import assert from "node:assert/strict";
 import { existsSync, readdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { describe, it } from "node:test";
-import { FIXTURE_TOOLS, herdJson, sandbox } from "../lib/fixture.js";
+import { build, FIXTURE_TOOLS, sandbox, tgzFiles } from "../lib/fixture.js";
 
 describe("publishing a build", () => {
   it("uploads packages without RESTRICTED/NO_BIN_ON_FTP ones, and the report; a failed upload is an error", async () => {
@@ -13,20 +13,10 @@ describe("publishing a build", () => {
       JSON.stringify({ path: [FIXTURE_TOOLS], publish: { destination: dest, retries: 1 } }),
     );
     const work = join(box.dir, "work");
-    const r = await herdJson([
-      "build",
-      "--tree",
-      box.tree,
-      "--local",
-      "2",
-      "--work",
-      work,
-      "-c",
-      box.config,
-    ]);
+    const r = await build(box, work, 2);
     assert.equal(r.code, 0, r.stderr);
-    const local = readdirSync(join(work, "packages/All")).filter((f) => f.endsWith(".tgz"));
-    const published = readdirSync(join(dest, "packages/All")).filter((f) => f.endsWith(".tgz"));
+    const local = tgzFiles(join(work, "packages/All"));
+    const published = tgzFiles(join(dest, "packages/All"));
     assert.ok(local.includes("secretsauce-1.0.tgz"), "the restricted package is built");
     assert.deepEqual(published.sort(), local.filter((f) => f !== "secretsauce-1.0.tgz").sort());
     assert.ok(existsSync(join(dest, "report/report.html")));
@@ -39,17 +29,7 @@ describe("publishing a build", () => {
         publish: { destination: join(box.dir, "no/such/dir/deeper"), retries: 1 },
       }),
     );
-    const bad = await herdJson([
-      "build",
-      "--tree",
-      box.tree,
-      "--local",
-      "1",
-      "--work",
-      work,
-      "-c",
-      box.config,
-    ]);
+    const bad = await build(box, work, 1);
     assert.equal(bad.code, 2);
     assert.match(
       bad.stderr,
@@ -69,19 +49,9 @@ describe("shared package directory (NFS)", () => {
     const box = sandbox("shared");
     writeFileSync(box.config, JSON.stringify({ path: [FIXTURE_TOOLS], sharedPackages: true }));
     const work = join(box.dir, "work");
-    const r = await herdJson([
-      "build",
-      "--tree",
-      box.tree,
-      "--local",
-      "2",
-      "--work",
-      work,
-      "-c",
-      box.config,
-    ]);
+    const r = await build(box, work, 2);
     assert.equal(r.code, 0, r.stderr);
-    const files = readdirSync(join(work, "packages/All")).filter((f) => f.endsWith(".tgz"));
+    const files = tgzFiles(join(work, "packages/All"));
     assert.equal(files.length, 11);
     for (const h of ["local1", "local2"]) {
       const cache = join(work, "hosts", h, "cache");

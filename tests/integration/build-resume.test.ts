@@ -9,7 +9,7 @@ import { readdirSync } from "node:fs";
 import { join } from "node:path";
 import { describe, it } from "node:test";
 import { CLI } from "../lib/paths.js";
-import { expectedOutcomes, herdJson, sandbox, type Event } from "../lib/fixture.js";
+import { type Event, expectedFiles, herdJson, sandbox, tgzFiles } from "../lib/fixture.js";
 
 /** Starts a build and SIGKILLs it once `afterBuilt` packages are built; returns those packages. */
 function killAfter(args: readonly string[], afterBuilt: number): Promise<string[]> {
@@ -62,13 +62,8 @@ describe("resume after the master is killed", () => {
         !startedAgain.includes(p),
         `${p} was built before the kill and must not be built again`,
       );
-    const files = readdirSync(join(work, "packages/All"))
-      .filter((f) => f.endsWith(".tgz"))
-      .sort();
-    const expected = [...expectedOutcomes()]
-      .filter(([, o]) => o === "built")
-      .map(([p]) => `${p}.tgz`)
-      .sort();
+    const files = tgzFiles(join(work, "packages/All"));
+    const expected = expectedFiles();
     assert.deepEqual(files, expected);
     assert.ok(
       !readdirSync(join(work, "packages/All")).some(
@@ -161,15 +156,7 @@ describe("an agent killed mid-build", () => {
       .map((e) => e.pkgname as string);
     assert.ok(builtNow.includes(killed), `${killed} was built after all`);
     assert.equal(builtNow.filter((p) => p === killed).length, 1, "and only once");
-    const files = readdirSync(join(work, "packages/All"))
-      .filter((f) => f.endsWith(".tgz"))
-      .sort();
-    assert.deepEqual(
-      files,
-      [...expectedOutcomes()]
-        .filter(([, o]) => o === "built")
-        .map(([p]) => `${p}.tgz`)
-        .sort(),
-    );
+    const files = tgzFiles(join(work, "packages/All"));
+    assert.deepEqual(files, expectedFiles());
   });
 });

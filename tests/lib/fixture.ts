@@ -4,7 +4,7 @@
  * PATH, and a way to run the CLI and read its NDJSON events.
  */
 import { spawn, spawnSync } from "node:child_process";
-import { cpSync, mkdtempSync, readFileSync, writeFileSync } from "node:fs";
+import { cpSync, mkdtempSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { CLI, ROOT } from "./paths.js";
@@ -99,5 +99,43 @@ export function stableSummary(work: string): string[] {
         .filter((l) => !/^(BUILD_DATE|FILE_SIZE|SIZE_PKG)=/.test(l))
         .join("\n"),
     )
+    .sort();
+}
+
+/** Runs `herd build` of a sandbox's tree on N local hosts into `work`. */
+export function build(box: Sandbox, work: string, hosts: number): Promise<Run> {
+  return herdJson([
+    "build",
+    "--tree",
+    box.tree,
+    "--local",
+    String(hosts),
+    "--work",
+    work,
+    "-c",
+    box.config,
+  ]);
+}
+
+/** The binary package files (*.tgz) in a directory, sorted. */
+export function tgzFiles(dir: string): string[] {
+  return readdirSync(dir)
+    .filter((f) => f.endsWith(".tgz"))
+    .sort();
+}
+
+/** The package files a build of the fixture tree should produce. */
+export function expectedFiles(): string[] {
+  return [...expectedOutcomes()]
+    .filter(([, o]) => o === "built")
+    .map(([p]) => `${p}.tgz`)
+    .sort();
+}
+
+/** The packages an event stream reports built, sorted. */
+export function builtPackages(events: readonly Event[]): string[] {
+  return events
+    .filter((e) => e.type === "package-end" && e.result === "built")
+    .map((e) => e.pkgname as string)
     .sort();
 }
