@@ -21,7 +21,9 @@ export const DEFAULT_TARGETS = [
 ] as const;
 
 /** herd's own stages (capitalised); any other name is a pkgsrc make target. */
-export const HERD_STAGES: ReadonlySet<string> = new Set(DEFAULT_TARGETS.filter((t) => /^[A-Z]/.test(t)));
+export const HERD_STAGES: ReadonlySet<string> = new Set(
+  DEFAULT_TARGETS.filter((t) => /^[A-Z]/.test(t)),
+);
 
 /** Stages decided on the master from the plan: they never reach a host. */
 export const MASTER_STAGES = new Set(["SyncPkgsrcTree", "Available", "Excluded"]);
@@ -31,6 +33,8 @@ export function checkTargets(targets: readonly string[]): string | undefined {
   if (targets.length === 0) return "TARGETS is empty";
   for (const t of targets) {
     if (!/^[A-Za-z][A-Za-z0-9_-]*$/.test(t)) return `"${t}" is not a valid target name`;
+    if (/^[A-Z]/.test(t) && !HERD_STAGES.has(t))
+      return `"${t}" is not one of herd's stages (${[...HERD_STAGES].join(" ")}); pkgsrc targets are lower case`;
   }
   if (targets.at(-1) !== "Package")
     return "the last target must be Package (it brings the binary package back)";
