@@ -120,6 +120,22 @@ is_uint() {
   return 0
 }
 
+# task_body DIR CWD ARGV...: always run with "&", so it is a process of its
+# own whose environment and cwd are the task's; exec makes $! the task's pid.
+task_body() {
+  b_dir=$1
+  b_cwd=$2
+  shift 2
+  while IFS= read -r b_kv; do
+    export "$b_kv"
+  done <"$b_dir/env"
+  cd "$b_cwd" || {
+    printf 'herd-agent: cannot change to directory %s\n' "$b_cwd" >&2
+    exit 125
+  }
+  exec "$@"
+}
+
 # run_task ID CWD ERRFILE ARGV...: runs in the background; reports "done ID" to W.
 run_task() {
   t_id=$1
@@ -128,16 +144,11 @@ run_task() {
   shift 3
   t_dir=$state/tasks/$t_id
   t_start=$(now)
-  (
-    while IFS= read -r t_kv; do
-      export "$t_kv"
-    done <"$t_dir/env"
-    cd "$t_cwd" || {
-      printf 'herd-agent: cannot change to directory %s\n' "$t_cwd" >&2
-      exit 125
-    }
-    exec "$@"
-  ) <"/dev/null" >"$t_dir/out" 2>"$t_dir/$t_errname" 4>&- &
+  if [ "$t_errname" = out ]; then
+    task_body "$t_dir" "$t_cwd" "$@" <"/dev/null" >"$t_dir/out" 2>&1 4>&- &
+  else
+    task_body "$t_dir" "$t_cwd" "$@" <"/dev/null" >"$t_dir/out" 2>"$t_dir/err" 4>&- &
+  fi
   t_pid=$!
   printf '%s\n' "$t_pid" >"$t_dir/pid"
   post "started $t_id $t_pid"
@@ -212,14 +223,22 @@ do_kill() {
 }
 
 # read_exact N FILE: reads exactly N bytes of stdin into FILE. The master sends
-# nothing beyond them until we ack, so dd's short reads never over-read.
+# nothing beyond them until we ack, so dd can never read past them. Each dd
+# asks for whole 512-byte blocks, at most as many as are still due: short
+# reads (a pipe returns what has arrived) only end a dd early, and one dd
+# usually takes most of a chunk, so few processes are started per chunk.
 read_exact() {
   x_n=$1
   x_f=$2
   : >"$x_f"
   x_have=0
   while [ "$x_have" -lt "$x_n" ]; do
-    dd bs=$((x_n - x_have)) count=1 2>/dev/null >>"$x_f" || return 1
+    x_left=$((x_n - x_have))
+    if [ "$x_left" -ge 512 ]; then
+      dd ibs=512 count=$((x_left / 512)) 2>/dev/null >>"$x_f" || return 1
+    else
+      dd bs="$x_left" count=1 2>/dev/null >>"$x_f" || return 1
+    fi
     set -- $(wc -c <"$x_f")
     [ "$1" -gt "$x_have" ] || return 1
     x_have=$1
@@ -306,9 +325,15 @@ cleanup() {
   trap '' HUP INT TERM PIPE
   c_pids=
   set +f
-  for c_p in "$state"/tasks/*/pid; do
-    [ -f "$c_p" ] || continue
-    IFS= read -r c_pid <"$c_p" && c_pids="$c_pids $c_pid"
+  for c_t in "$state"/tasks/*; do
+    [ -d "$c_t" ] || continue
+    # A task started just now may not have written its pid yet.
+    c_n=0
+    while [ ! -f "$c_t/pid" ] && [ ! -f "$c_t/result" ] && [ "$c_n" -lt 5 ]; do
+      sleep 1
+      c_n=$((c_n + 1))
+    done
+    [ -f "$c_t/pid" ] && IFS= read -r c_pid <"$c_t/pid" && c_pids="$c_pids $c_pid"
   done
   set -f
   c_killer=

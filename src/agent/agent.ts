@@ -13,7 +13,8 @@ export function agentScript(): string {
     // Compiled code lives in dist/src/agent/; the script ships as src/agent/agent.sh.
     const url = new URL("../../../src/agent/agent.sh", import.meta.url);
     const text = readFileSync(url, "utf8");
-    if (text.split("\n").includes(SCRIPT_END_MARKER)) throw new Error("bug: agent script contains the end marker");
+    if (text.split("\n").includes(SCRIPT_END_MARKER))
+      throw new Error("bug: agent script contains the end marker");
     cached = text.endsWith("\n") ? text : text + "\n";
   }
   return cached;

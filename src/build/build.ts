@@ -71,9 +71,18 @@ async function build(req: BuildRequest, wd: Workdir): Promise<BuildSummary> {
   };
   let hostEvents = (): void => undefined;
   // Every event, progress included: `herd serve` rebuilds the dashboard (and its ETA) from these.
+  // Events come from host callbacks too: a failed write (full disk) is kept and thrown between phases.
+  let unpersisted: { error: unknown } | undefined;
   const persist = req.bus.on((e, t) => {
-    store.appendEvent(buildId, t, e.type, e);
+    try {
+      store.appendEvent(buildId, t, e.type, e);
+    } catch (error) {
+      unpersisted ??= { error };
+    }
   });
+  const checkPersisted = (): void => {
+    if (unpersisted !== undefined) throw unpersisted.error;
+  };
   try {
     emit({
       type: "build-start",
@@ -108,6 +117,7 @@ async function build(req: BuildRequest, wd: Workdir): Promise<BuildSummary> {
 
     emit({ type: "phase", phase: "scan" });
     const records = await req.scan(wd);
+    checkPersisted();
     emit({ type: "phase", phase: "resolve" });
     const res = resolveRecords(records);
     if (res.errors.length > 0) {
@@ -126,8 +136,11 @@ async function build(req: BuildRequest, wd: Workdir): Promise<BuildSummary> {
     await writeChunks(join(buildDir, "presolve"), printResolution(res));
 
     emit({ type: "phase", phase: "plan" });
-    const previous = resumed
-      ? previousOf(store.packages(buildId), wd.paths.all, buildId)
+    // A build stopped before its plan was stored (during the scan) plans afresh when resumed.
+    const ownRows = resumed ? store.packages(buildId) : [];
+    const planned = ownRows.length > 0;
+    const previous = planned
+      ? previousOf(ownRows, wd.paths.all, buildId)
       : previousBuild(wd, buildId);
     const plan = planBuild(res, {
       previous,
@@ -136,8 +149,8 @@ async function build(req: BuildRequest, wd: Workdir): Promise<BuildSummary> {
     });
     emit({ type: "plan", counts: plan.counts, packages: plan.packages.length });
 
-    const rows = new Map(resumed ? store.packages(buildId).map((r) => [r.pkgname, r]) : []);
-    if (resumed) {
+    const rows = new Map(ownRows.map((r) => [r.pkgname, r]));
+    if (planned) {
       const back = store.requeueBuilding(buildId);
       if (back > 0)
         emit({
@@ -268,8 +281,9 @@ async function build(req: BuildRequest, wd: Workdir): Promise<BuildSummary> {
       },
     });
 
+    checkPersisted();
     emit({ type: "phase", phase: "report" });
-    const repo = await indexRepository(wd.paths.packages);
+    const repo = await indexRepository(wd.paths.packages, { pkgInfo: req.config.pkgInfo });
     for (const p of repo.problems) emit({ type: "warning", message: `repository: ${p}` });
     if (!result.stopped) store.finishBuild(buildId, Date.now(), "done");
     const report = await req.report(wd, buildId);

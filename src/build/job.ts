@@ -14,9 +14,10 @@ import { getToFile } from "../hosts/get.js";
 import type { HostPool } from "../hosts/pool.js";
 import { readTar, unsafeMember } from "../report/tar.js";
 import { HOST } from "./layout.js";
+import { initArgv, kitOf, localbaseOf, pkgDbDirOf, shipKit, type PrefixConfig } from "./prefix.js";
 import { MASTER_STAGES } from "./targets.js";
 
-export interface JobConfig {
+export interface JobConfig extends PrefixConfig {
   readonly make: string;
   readonly targets: readonly string[];
   readonly env: Readonly<Record<string, string>>;
@@ -95,20 +96,7 @@ export async function runJob(ctx: JobContext): Promise<JobOutcome> {
     if (MASTER_STAGES.has(stage)) {
       r = { ok: true, status: 0, output: Buffer.from(`${stage}: decided by the master's plan\n`) };
     } else if (stage === "Init") {
-      r = await run(ctx, {
-        argv: [
-          "sh",
-          "-c",
-          'rm -rf -- "$1" "$4" && mkdir -p -- "$1" "$2" "$3/All" "$4" "$5"',
-          "herd-init",
-          HOST.prefix,
-          HOST.pkgdb,
-          HOST.packages,
-          HOST.work,
-          HOST.cache,
-        ],
-        env,
-      });
+      r = await init(ctx, conn, env);
     } else if (stage === "Clean") {
       r = await run(ctx, { argv: make("clean"), cwd: pkgdir, env });
     } else if (stage === "Vars") {
@@ -155,10 +143,12 @@ export async function runJob(ctx: JobContext): Promise<JobOutcome> {
 
 function hostEnv(ctx: JobContext, root: string): Record<string, string> {
   const abs = (p: string): string => `${root}/${p}`;
+  const localbase = localbaseOf(ctx.config, root);
+  const pkgdb = pkgDbDirOf(ctx.config, root);
   const path = [
     ...ctx.config.path,
-    abs(`${HOST.prefix}/bin`),
-    abs(`${HOST.prefix}/sbin`),
+    `${localbase}/bin`,
+    `${localbase}/sbin`,
     "/usr/bin",
     "/bin",
     "/usr/sbin",
@@ -167,12 +157,11 @@ function hostEnv(ctx: JobContext, root: string): Record<string, string> {
   return {
     ...ctx.config.env,
     PATH: path.join(":"),
-    LOCALBASE: abs(HOST.prefix),
-    PKG_DBDIR: abs(HOST.pkgdb),
+    LOCALBASE: localbase,
+    ...(pkgdb === undefined ? {} : { PKG_DBDIR: pkgdb }),
     // Shared (NFS) setups: the host writes straight into the master's repository.
     PACKAGES: ctx.config.sharedPackages ? dirname(ctx.repo) : abs(HOST.packages),
     WRKOBJDIR: abs(HOST.work),
-    PKG_PATH: abs(HOST.cache),
     MAKE_JOBS: String(ctx.config.makeJobs),
     BATCH: "yes",
   };
@@ -219,6 +208,32 @@ function withNote(t: TaskResult, note: string): StageResult {
   return { ok: true, status: note === "" ? t.status : t.status === 0 ? 1 : t.status, output };
 }
 
+/** Empties the prefix (refilled from the bootstrap kit, shipped first if the host lacks it). */
+async function init(
+  ctx: JobContext,
+  conn: AgentConnection,
+  env: Record<string, string>,
+): Promise<StageResult> {
+  const kit = kitOf(ctx.config);
+  if (!kit.ok) return { ok: true, status: 1, output: Buffer.from(`herd: ${kit.error}\n`) };
+  let note = "";
+  if (kit.value !== null) {
+    const shipped = await shipKit(conn, kit.value, ctx.hostCache);
+    if (!shipped.ok) {
+      if (shipped.error.lost) return { ok: false, lost: true, reason: shipped.error.message };
+      return {
+        ok: true,
+        status: 1,
+        output: Buffer.from(`herd: could not send the bootstrap kit: ${shipped.error.message}\n`),
+      };
+    }
+    note = shipped.value;
+  }
+  const r = await run(ctx, { argv: initArgv(ctx.config, kit.value), env });
+  if (!r.ok || note === "") return r;
+  return { ...r, output: Buffer.concat([Buffer.from(note), r.output]) };
+}
+
 /** Ships the dependency packages the host lacks, then installs them all in order. */
 async function installDepends(
   ctx: JobContext,
@@ -250,7 +265,9 @@ async function installDepends(
     ctx.hostCache.add(dep);
     log.push(`sent ${file} (${put.value.size} bytes, cksum ${put.value.crc})\n`);
   }
-  const r = await run(ctx, { argv: ["pkg_add", ...files], env });
+  // Only pkg_add sees PKG_PATH: pkgsrc refuses to work with it set.
+  const pkgPath = ctx.config.sharedPackages ? ctx.repo : `${conn.info.root}/${HOST.cache}`;
+  const r = await run(ctx, { argv: ["pkg_add", ...files], env: { ...env, PKG_PATH: pkgPath } });
   if (!r.ok) return r;
   return {
     ok: true,

@@ -81,6 +81,8 @@ export async function buildLoop(o: LoopOptions): Promise<LoopResult> {
   let failed = 0;
   let indirect = 0;
   const flags = { stopped: false };
+  // A job that throws (the master cannot write its logs, packages or store: a full disk) stops the build.
+  let broken: { error: unknown } | undefined;
   void o.stop?.then(() => {
     flags.stopped = true;
     poke();
@@ -211,12 +213,16 @@ export async function buildLoop(o: LoopOptions): Promise<LoopResult> {
         o.bus.emit({ type: "indirect-failed", pkgname: names[t]!, culprit: pkg.pkgname });
       }
       poke();
+    }).catch((error: unknown) => {
+      broken ??= { error };
+      poke();
     });
   };
 
   let lastProgress = -1;
   try {
     while (!sched.isFinished() && !flags.stopped) {
+      if (broken !== undefined) throw broken.error;
       syncHosts();
       if (running.size === 0 && !o.pool.list().some(mayWork)) {
         throw new UserError(
@@ -247,6 +253,7 @@ export async function buildLoop(o: LoopOptions): Promise<LoopResult> {
       }
       await Promise.race([new Promise<void>((r) => (wake = r)), o.pool.changed(), sleep(1000)]);
     }
+    if (broken !== undefined) throw broken.error;
   } finally {
     unsubscribe();
   }

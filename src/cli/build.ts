@@ -7,13 +7,18 @@ import { scanStep } from "../build/scan-step.js";
 import { hostName } from "../core/hostspec.js";
 import { EventBus } from "../events/types.js";
 import { LocalTransport } from "../hosts/local.js";
+import { localHostShell, sandboxProblem } from "../hosts/sandbox.js";
+import { allOf, prefixPrepare } from "../build/prefix.js";
 import { HostPool, type HostConfig } from "../hosts/pool.js";
 import { readTreeId, stampTree, treeSyncPrepare } from "../hosts/treesync.js";
+import { readDepends } from "../report/critical.js";
 import { reportModel } from "../report/model.js";
 import { writeReport } from "../report/render.js";
 import { loadConfig, type Config } from "./config.js";
 import { UserError } from "./errors.js";
 import { createDisplay, type OutputMode } from "./progress.js";
+import type { DashboardServer } from "../dashboard/server.js";
+import { buildDashboard, TOKEN_ENV } from "../dashboard/start.js";
 
 export interface BuildCliOptions {
   readonly tree: string;
@@ -26,6 +31,9 @@ export interface BuildCliOptions {
   readonly quiet?: boolean;
   readonly verbose?: boolean;
   readonly shell?: string;
+  /** --dashboard [ADDR]: true without an address. */
+  readonly dashboard?: string | boolean;
+  readonly token?: string;
 }
 
 /** `herd build` and `herd demo`. */
@@ -43,6 +51,14 @@ export function registerBuild(program: Command): void {
     .option("--json", "NDJSON events on stdout")
     .option("-q, --quiet", "only the final summary")
     .option("--verbose", "every stage of every package")
+    .option(
+      "--dashboard [addr]",
+      "serve a live dashboard (default 127.0.0.1, any free port; an address off loopback needs a token)",
+    )
+    .option(
+      "--token <token>",
+      `dashboard token: enables its controls (default: $${TOKEN_ENV}, or generated off loopback)`,
+    )
     .action(async (opts: BuildCliOptions) => {
       await buildCommand(opts);
     });
@@ -109,8 +125,18 @@ async function buildCommand(
   bus.on(display.onEvent);
   const pool = new HostPool({
     heartbeatTimeoutMs: config.heartbeatTimeout * 1000,
-    prepare: treeSyncPrepare(tree, () => ({ dest: HOST.tree, sync: true })),
+    prepare: allOf(
+      treeSyncPrepare(tree, () => ({ dest: HOST.tree, sync: true })),
+      prefixPrepare(config),
+    ),
   });
+  const sandboxIssue = sandboxProblem(config.sandbox);
+  if (sandboxIssue !== undefined)
+    throw new UserError(
+      "config",
+      `sandbox "${config.sandbox}": ${sandboxIssue}`,
+      "install it, or set sandbox to another kind",
+    );
   const hosts: HostConfig[] = [];
   for (let i = 1; i <= n; i++) {
     const name = `local${i}`;
@@ -118,7 +144,12 @@ async function buildCommand(
       name: hostName(name),
       transport: new LocalTransport({
         root: join(work, "hosts", name),
-        shell: opts.shell === "busybox" ? ["busybox", "sh"] : [opts.shell ?? "sh"],
+        // A bootstrap's prefix is private to each local host (see src/hosts/sandbox.ts).
+        shell: localHostShell(
+          config,
+          join(work, "hosts", name),
+          opts.shell === "busybox" ? ["busybox", "sh"] : [opts.shell ?? "sh"],
+        ),
       }),
       slots: 1,
       speed: 1,
@@ -136,7 +167,18 @@ async function buildCommand(
   };
   process.once("SIGINT", onSignal);
   process.once("SIGTERM", onSignal);
+  let dashboard: DashboardServer | null = null;
   try {
+    if (opts.dashboard !== undefined && opts.dashboard !== false) {
+      dashboard = await buildDashboard({
+        addr: opts.dashboard === true ? undefined : opts.dashboard,
+        token: opts.token,
+        bus,
+        pool,
+        work,
+      });
+      process.stderr.write(`dashboard: ${dashboard.url}\n`);
+    }
     return await runBuild({
       tree,
       treeId,
@@ -155,11 +197,20 @@ async function buildCommand(
           make: config.make,
           ...(pkgs === undefined ? {} : { pkgs }),
         }),
-      report: async (wd, id) => writeReport(wd.paths.report, reportModel(wd.store, id)),
+      report: async (wd, id) =>
+        writeReport(
+          wd.paths.report,
+          reportModel(
+            wd.store,
+            id,
+            await readDepends(join(wd.path, "builds", String(id), "presolve")),
+          ),
+        ),
     });
   } finally {
     process.off("SIGINT", onSignal);
     process.off("SIGTERM", onSignal);
+    await dashboard?.close(`the build has ended; herd serve --work ${work} shows it again`);
     display.close();
     await pool.close();
   }

@@ -3,9 +3,11 @@
  * here; the config file (JSON) and the command line are two views of it.
  */
 import { readFileSync } from "node:fs";
+import { isAbsolute, normalize } from "node:path";
 import { z } from "zod";
 import { DEFAULT_TARGETS, checkTargets } from "../build/targets.js";
 import { POLICY_NAMES } from "../core/sched/priority.js";
+import { SANDBOX_KINDS } from "../hosts/sandbox.js";
 import { UserError } from "./errors.js";
 
 export const ConfigSchema = z
@@ -39,6 +41,36 @@ export const ConfigSchema = z
       .describe("hosts share the master's packages directory (NFS): no transfers"),
     excluded: z.array(z.string()).default([]).describe("PKGPATHs or PKGNAMEs never to build"),
     policy: z.enum(POLICY_NAMES).default("herd").describe("scheduling policy"),
+    localbase: z
+      .string()
+      .default("")
+      .describe(
+        "LOCALBASE on the hosts (a bootstrap's prefix, compiled into its tools); empty: each host's ROOT/pkg",
+      ),
+    pkgDbDir: z
+      .string()
+      .default("")
+      .describe(
+        "PKG_DBDIR on the hosts; empty: LOCALBASE/.pkgdb, or with localbase set, what the bootstrap's mk.conf says",
+      ),
+    bootstrapKit: z
+      .string()
+      .default("")
+      .describe(
+        "tar file on the master of a pristine bootstrap prefix: shipped to each host, it refills LOCALBASE when the host connects and at every Init",
+      ),
+    sandbox: z
+      .enum(SANDBOX_KINDS)
+      .default("none")
+      .describe(
+        "local hosts: run each agent in its own mount namespace (unshare or bwrap) where localbase is the host's own ROOT/pkg",
+      ),
+    pkgInfo: z
+      .string()
+      .default("")
+      .describe(
+        "pkg_info on the master that writes pkg_summary (pkg_info -X); empty: herd writes the records itself",
+      ),
     publish: z
       .object({
         destination: z
@@ -97,6 +129,13 @@ export function loadConfig(path: string | undefined): Config {
       "see the README's Configuration section for the keys and their types",
     );
   }
+  const prefix = checkPrefix(r.data);
+  if (prefix !== undefined)
+    throw new UserError(
+      "config",
+      `${path}: ${prefix}`,
+      "see the README's Configuration section (bootstrap prefixes)",
+    );
   const bad = checkTargets(r.data.targets);
   if (bad !== undefined)
     throw new UserError(
@@ -105,4 +144,19 @@ export function loadConfig(path: string | undefined): Config {
       "the default TARGETS are listed in the README",
     );
   return r.data;
+}
+
+/** Checks the prefix keys: Init empties LOCALBASE, so it must be a real, deep enough path. */
+export function checkPrefix(c: Config): string | undefined {
+  const deep = (p: string): boolean =>
+    isAbsolute(p) && normalize(p) === p.replace(/\/+$/, "") && p.split("/").filter(Boolean).length >= 2;
+  if (c.localbase !== "" && !deep(c.localbase))
+    return `localbase: "${c.localbase}" must be an absolute, normalised path at least two levels deep (Init empties it)`;
+  if (c.pkgDbDir !== "" && !deep(c.pkgDbDir))
+    return `pkgDbDir: "${c.pkgDbDir}" must be an absolute, normalised path at least two levels deep`;
+  if (c.localbase === "" && (c.bootstrapKit !== "" || c.sandbox !== "none"))
+    return `${c.bootstrapKit !== "" ? "bootstrapKit" : "sandbox"} needs localbase (the bootstrap's prefix)`;
+  if (c.sandbox !== "none" && c.pkgDbDir !== "" && !c.pkgDbDir.startsWith(`${c.localbase}/`))
+    return "pkgDbDir must lie under localbase with a sandbox (only localbase is private to a host)";
+  return undefined;
 }

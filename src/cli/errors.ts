@@ -22,9 +22,28 @@ export function reportError(err: unknown, verbose: boolean): number {
     return 2;
   }
   const e = err instanceof Error ? err : new Error(String(err));
+  const disk = diskProblem(e);
+  if (disk !== undefined) {
+    // Not a bug: the operator frees space and runs the same command again.
+    process.stderr.write(`herd: error: ${disk}\n`);
+    process.stderr.write(
+      "hint: free space on the work directory's disk and run the same command again to resume\n",
+    );
+    if (verbose) process.stderr.write(`${e.stack ?? ""}\n`);
+    return 2;
+  }
   process.stderr.write(`herd: internal error: ${e.message}\n`);
   process.stderr.write(
     verbose ? `${e.stack ?? ""}\n` : "hint: run again with --verbose for details\n",
   );
   return 70;
+}
+
+/** A full or read-only disk, as Node's fs or SQLite reports it. */
+function diskProblem(e: Error): string | undefined {
+  const code = (e as NodeJS.ErrnoException).code;
+  if (code === "ENOSPC" || code === "EDQUOT" || code === "SQLITE_FULL")
+    return `the disk is full (${e.message})`;
+  if (code === "EROFS" || code === "SQLITE_READONLY") return `the disk is read-only (${e.message})`;
+  return undefined;
 }

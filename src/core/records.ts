@@ -123,7 +123,14 @@ export class RecordParser {
   private lineNo = 0;
   /** The open record: its bytes are buf[start, end) so far. */
   private cur:
-    | { pkgname: string; line: number; buf: Buffer; start: number; end: number; known: Map<string, string> }
+    | {
+        pkgname: string;
+        line: number;
+        buf: Buffer;
+        start: number;
+        end: number;
+        known: Map<string, string>;
+      }
     | undefined;
   private readonly seen = new Map<string, number>();
 
@@ -150,9 +157,9 @@ export class RecordParser {
       this.scan(this.joinCarry(chunk), this.scanned);
       return;
     }
-    if (cut > 0) this.scan(this.joinCarry(chunk.subarray(0, cut)), this.scanned);
+    const headOk = cut === 0 || this.scan(this.joinCarry(chunk.subarray(0, cut)), this.scanned);
     // What follows starts with a PKGNAME= line, which closes the carried record.
-    if (this.error === undefined && cut < chunk.length) this.scan(chunk.subarray(cut), 0);
+    if (headOk && cut < chunk.length) this.scan(chunk.subarray(cut), 0);
   }
 
   /** The carry followed by more bytes; the open record (which starts the carry) moves along. */
@@ -162,14 +169,14 @@ export class RecordParser {
     return joined;
   }
 
-  /** Splits buf into lines from offset `from`. */
-  private scan(buf: Buffer, from: number): void {
+  /** Splits buf into lines from offset `from`; false once the input is found malformed. */
+  private scan(buf: Buffer, from: number): boolean {
     let pos = from;
     this.nulAt = buf.indexOf(0, pos);
     for (;;) {
       const nl = buf.indexOf(NL, pos);
       if (nl < 0) break;
-      if (!this.line(buf, pos, nl)) return;
+      if (!this.line(buf, pos, nl)) return false;
       pos = nl + 1;
     }
     if (buf.length - pos > MAX_LINE) {
@@ -178,7 +185,7 @@ export class RecordParser {
         `line longer than ${MAX_LINE} bytes`,
         "is this a pbulk-index file?",
       );
-      return;
+      return false;
     }
     // Keep the open record (its raw bytes must stay contiguous) and the partial line.
     const cur = this.cur;
@@ -190,6 +197,7 @@ export class RecordParser {
     }
     this.scanned = pos - keep;
     this.carry = buf.subarray(keep);
+    return true;
   }
 
   /** Offset in the carry of the first byte not yet split into lines. */

@@ -12,6 +12,8 @@ export type BuildEvent =
       readonly tree: string;
       readonly treeId: string;
       readonly resumed: boolean;
+      /** The per-package targets in order (the dashboard shows which one runs). */
+      readonly targets?: readonly string[];
     }
   | {
       readonly type: "phase";

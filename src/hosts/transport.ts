@@ -38,6 +38,8 @@ export interface Transport {
   readonly description: string;
   /** Starts the agent bootstrap on the host and returns the stream to it. */
   open(signal?: AbortSignal): Promise<Result<Channel, TransportError>>;
+  /** Releases what outlives a channel (e.g. ssh's shared connection). */
+  dispose?(): Promise<void>;
 }
 
 /** Keeps the last `max` bytes of a stream's text, for error messages. */

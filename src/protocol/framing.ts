@@ -113,7 +113,11 @@ export class AgentStreamParser {
   #finishPayload(advance = true): void {
     const p = this.#payloads[this.#index]!;
     const crc = this.#ck.digest();
-    this.#h.payloadEnd({ index: this.#index, intact: crc === p.crc && this.#ck.size === p.size, crc });
+    this.#h.payloadEnd({
+      index: this.#index,
+      intact: crc === p.crc && this.#ck.size === p.size,
+      crc,
+    });
     if (advance) this.#nextPayload();
   }
 }

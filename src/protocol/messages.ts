@@ -35,7 +35,10 @@ const ENV_NAME = /^[A-Za-z_][A-Za-z0-9_]*$/;
 
 function checkLine(what: string, s: string): EncodeError | null {
   if (s.includes("\n") || s.includes("\0")) {
-    return { reason: "bad-field", message: `${what} contains a newline or NUL: ${JSON.stringify(s)}` };
+    return {
+      reason: "bad-field",
+      message: `${what} contains a newline or NUL: ${JSON.stringify(s)}`,
+    };
   }
   return null;
 }
@@ -58,7 +61,10 @@ export function encodeRun(req: RunRequest): Result<string, EncodeError> {
   if (req.argv.length === 0) return err({ reason: "bad-field", message: "argv is empty" });
   for (const [name, value] of req.env) {
     if (!ENV_NAME.test(name)) {
-      return err({ reason: "bad-field", message: `bad environment variable name ${JSON.stringify(name)}` });
+      return err({
+        reason: "bad-field",
+        message: `bad environment variable name ${JSON.stringify(name)}`,
+      });
     }
     const b = checkLine(`environment variable ${name}`, value);
     if (b) return err(b);
@@ -77,11 +83,16 @@ export function encodeKill(id: number, signal: Signal): string {
   return `kill ${id} ${signal}\n`;
 }
 
-export function encodePutStart(id: number, path: string, mode: number): Result<string, EncodeError> {
+export function encodePutStart(
+  id: number,
+  path: string,
+  mode: number,
+): Result<string, EncodeError> {
   checkId(id);
   const bad = checkLine("path", path);
   if (bad) return err(bad);
-  if (!Number.isInteger(mode) || mode < 0 || mode > 0o7777) throw new Error(`bug: bad mode ${mode}`);
+  if (!Number.isInteger(mode) || mode < 0 || mode > 0o7777)
+    throw new Error(`bug: bad mode ${mode}`);
   return ok(`put ${id} ${mode.toString(8).padStart(3, "0")}\n${path}\n`);
 }
 
@@ -150,7 +161,9 @@ export function parseAgentHeader(line: string): AgentHeader | null {
     case "hello": {
       const proto = n(1);
       const p = payloadAt(w, 2);
-      return proto === null || p === null || w.length !== 4 ? null : { verb: "hello", proto, payloads: [p] };
+      return proto === null || p === null || w.length !== 4
+        ? null
+        : { verb: "hello", proto, payloads: [p] };
     }
     case "pong": {
       const seq = n(1);
@@ -178,14 +191,17 @@ export function parseAgentHeader(line: string): AgentHeader | null {
       const seconds = w[3] === "-" ? null : n(3);
       const p1 = payloadAt(w, 4);
       const p2 = payloadAt(w, 6);
-      if (id === null || status === null || p1 === null || p2 === null || w.length !== 8) return null;
+      if (id === null || status === null || p1 === null || p2 === null || w.length !== 8)
+        return null;
       if (seconds === null && w[3] !== "-") return null;
       return { verb: "done", id, status, seconds, payloads: [p1, p2] };
     }
     case "file": {
       const id = n(1);
       const p = payloadAt(w, 2);
-      return id === null || p === null || w.length !== 4 ? null : { verb: "file", id, payloads: [p] };
+      return id === null || p === null || w.length !== 4
+        ? null
+        : { verb: "file", id, payloads: [p] };
     }
     default:
       return null;

@@ -115,7 +115,9 @@ function legend(): string {
 
 /** About ten round tick marks (seconds) with labels. */
 function ticks(horizon: number): (readonly [number, string])[] {
-  const steps = [60, 300, 600, 1800, 3600, 7200, 10800, 21600, 43200, 86400, 172800, 604800];
+  const steps = [
+    1, 2, 5, 10, 15, 30, 60, 300, 600, 1800, 3600, 7200, 10800, 21600, 43200, 86400, 172800, 604800,
+  ];
   const step = steps.find((s) => horizon / s <= 12) ?? Math.ceil(horizon / 12 / 86400) * 86400;
   const out: (readonly [number, string])[] = [];
   for (let t = 0; t <= horizon; t += step) out.push([t, t === 0 ? "0" : clock(t)]);

@@ -3,6 +3,7 @@
  * the HTML, text and JSON reports are three renderings of this one model.
  */
 import type { BuildRow, PackageRow, StageRow, Store } from "../store/store.js";
+import { criticalPath, type CriticalPath } from "./critical.js";
 
 export interface FailedPackage {
   readonly pkgname: string;
@@ -63,13 +64,22 @@ export interface ReportModel {
   }[];
   readonly hosts: readonly HostStats[];
   readonly timeline: readonly TimelineRun[];
+  /** The longest chain of dependencies by build time (empty without a dependency graph). */
+  readonly critical: CriticalPath;
   readonly diff: BuildDiff | null;
 }
 
 const NOT_BUILT = new Set(["indirect-failed", "indirect-skipped"]);
 
-/** Gathers the report's facts for one build. */
-export function reportModel(store: Store, buildId: number): ReportModel {
+/**
+ * Gathers the report's facts for one build; `depends` (PKGNAME → the
+ * PKGNAMEs it needs, see readDepends) gives the critical path.
+ */
+export function reportModel(
+  store: Store,
+  buildId: number,
+  depends: ReadonlyMap<string, readonly string[]> = new Map(),
+): ReportModel {
   const build = store.builds().find((b) => b.id === buildId);
   if (build === undefined) throw new Error(`no build ${buildId}`);
   const rows = store.packages(buildId);
@@ -128,6 +138,11 @@ export function reportModel(store: Store, buildId: number): ReportModel {
       .sort((a, b) => b.breaks + b.failed - (a.breaks + a.failed)),
     hosts: hostStats(rows, stages),
     timeline: timeline(rows, stages),
+    // Without the graph a lone package would pass for a chain: say nothing instead.
+    critical:
+      depends.size === 0
+        ? { packages: [], seconds: 0 }
+        : criticalPath(buildSeconds(stages), depends),
     diff: diffWithPrevious(store, buildId, rows),
   };
 }
@@ -146,6 +161,13 @@ function hostStats(rows: readonly PackageRow[], stages: readonly StageRow[]): Ho
   }
   for (const s of stages) get(s.host).busySeconds += s.wallMs / 1000;
   return [...m].map(([host, v]) => ({ host, ...v })).sort((a, b) => (a.host < b.host ? -1 : 1));
+}
+
+/** Seconds each package spent in its stages in this build. */
+function buildSeconds(stages: readonly StageRow[]): Map<string, number> {
+  const out = new Map<string, number>();
+  for (const s of stages) out.set(s.pkgname, (out.get(s.pkgname) ?? 0) + s.wallMs / 1000);
+  return out;
 }
 
 function timeline(rows: readonly PackageRow[], stages: readonly StageRow[]): TimelineRun[] {

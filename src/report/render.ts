@@ -85,6 +85,11 @@ export function renderText(m: ReportModel, short: boolean): string {
     lines.push("Skipped:");
     for (const p of m.skipped) lines.push(`  ${p.pkgname}: ${p.reason}`);
     lines.push("");
+    if (m.critical.packages.length > 0)
+      lines.push(
+        `Critical path: ${m.critical.packages.join(" -> ")} (${m.critical.seconds.toFixed(1)} s)`,
+        "",
+      );
     lines.push("Hosts:");
     for (const h of m.hosts)
       lines.push(
@@ -103,7 +108,7 @@ function table(head: readonly string[], rows: readonly (readonly string[])[]): s
 
 const STYLE = `body{font:14px/1.4 system-ui,sans-serif;margin:1.5em;color:#222}table{border-collapse:collapse;margin:.5em 0}
 td,th{border:1px solid #ccc;padding:2px 8px;text-align:left}th{background:#eee}.counts span{display:inline-block;margin-right:1em}
-.failed{color:#b00}.built{color:#070}pre{background:#f6f6f6;padding:.5em;overflow:auto;max-height:40em}`;
+.failed{color:#b00}.built{color:#070}img{max-width:100%;height:auto}pre{background:#f6f6f6;padding:.5em;overflow:auto;max-height:40em}`;
 
 /** The main HTML page. */
 export function renderHtml(m: ReportModel): string {
@@ -160,11 +165,20 @@ export function renderHtml(m: ReportModel): string {
     ["host", "built", "failed", "busy (s)"],
     m.hosts.map((h) => [e(h.host), String(h.built), String(h.failed), h.busySeconds.toFixed(1)]),
   )}</section>
-<section id="timeline"><h2>Timeline</h2><img src="timeline.svg" alt="timeline of the build, one row per host"></section>
+<section id="timeline"><h2>Timeline</h2>${criticalHtml(m)}<img src="timeline.svg" alt="timeline of the build, one row per host"></section>
 <section id="diff"><h2>Changes since the previous build</h2>${diff}</section>
 <p><a href="report.txt">report.txt</a> · <a href="report.json">report.json</a></p>
 </body></html>
 `;
+}
+
+function criticalHtml(m: ReportModel): string {
+  if (m.critical.packages.length === 0) return "";
+  return `<p id="critical-path">Critical path (in orange): ${m.critical.packages
+    .map((p) => `<b>${escapeHtml(p)}</b>`)
+    .join(
+      " → ",
+    )}, ${m.critical.seconds.toFixed(1)} s of building in a row: no schedule could finish sooner.</p>`;
 }
 
 function logName(pkgname: string, stage: string): string {
@@ -196,13 +210,14 @@ ${parts.join("\n")}
 
 function timelineSvg(m: ReportModel): string {
   const t0 = Math.min(...m.timeline.map((r) => r.startMs), Infinity);
+  const critical = new Set(m.critical.packages);
   const runs: GanttRun[] = m.timeline.map((r) => ({
     label: r.pkgname,
     row: r.host,
     start: (r.startMs - (Number.isFinite(t0) ? t0 : 0)) / 1000,
     end: (r.endMs - (Number.isFinite(t0) ? t0 : 0)) / 1000,
     outcome: r.ok ? "ok" : "failed",
-    critical: false,
+    critical: critical.has(r.pkgname),
   }));
   return renderGantt(runs, { title: `herd build ${m.build.id}` });
 }

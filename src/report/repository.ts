@@ -3,11 +3,15 @@
  * pkg_summary.gz (the `pkg_info -X` records of every package) and SHA512
  * (`cksum -a sha512` lines of every package file).
  */
+import { execFile } from "node:child_process";
 import { createHash } from "node:crypto";
+import { promisify } from "node:util";
 import { readdir, readFile, rename, writeFile, stat } from "node:fs/promises";
 import { join } from "node:path";
 import { gzipSync } from "node:zlib";
 import { readTar, unsafeMember } from "./tar.js";
+
+const execFileP = promisify(execFile);
 
 /** BUILD_INFO keys that pkg_info -X copies into a summary record. */
 const SUMMARY_BUILD_INFO = [
@@ -80,11 +84,19 @@ export interface RepositoryIndex {
   readonly problems: readonly string[];
 }
 
+export interface IndexOptions {
+  /** Package files to leave out (RESTRICTED, NO_BIN_ON_FTP). */
+  readonly exclude?: ReadonlySet<string>;
+  /** A real `pkg_info` on the master: its `pkg_info -X` writes the records instead of herd. */
+  readonly pkgInfo?: string;
+}
+
 /** Writes pkg_summary.gz and SHA512 for every package in packagesDir/All (atomically). */
 export async function indexRepository(
   packagesDir: string,
-  exclude: ReadonlySet<string> = new Set(),
+  opts: IndexOptions = {},
 ): Promise<RepositoryIndex> {
+  const exclude = opts.exclude ?? new Set<string>();
   const all = join(packagesDir, "All");
   const files = (await readdir(all)).filter((f) => f.endsWith(".tgz") && !exclude.has(f)).sort();
   let summary = "";
@@ -92,7 +104,10 @@ export async function indexRepository(
   const problems: string[] = [];
   for (const f of files) {
     const data = await readFile(join(all, f));
-    const rec = summaryRecord(f, data);
+    const rec =
+      opts.pkgInfo === undefined || opts.pkgInfo === ""
+        ? summaryRecord(f, data)
+        : await pkgInfoRecord(opts.pkgInfo, all, f);
     if (!rec.ok) {
       problems.push(rec.message);
       continue;
@@ -103,6 +118,24 @@ export async function indexRepository(
   await atomicWrite(join(all, "pkg_summary.gz"), gzipSync(summary));
   await atomicWrite(join(packagesDir, "SHA512"), Buffer.from(sha));
   return { packages: files.length - problems.length, problems };
+}
+
+/** The record `pkg_info -X FILE` prints, run in the package's directory. */
+async function pkgInfoRecord(pkgInfo: string, dir: string, file: string): Promise<SummaryResult> {
+  try {
+    const { stdout } = await execFileP(pkgInfo, ["-X", file], {
+      cwd: dir,
+      encoding: "utf8",
+      maxBuffer: 16 * 1024 * 1024,
+    });
+    const body = stdout.replace(/\n+$/, "");
+    if (!body.startsWith("PKGNAME=") && !/\nPKGNAME=/.test(body))
+      return { ok: false, message: `${file}: pkg_info -X printed no PKGNAME` };
+    return { ok: true, record: `${body}\n\n` };
+  } catch (e) {
+    const why = (e as { stderr?: string }).stderr?.trim() ?? (e as Error).message;
+    return { ok: false, message: `${file}: ${pkgInfo} -X failed: ${why.slice(0, 300)}` };
+  }
 }
 
 async function atomicWrite(path: string, data: Buffer): Promise<void> {

@@ -172,7 +172,13 @@ describe("pbulk-scan framing", () => {
   it("inserts PKG_LOCATION as the second line and drops repeated PKGNAMEs", async () => {
     const { frameScanOutput } = await import("../../src/core/pscan.js");
     const seen = new Set<string>(["old-1.0"]);
-    const out = frameScanOutput(Buffer.from("PKGNAME=py312-a-1\nALL_DEPENDS=\nPKGNAME=old-1.0\nALL_DEPENDS=x\nPKGNAME=py313-a-1\nALL_DEPENDS=\n"), "lang/py-a", seen);
+    const out = frameScanOutput(
+      Buffer.from(
+        "PKGNAME=py312-a-1\nALL_DEPENDS=\nPKGNAME=old-1.0\nALL_DEPENDS=x\nPKGNAME=py313-a-1\nALL_DEPENDS=\n",
+      ),
+      "lang/py-a",
+      seen,
+    );
     assert.equal(
       out.toString(),
       "PKGNAME=py312-a-1\nPKG_LOCATION=lang/py-a\nALL_DEPENDS=\nPKGNAME=py313-a-1\nPKG_LOCATION=lang/py-a\nALL_DEPENDS=\n",

@@ -1,0 +1,208 @@
+import type { Command } from "commander";
+import { existsSync, readFileSync } from "node:fs";
+import { join, resolve } from "node:path";
+import { scanStep } from "../build/scan-step.js";
+import { openWorkdir } from "../build/workdir.js";
+import { printRecord } from "../core/records.js";
+import { EventBus } from "../events/types.js";
+import { localEntries, HOST_TREE } from "../hosts/factory.js";
+import { parseHostsFile, type HostEntry } from "../hosts/hostsfile.js";
+import { HostPool } from "../hosts/pool.js";
+import { rebaseScanDepends } from "../hosts/scanpaths.js";
+import { describeState } from "../hosts/state.js";
+import { readTreeId, treeSyncPrepare } from "../hosts/treesync.js";
+import { UserError } from "./errors.js";
+import { writeChunks } from "./output.js";
+import { createDisplay, type OutputMode } from "./progress.js";
+import { serveHosts, type Served } from "../hosts/serve.js";
+
+interface ScanOptions {
+  readonly tree: string;
+  readonly local?: string;
+  readonly hosts?: string;
+  readonly output: string;
+  readonly make: string;
+  readonly pkgs?: string;
+  readonly work: string;
+  readonly shell?: string;
+  readonly heartbeatTimeout: string;
+  readonly json?: boolean;
+}
+
+/** `herd scan`: `make pbulk-index` in every package directory, spread over the hosts. */
+export function registerScan(program: Command): void {
+  program
+    .command("scan")
+    .description(
+      "scan the tree (bmake pbulk-index per package) on the hosts and write pbulk-scan output",
+    )
+    .requiredOption("-t, --tree <dir>", "the pkgsrc tree (stamped with herd tree stamp)")
+    .option("-l, --local <n>", "use N local hosts")
+    .option("-H, --hosts <file>", "use the hosts in this hosts file")
+    .option("-o, --output <file>", "write the records here (- for stdout)", "-")
+    .option("--make <path>", "make program on the hosts", "bmake")
+    .option(
+      "--pkgs <file>",
+      "scan only these PKGPATHs (one per line) and the directories they depend on",
+    )
+    .option("-w, --work <dir>", "work directory (keeps scans for incremental rescans)", "work")
+    .option("--shell <cmd>", "shell for --local agents: sh, dash or busybox")
+    .option("--heartbeat-timeout <s>", "seconds of silence before a host counts as lost", "30")
+    .option("--json", "NDJSON events on stderr instead of progress lines")
+    .action(async (opts: ScanOptions) => {
+      await runScan(opts);
+    });
+}
+
+/** Hosts from --local N or --hosts FILE (exactly one of them). */
+export function hostEntries(opts: { local?: string; hosts?: string; shell?: string }): HostEntry[] {
+  if ((opts.local === undefined) === (opts.hosts === undefined)) {
+    throw new UserError(
+      "usage",
+      "give exactly one of --local N and --hosts FILE",
+      "e.g. --local 4",
+    );
+  }
+  if (opts.local !== undefined) {
+    const n = Number(opts.local);
+    if (!Number.isInteger(n) || n < 1 || n > 256) {
+      throw new UserError(
+        "usage",
+        "--local N needs a number of hosts from 1 to 256",
+        "e.g. --local 4",
+      );
+    }
+    return localEntries(n, opts.shell ?? null);
+  }
+  const file = opts.hosts!;
+  let text: string;
+  try {
+    text = readFileSync(file, "utf8");
+  } catch (e) {
+    throw new UserError("hosts-file", `cannot read the hosts file ${file}`, "check the path", {
+      cause: e,
+    });
+  }
+  const parsed = parseHostsFile(text, file);
+  if (!parsed.ok) throw new UserError(parsed.error.code, parsed.error.message, parsed.error.hint);
+  if (parsed.value.length === 0)
+    throw new UserError("hosts-file", `${file} lists no hosts`, "one host per line");
+  return parsed.value;
+}
+
+async function runScan(opts: ScanOptions): Promise<void> {
+  const tree = resolve(opts.tree);
+  if (!existsSync(join(tree, "mk"))) {
+    throw new UserError(
+      "tree",
+      `${tree} does not look like a pkgsrc tree (no mk/)`,
+      "pass the top of the tree",
+    );
+  }
+  if (readTreeId(tree) === null) {
+    throw new UserError(
+      "tree",
+      `the tree ${tree} has no tree id`,
+      `run: herd tree stamp --tree ${tree}`,
+    );
+  }
+  const heartbeat = Number(opts.heartbeatTimeout);
+  if (!(heartbeat > 0))
+    throw new UserError("usage", "--heartbeat-timeout needs a number of seconds", "e.g. 30");
+  const entries = hostEntries(opts);
+  const pkgs = opts.pkgs === undefined ? undefined : readPkgList(opts.pkgs);
+  const work = resolve(opts.work);
+  const syncs = new Map<string, boolean>();
+  const mode: OutputMode = opts.json === true ? "json" : process.stderr.isTTY ? "tty" : "plain";
+  const display = createDisplay(mode, process.stderr);
+  const bus = new EventBus();
+  bus.on(display.onEvent);
+  const pool = new HostPool({
+    heartbeatTimeoutMs: heartbeat * 1000,
+    prepare: treeSyncPrepare(tree, (h) => ({ dest: HOST_TREE, sync: syncs.get(h.name) ?? true })),
+  });
+  // Each host's tree path, to rewrite SCAN_DEPENDS as if scanned in the master's tree.
+  const hostTrees = new Set<string>();
+  pool.subscribe((e) => {
+    const root = pool.get(e.host)?.info?.root;
+    if (root !== undefined) hostTrees.add(`${root}/${HOST_TREE}`);
+    if (e.type === "state") bus.emit({ type: "host", host: e.host, state: describeState(e.to) });
+    else bus.emit({ type: "host", host: e.host, state: "note", detail: e.message });
+  });
+  const wd = openWorkdir(work);
+  let served: Served | undefined;
+  let failed = 0;
+  bus.on((e) => {
+    if (e.type === "scan-error") failed++;
+  });
+  try {
+    bus.emit({ type: "phase", phase: "scan" });
+    served = await serveHosts({
+      pool,
+      work,
+      tree,
+      socketPath: wd.paths.control,
+      syncs,
+      ...(opts.hosts === undefined ? {} : { hostsFile: resolve(opts.hosts) }),
+      warn: (message) => {
+        bus.emit({ type: "warning", message });
+      },
+    });
+    if (opts.hosts === undefined) {
+      for (const e of entries) {
+        const r = served.add(e);
+        if (!r.ok) throw new UserError("hosts", r.error, "check the hosts");
+      }
+    }
+    const records = await scanStep({
+      pool,
+      tree,
+      wd,
+      bus,
+      make: opts.make,
+      ...(pkgs === undefined ? {} : { pkgs }),
+    });
+    const trees = [...hostTrees];
+    await writeChunks(
+      opts.output,
+      records.map((r) => printRecord(rebaseScanDepends(r, trees, tree))),
+    );
+    if (failed > 0) {
+      bus.emit({
+        type: "warning",
+        message: `${failed} package directories failed to scan (see above)`,
+      });
+      process.exitCode = 1;
+    }
+  } finally {
+    display.close();
+    await served?.close();
+    await pool.close();
+    wd.release();
+  }
+}
+
+function readPkgList(file: string): string[] {
+  let text: string;
+  try {
+    text = readFileSync(file, "utf8");
+  } catch (e) {
+    throw new UserError("usage", `cannot read the package list ${file}`, "one PKGPATH per line", {
+      cause: e,
+    });
+  }
+  const out: string[] = [];
+  for (const [i, raw] of text.split("\n").entries()) {
+    const line = raw.replace(/#.*/, "").trim();
+    if (line === "") continue;
+    if (!/^[A-Za-z0-9_+][A-Za-z0-9_.+-]*\/[A-Za-z0-9_+][A-Za-z0-9_.+-]*$/.test(line)) {
+      throw new UserError(
+        "usage",
+        `${file}:${i + 1}: ${JSON.stringify(line)} is not a PKGPATH`,
+        "one category/dir per line",
+      );
+    }
+    out.push(line);
+  }
+  return out;
+}

@@ -1,0 +1,98 @@
+/**
+ * Hosts-file entries (or `--local N`) to pool members: the transport for
+ * each, and where its tree lives.
+ */
+import { existsSync, lstatSync, mkdirSync, symlinkSync } from "node:fs";
+import { join, resolve } from "node:path";
+import { hostName } from "../core/hostspec.js";
+import { err, ok, type Result } from "../protocol/result.js";
+import type { HostEntry } from "./hostsfile.js";
+import { LocalTransport, shellCommand } from "./local.js";
+import type { HostConfig } from "./pool.js";
+import type { Transport } from "./transport.js";
+
+/** Where a host's tree copy lives, relative to its agent root (as the build expects it). */
+export const HOST_TREE = "pkgsrc";
+
+export interface FactoryContext {
+  /** The master's work directory (local hosts live in WORK/hosts/NAME). */
+  readonly work: string;
+  /** The master's tree (a local host with sync=no links to it). */
+  readonly tree: string;
+  /** Builds the transports this module does not know itself (ssh, attach). */
+  readonly remote?: (entry: HostEntry) => Result<Transport, string>;
+}
+
+export interface PoolMember {
+  readonly config: HostConfig;
+  /** False: the host's tree is the master's (shared), never synced. */
+  readonly sync: boolean;
+}
+
+/** `--local N`: N local hosts named local1..localN. */
+export function localEntries(n: number, shell: string | null): HostEntry[] {
+  return Array.from({ length: n }, (_, i) => ({
+    name: `local${i + 1}`,
+    transport: "local" as const,
+    address: null,
+    slots: 1,
+    speed: 1,
+    tags: [],
+    root: null,
+    shell,
+    sync: true,
+    identity: null,
+    knownHosts: null,
+    sshOptions: [],
+    line: 0,
+  }));
+}
+
+/** The pool member for one entry, or why it cannot be made. */
+export function memberFor(entry: HostEntry, ctx: FactoryContext): Result<PoolMember, string> {
+  let transport: Transport;
+  if (entry.transport === "local") {
+    const root = resolve(entry.address ?? join(ctx.work, "hosts", entry.name));
+    if (!entry.sync) {
+      const r = linkTree(root, ctx.tree);
+      if (!r.ok) return r;
+    }
+    transport = new LocalTransport({ root, shell: shellCommand(entry.shell ?? undefined) });
+  } else {
+    if (ctx.remote === undefined) return err(`${entry.transport} hosts are not available here`);
+    const t = ctx.remote(entry);
+    if (!t.ok) return t;
+    transport = t.value;
+  }
+  return ok({
+    config: {
+      name: hostName(entry.name),
+      transport,
+      slots: entry.slots,
+      speed: entry.speed,
+      tags: entry.tags,
+    },
+    sync: entry.sync,
+  });
+}
+
+/** A local host sharing the master's tree gets ROOT/pkgsrc as a symlink to it. */
+function linkTree(root: string, tree: string): Result<null, string> {
+  const link = join(root, HOST_TREE);
+  mkdirSync(root, { recursive: true });
+  if (existsSync(link) || isLink(link)) {
+    if (!lstatSync(link).isSymbolicLink())
+      return err(`${link} exists and is not a symlink to the tree`);
+    return ok(null);
+  }
+  symlinkSync(resolve(tree), link);
+  return ok(null);
+}
+
+function isLink(p: string): boolean {
+  try {
+    return lstatSync(p).isSymbolicLink();
+  } catch {
+    return false;
+  }
+}

@@ -1,0 +1,85 @@
+/** Host → master file transfer helpers over AgentConnection.get. */
+import { closeSync, openSync, renameSync, rmSync, writeSync } from "node:fs";
+import { err, ok, type Result } from "../protocol/result.js";
+import type { AgentConnection, RequestFailure } from "./connection.js";
+
+/** Fetches a file from the host into memory, checked by cksum. */
+export function getBuffer(
+  conn: AgentConnection,
+  path: string,
+): Promise<Result<Buffer, RequestFailure>> {
+  return new Promise((settle) => {
+    const parts: Buffer[] = [];
+    conn.get(path, {
+      data: (c) => parts.push(c),
+      end: (check) => {
+        settle(
+          check.intact
+            ? ok(Buffer.concat(parts))
+            : err({ reason: "corrupt", message: `${path} failed its checksum in transit` }),
+        );
+      },
+      fail: (f) => {
+        settle(err(f));
+      },
+    });
+  });
+}
+
+/**
+ * Fetches a file from the host into `dest`: written beside it first and
+ * renamed into place only when intact, so a half-received file is never seen.
+ */
+export function getToFile(
+  conn: AgentConnection,
+  path: string,
+  dest: string,
+): Promise<Result<{ size: number; crc: number }, RequestFailure>> {
+  const part = `${dest}.part`;
+  return new Promise((settle, reject) => {
+    let fd: number | null = null;
+    let size = 0;
+    // A local write error (the master's disk is full) is thrown to the caller, not into the link's data handler.
+    let failed: { error: unknown } | undefined;
+    const finish = (): void => {
+      if (fd !== null) closeSync(fd);
+      fd = null;
+    };
+    conn.get(path, {
+      data: (c) => {
+        if (failed !== undefined) return;
+        try {
+          fd ??= openSync(part, "w");
+          writeSync(fd, c);
+          size += c.length;
+        } catch (error) {
+          failed = { error };
+        }
+      },
+      end: (check) => {
+        try {
+          if (failed !== undefined) throw failed.error;
+          fd ??= openSync(part, "w");
+          finish();
+        } catch (error) {
+          finish();
+          rmSync(part, { force: true });
+          reject(error instanceof Error ? error : new Error(String(error)));
+          return;
+        }
+        if (!check.intact) {
+          rmSync(part, { force: true });
+          settle(err({ reason: "corrupt", message: `${path} failed its checksum in transit` }));
+          return;
+        }
+        renameSync(part, dest);
+        settle(ok({ size, crc: check.crc }));
+      },
+      fail: (f) => {
+        finish();
+        rmSync(part, { force: true });
+        settle(err(f));
+      },
+    });
+  });
+}

@@ -1,0 +1,232 @@
+/**
+ * The real 2013 pkgsrc tree for tests and benchmarks: the tree, its
+ * bootstrap kit and pkgsrc's own pbulk tools, prepared once per machine by
+ * scripts/pkgsrc2013.sh in a cache directory outside the repository (keyed
+ * by the tarball's checksum) and reused afterwards.
+ *
+ * Host directories live in that cache too, one set per test: a local host's
+ * copy of the tree (about 240 MB) is synced by herd once, and later runs find
+ * the tree id unchanged and skip the sync, as a real build host would.
+ */
+import { spawn, spawnSync } from "node:child_process";
+import { createHash, randomUUID } from "node:crypto";
+import {
+  createReadStream,
+  cpSync,
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  readdirSync,
+  readFileSync,
+  renameSync,
+  rmSync,
+  statSync,
+  writeFileSync,
+} from "node:fs";
+import { join, relative, resolve } from "node:path";
+import { ROOT } from "./paths.js";
+
+/** The shared real data: the tarball and its bootstrap.sh. */
+export const DATA_2013 = resolve(ROOT, "../shared/data/pkgsrc-2013");
+/** The local category the real-build test adds to its copy of the tree. */
+export const LOCAL_CATEGORY = join(ROOT, "tests/fixtures/pkgsrc2013/local");
+
+export interface Pkgsrc2013 {
+  /** The cache directory. */
+  readonly dir: string;
+  /** The pristine tree, stamped with a herd tree id. */
+  readonly tree: string;
+  /** The bootstrap's prefix (compiled into its bmake and pkg tools). */
+  readonly prefix: string;
+  /** A tar of the pristine prefix. */
+  readonly kit: string;
+  readonly bmake: string;
+  readonly pkgInfo: string;
+  readonly pbulkScan: string;
+  readonly pbulkResolve: string;
+}
+
+/** Why the real tree cannot be used on this machine, or undefined when it can. */
+export function pkgsrc2013Missing(): string | undefined {
+  if (process.platform !== "linux") return "the 2013 bootstrap is prepared for Linux";
+  if (!existsSync(join(DATA_2013, "pkgsrc-2013-03-30.tar.zst")))
+    return `no real data in ${DATA_2013}`;
+  for (const tool of ["gcc", "make", "bash", "zstd", "flock", "unshare"]) {
+    if (spawnSync("sh", ["-c", `command -v ${tool}`]).status !== 0) return `${tool} is missing`;
+  }
+  return undefined;
+}
+
+let prepared: Pkgsrc2013 | undefined;
+
+/** The prepared tree and tools (first use on a machine takes a few minutes). */
+export function preparePkgsrc2013(): Pkgsrc2013 {
+  if (prepared !== undefined) return prepared;
+  const r = spawnSync("sh", [join(ROOT, "scripts/pkgsrc2013.sh"), DATA_2013], {
+    encoding: "utf8",
+    stdio: ["ignore", "pipe", "inherit"],
+    timeout: 30 * 60_000,
+  });
+  const dir = r.stdout.trim().split("\n").at(-1) ?? "";
+  if (r.status !== 0 || !existsSync(join(dir, "ready")))
+    throw new Error(`scripts/pkgsrc2013.sh failed (status ${String(r.status)})`);
+  prepared = {
+    dir,
+    tree: join(dir, "pkgsrc"),
+    prefix: join(dir, "prefix"),
+    kit: join(dir, "kit.tar"),
+    bmake: join(dir, "prefix/bin/bmake"),
+    pkgInfo: join(dir, "prefix/sbin/pkg_info"),
+    pbulkScan: join(dir, "pbulk/pbulk-scan"),
+    pbulkResolve: join(dir, "pbulk/pbulk-resolve"),
+  };
+  return prepared;
+}
+
+/** A herd config for building with the bootstrap: its bmake, its prefix private to each local host. */
+export function bootstrapConfig(p: Pkgsrc2013, extra: Record<string, unknown> = {}): object {
+  return {
+    make: p.bmake,
+    localbase: p.prefix,
+    bootstrapKit: p.kit,
+    sandbox: "unshare",
+    pkgInfo: p.pkgInfo,
+    ...extra,
+  };
+}
+
+/** Every file under `dir` with its contents, for a digest. */
+function digestDir(dir: string): string {
+  const h = createHash("sha256");
+  const walk = (d: string): void => {
+    for (const e of readdirSync(d, { withFileTypes: true }).sort((a, b) =>
+      a.name < b.name ? -1 : 1,
+    )) {
+      const p = join(d, e.name);
+      if (e.isDirectory()) walk(p);
+      else {
+        h.update(`${relative(dir, p)}\0`);
+        h.update(readFileSync(p));
+        h.update("\0");
+      }
+    }
+  };
+  walk(dir);
+  return h.digest("hex").slice(0, 12);
+}
+
+/**
+ * The pristine tree plus a category of one's own (as operators add local
+ * packages), kept in the cache and reused while the category is unchanged:
+ * a hard-linked copy (nothing writes into a master's tree), built beside and
+ * renamed into place, with its own tree id.
+ */
+export function treeWithCategory(p: Pkgsrc2013, category: string): string {
+  const name = `${category.split("/").at(-1) ?? "local"}-${digestDir(category)}`;
+  const dest = join(p.dir, "trees", name);
+  if (existsSync(join(dest, "pkgsrc", ".herd-tree-id"))) return join(dest, "pkgsrc");
+  mkdirSync(join(p.dir, "trees"), { recursive: true });
+  const tmp = mkdtempSync(join(p.dir, "trees", `.${name}-`));
+  try {
+    const cp = spawnSync("cp", ["-al", p.tree, join(tmp, "pkgsrc")], { stdio: "inherit" });
+    if (cp.status !== 0) throw new Error("cp -al of the tree failed");
+    cpSync(category, join(tmp, "pkgsrc", category.split("/").at(-1) ?? "local"), {
+      recursive: true,
+    });
+    // Replaces the hard link, so the pristine tree keeps its own id.
+    rmSync(join(tmp, "pkgsrc", ".herd-tree-id"));
+    writeFileSync(join(tmp, "pkgsrc", ".herd-tree-id"), `${randomUUID()}\n`);
+    try {
+      renameSync(tmp, dest);
+    } catch {
+      // Another run made it meanwhile.
+      if (!existsSync(join(dest, "pkgsrc", ".herd-tree-id"))) throw new Error(`cannot make ${dest}`);
+    }
+  } finally {
+    rmSync(tmp, { recursive: true, force: true });
+  }
+  return join(dest, "pkgsrc");
+}
+
+/** The directory of a named set of local hosts (their roots live under it, kept between runs). */
+export function hostSet(p: Pkgsrc2013, name: string): string {
+  const dir = join(p.dir, "hosts", name);
+  mkdirSync(dir, { recursive: true });
+  return dir;
+}
+
+/** A hosts file of N local hosts rooted in a host set. */
+export function localHostsFile(set: string, n: number, file: string): string {
+  const lines = Array.from({ length: n }, (_, i) => `local${i + 1} local ${join(set, `local${i + 1}`)}`);
+  writeFileSync(file, lines.join("\n") + "\n");
+  return file;
+}
+
+/** The scan records of a pbulk-scan style file, each as its text, sorted (for set comparison). */
+export function recordSet(text: string): string[] {
+  const out: string[] = [];
+  let cur: string[] = [];
+  for (const line of text.split("\n")) {
+    if (line.startsWith("PKGNAME=") && cur.length > 0) {
+      out.push(cur.join("\n"));
+      cur = [];
+    }
+    if (line !== "") cur.push(line);
+  }
+  if (cur.length > 0) out.push(cur.join("\n"));
+  return out.sort();
+}
+
+/** Size of a file in bytes (0 if missing). */
+export function sizeOf(path: string): number {
+  try {
+    return statSync(path).size;
+  } catch {
+    return 0;
+  }
+}
+
+export interface Ran {
+  readonly code: number | null;
+  readonly stdout: string;
+  readonly stderr: string;
+  readonly seconds: number;
+}
+
+/** Runs a command to the end (killed after timeoutMs), stdin from a file or nothing. */
+export function runCmd(
+  argv: readonly string[],
+  opts: { readonly stdin?: string; readonly timeoutMs?: number; readonly env?: NodeJS.ProcessEnv } = {},
+): Promise<Ran> {
+  return new Promise((res, rej) => {
+    const t0 = performance.now();
+    const child = spawn(argv[0]!, argv.slice(1), {
+      stdio: [opts.stdin === undefined ? "ignore" : "pipe", "pipe", "pipe"],
+      env: opts.env ?? process.env,
+      detached: true,
+    });
+    if (opts.stdin !== undefined) createReadStream(opts.stdin).pipe(child.stdin!);
+    const out: Buffer[] = [];
+    const err: Buffer[] = [];
+    child.stdout?.on("data", (d: Buffer) => out.push(d));
+    child.stderr?.on("data", (d: Buffer) => err.push(d));
+    // The whole process group: pbulk-scan's and herd's children go too.
+    const timer = setTimeout(() => {
+      try {
+        if (child.pid !== undefined) process.kill(-child.pid, "SIGKILL");
+      } catch {
+        /* gone */
+      }
+    }, opts.timeoutMs ?? 10 * 60_000);
+    child.on("error", rej);
+    child.on("close", (code) => {
+      clearTimeout(timer);
+      res({
+        code,
+        stdout: Buffer.concat(out).toString("latin1"),
+        stderr: Buffer.concat(err).toString("utf8"),
+        seconds: (performance.now() - t0) / 1000,
+      });
+    });
+  });
+}

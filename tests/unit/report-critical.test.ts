@@ -1,0 +1,116 @@
+/** The critical path of a build, and how the report marks it. */
+import assert from "node:assert/strict";
+import { mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { describe, it } from "node:test";
+import { criticalPath, parseDepends } from "../../src/report/critical.js";
+import { reportModel } from "../../src/report/model.js";
+import { renderHtml, renderText, writeReport } from "../../src/report/render.js";
+import { Store, type PackageRow } from "../../src/store/store.js";
+
+const PRESOLVE = `PKGNAME=base-1.0
+PKG_LOCATION=devel/base
+ALL_DEPENDS=
+PKGNAME=left-1.0
+PKG_LOCATION=devel/left
+DEPENDS=base-1.0
+PKGNAME=right-1.0
+PKG_LOCATION=devel/right
+DEPENDS=base-1.0
+PKGNAME=<top>-1.0
+PKG_LOCATION=devel/top
+DEPENDS=left-1.0 right-1.0 uptodate-1.0
+`;
+
+describe("critical path", () => {
+  it("reads DEPENDS from pbulk-resolve output", () => {
+    const d = parseDepends(PRESOLVE);
+    assert.deepEqual(d.get("base-1.0"), []);
+    assert.deepEqual(d.get("<top>-1.0"), ["left-1.0", "right-1.0", "uptodate-1.0"]);
+  });
+
+  it("is the chain with the most build time; packages without a time are left out", () => {
+    const d = parseDepends(PRESOLVE);
+    const secs = new Map([
+      ["base-1.0", 2],
+      ["left-1.0", 1],
+      ["right-1.0", 5],
+      ["<top>-1.0", 3],
+    ]);
+    assert.deepEqual(criticalPath(secs, d), {
+      packages: ["base-1.0", "right-1.0", "<top>-1.0"],
+      seconds: 10,
+    });
+    secs.set("left-1.0", 6);
+    assert.deepEqual(criticalPath(secs, d).packages, ["base-1.0", "left-1.0", "<top>-1.0"]);
+    assert.deepEqual(criticalPath(new Map(), d), { packages: [], seconds: 0 });
+    // Without a graph, the longest single package.
+    assert.deepEqual(criticalPath(secs, new Map()).packages, ["left-1.0"]);
+  });
+
+  it("is marked in report.html (escaped), report.txt and the timeline", async () => {
+    const s = new Store(":memory:");
+    const b = s.startBuild("/t", "id", 0);
+    const row = (pkgname: string, startedMs: number, finishedMs: number): PackageRow => ({
+      pkgname,
+      pkgpath: `devel/${pkgname}`,
+      state: "built",
+      reason: "",
+      culprit: null,
+      failedStage: null,
+      host: "h1",
+      startedMs,
+      finishedMs,
+      sha256: null,
+      size: null,
+      inputs: "",
+      maintainer: "",
+      dependents: 0,
+    });
+    const times: [string, number, number][] = [
+      ["base-1.0", 0, 2000],
+      ["left-1.0", 2000, 3000],
+      ["right-1.0", 2000, 7000],
+      ["<top>-1.0", 7000, 10000],
+    ];
+    s.insertPackages(
+      b,
+      times.map(([n, a, z]) => row(n, a, z)),
+    );
+    for (const [n, a, z] of times)
+      s.recordStage(b, {
+        pkgname: n,
+        pkgpath: `devel/${n}`,
+        stage: "build",
+        host: "h1",
+        startedMs: a,
+        wallMs: z - a,
+        status: 0,
+        log: null,
+      });
+    s.finishBuild(b, 10000, "done");
+    const m = reportModel(s, b, parseDepends(PRESOLVE));
+    assert.deepEqual(m.critical.packages, ["base-1.0", "right-1.0", "<top>-1.0"]);
+    const html = renderHtml(m);
+    assert.match(
+      html,
+      /<p id="critical-path">Critical path \(in orange\): <b>base-1\.0<\/b> → <b>right-1\.0<\/b> → <b>&lt;top&gt;-1\.0<\/b>, 10\.0 s/,
+    );
+    assert.match(
+      renderText(m, false),
+      /^Critical path: base-1\.0 -> right-1\.0 -> <top>-1\.0 \(10\.0 s\)$/m,
+    );
+    const dir = mkdtempSync(join(tmpdir(), "herd-critical-"));
+    try {
+      await writeReport(dir, m);
+      const svg = readFileSync(join(dir, "timeline.svg"), "utf8");
+      assert.equal((svg.match(/class="bar crit"/g) ?? []).length, 3);
+      assert.match(svg, /left-1\.0 on h1: [^<]*<\/title><rect class="bar ok"/);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+    // Without the graph the report still renders, with no critical path line.
+    assert.doesNotMatch(renderHtml(reportModel(s, b)), /critical-path/);
+  });
+});
