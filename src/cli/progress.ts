@@ -57,7 +57,7 @@ export function createDisplay(
     const bar = "#".repeat(Math.round(frac * width)).padEnd(width, ".");
     const eta = progress.eta === null ? "?" : formatDuration(progress.eta);
     lines.push(
-      `  [${bar}] ${progress.done}/${progress.total}  built ${counts.built}  failed ${counts.failed}  indirect ${counts.indirect}  running ${progress.running}  ETA ${eta}`,
+      `  [${bar}] ${progress.done}/${progress.total}  ETA ${eta}  running ${progress.running}  built ${counts.built}  failed ${counts.failed}  indirect ${counts.indirect}`,
     );
     const cols = "columns" in out && typeof out.columns === "number" ? out.columns : 100;
     out.write(lines.map((l) => l.slice(0, cols - 1)).join("\n") + "\n");
