@@ -66,3 +66,30 @@ test("packages built already are not scheduled, and their dependents are ready",
     ["b", "d"],
   );
 });
+
+test("an operator's retry revives a failed task and the dependents only it held back", () => {
+  // a -> b -> c, a -> d, x -> d: d also fails because of x, so it stays failed.
+  const g = graphOf({ a: 1, b: 1, c: 1, d: 1, x: 1 }, ["a -> b", "b -> c", "a -> d", "x -> d"]);
+  const s = new Scheduler(g.graph, { policy: "herd", durations: g.seconds });
+  s.addHost(hostName("h1"), { slots: 2, speed: 1 }, 0);
+  const first = s.nextAssignments(0).start.map((a) => g.graph.names[a.task]);
+  assert.deepEqual(first.sort(), ["a", "x"]);
+  s.onTaskFinished(4, hostName("h1"), 1, false);
+  s.onTaskFinished(0, hostName("h1"), 1, false);
+  assert.ok(s.isFinished());
+  assert.deepEqual(s.retry(1), [], "only a failed task can be retried");
+  const revived = s.retry(0).map((t) => g.graph.names[t]);
+  assert.deepEqual(revived, ["b", "c"]);
+  assert.deepEqual(
+    g.graph.names.map((_, t) => s.taskState(t)),
+    ["ready", "waiting", "waiting", "indirect-failed", "failed"],
+  );
+  assert.equal(s.remaining, 3);
+  assert.ok(!s.isFinished());
+  assert.deepEqual(
+    s.nextAssignments(2).start.map((a) => g.graph.names[a.task]),
+    ["a"],
+  );
+  s.onTaskFinished(0, hostName("h1"), 3, true);
+  assert.equal(s.taskState(1), "ready");
+});

@@ -337,6 +337,31 @@ export class Scheduler {
     return { indirectlyFailed: [], stop: [], first: true };
   }
 
+  /**
+   * An operator's retry of a failed task: it becomes ready again, and so
+   * does every dependent its failure had made indirectly failed and that
+   * nothing else holds back. Returns the revived dependents, ascending.
+   */
+  retry(task: number): number[] {
+    if (this.state[task] !== S.Failed) return [];
+    this.unsettled++;
+    this.makeReady(task);
+    const revived: number[] = [];
+    // In dependency order, so a dependent is looked at after all its dependencies.
+    for (const c of this.graph.order) {
+      if (this.state[c] !== S.Indirect) continue;
+      const blocked = this.graph.deps[c]!.some(
+        (d) => this.state[d] === S.Failed || this.state[d] === S.Indirect,
+      );
+      if (blocked) continue;
+      // Its pending count still counts the dependencies that never finished.
+      this.state[c] = S.Waiting;
+      this.unsettled++;
+      revived.push(c);
+    }
+    return revived.sort((a, b) => a - b);
+  }
+
   private failDependents(task: number): number[] {
     const out: number[] = [];
     const stack = [task];
