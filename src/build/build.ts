@@ -19,6 +19,7 @@ import type { HostConfig, HostPool } from "../hosts/pool.js";
 import type { PackageRow } from "../store/store.js";
 import { indexRepository } from "../report/repository.js";
 import { buildLoop, type LoopPackage } from "./loop.js";
+import type { BuildControl } from "./control.js";
 import { publish } from "./publish.js";
 import { multiVersionArgs } from "./targets.js";
 import { openWorkdir, type Workdir } from "./workdir.js";
@@ -35,6 +36,8 @@ export interface BuildRequest {
   /** Scans the tree on the pool's hosts (only these PKGPATHs when given). */
   readonly scan: (wd: Workdir) => Promise<ScanRecord[]>;
   readonly stop?: Promise<void>;
+  /** Operator controls (retry a failed package). */
+  readonly control?: BuildControl;
   /** Writes the report directory; returns its main file. */
   readonly report: (wd: Workdir, buildId: number) => Promise<string>;
 }
@@ -231,6 +234,19 @@ async function build(req: BuildRequest, wd: Workdir): Promise<BuildSummary> {
       bus: req.bus,
       now: () => (performance.now() - t0) / 1000,
       ...(req.stop === undefined ? {} : { stop: req.stop }),
+      ...(req.control === undefined ? {} : { control: req.control }),
+      onRetry: (pkg, revived) => {
+        for (const p of [pkg, ...revived])
+          store.setPackage(buildId, p.pkgname, {
+            state: "pending",
+            host: null,
+            startedMs: null,
+            finishedMs: null,
+            failedStage: null,
+            culprit: null,
+            reason: "",
+          });
+      },
       onStart: (pkg, host, startedMs) => {
         store.setPackage(buildId, pkg.pkgname, {
           state: "building",

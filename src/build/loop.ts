@@ -13,6 +13,8 @@ import type { EventBus } from "../events/types.js";
 import type { HostPool, HostSnapshot } from "../hosts/pool.js";
 import { describeState } from "../hosts/state.js";
 import { UserError } from "../cli/errors.js";
+import { err, ok } from "../protocol/result.js";
+import type { BuildControl } from "./control.js";
 import { runJob, type JobConfig, type JobOutcome, type JobPackage } from "./job.js";
 
 export interface LoopPackage extends JobPackage {
@@ -48,6 +50,10 @@ export interface LoopOptions {
   readonly onStart: (pkg: LoopPackage, host: string, startedMs: number) => void;
   /** Resolves when the operator asks the build to stop. */
   readonly stop?: Promise<void>;
+  /** Where the operator's retry of a failed package comes in. */
+  readonly control?: BuildControl;
+  /** A failed package goes back to the queue, with the dependents it had failed. */
+  readonly onRetry?: (pkg: LoopPackage, revived: readonly LoopPackage[]) => void;
 }
 
 export interface LoopResult {
@@ -125,7 +131,7 @@ export async function buildLoop(o: LoopOptions): Promise<LoopResult> {
     const t0 = o.now();
     const abort = new AbortController();
     running.set(key, abort);
-    void runJob({
+    const job = runJob({
       pool: o.pool,
       host,
       pkg,
@@ -213,12 +219,32 @@ export async function buildLoop(o: LoopOptions): Promise<LoopResult> {
         o.bus.emit({ type: "indirect-failed", pkgname: names[t]!, culprit: pkg.pkgname });
       }
       poke();
-    }).catch((error: unknown) => {
+    });
+    void job.catch((error: unknown) => {
       broken ??= { error };
       poke();
     });
   };
 
+  const index = new Map(names.map((n, i) => [n, i]));
+  const detach = o.control?.attach((pkgname) => {
+    const task = index.get(pkgname);
+    if (task === undefined) return err(`${pkgname} is not among the packages this build builds`);
+    if (sched.taskState(task) !== "failed")
+      return err(`${pkgname} has not failed (it is ${sched.taskState(task)})`);
+    const revived = sched.retry(task);
+    failed--;
+    indirect -= revived.length;
+    o.onRetry?.(
+      o.packages[task]!,
+      revived.map((t) => o.packages[t]!),
+    );
+    o.bus.emit({ type: "retry", pkgname, revived: revived.map((t) => names[t]!) });
+    poke();
+    return ok(
+      `${pkgname} is queued again${revived.length > 0 ? `, with ${revived.length} packages that depend on it` : ""}`,
+    );
+  });
   let lastProgress = -1;
   try {
     while (!sched.isFinished() && !flags.stopped) {
@@ -255,6 +281,7 @@ export async function buildLoop(o: LoopOptions): Promise<LoopResult> {
     }
     if (broken !== undefined) throw broken.error;
   } finally {
+    detach?.();
     unsubscribe();
   }
   return { built, failed, indirect, stopped: flags.stopped };

@@ -1,6 +1,7 @@
 import type { Command } from "commander";
 import { existsSync, readFileSync } from "node:fs";
 import { join, resolve } from "node:path";
+import { BuildControl } from "../build/control.js";
 import { runBuild, type BuildSummary } from "../build/build.js";
 import { HOST } from "../build/layout.js";
 import { scanStep } from "../build/scan-step.js";
@@ -9,6 +10,7 @@ import { EventBus } from "../events/types.js";
 import { LocalTransport } from "../hosts/local.js";
 import { localHostShell, sandboxProblem } from "../hosts/sandbox.js";
 import { allOf, prefixPrepare } from "../build/prefix.js";
+import { prepareRealDemo } from "./demo-real.js";
 import { HostPool, type HostConfig } from "../hosts/pool.js";
 import { readTreeId, stampTree, treeSyncPrepare } from "../hosts/treesync.js";
 import { readDepends } from "../report/critical.js";
@@ -66,17 +68,29 @@ export function registerBuild(program: Command): void {
   program
     .command("demo")
     .description("build the bundled fixture tree on 3 local hosts and print where the report is")
-    .option("-w, --work <dir>", "work directory", "work/demo")
+    .option("-w, --work <dir>", "work directory (default work/demo, with --real work/demo-real)")
+    .option("--real", "build real packages of the real 2013 pkgsrc tree with its bootstrap")
     .option("--json", "NDJSON events on stdout")
-    .action(async (opts: { work: string; json?: boolean }) => {
+    .action(async (opts: { work?: string; real?: boolean; json?: boolean }) => {
       const root = resolve(import.meta.dirname, "../../..");
-      const tree = join(root, "tests/fixtures/tree");
-      const tools = join(root, "tests/fixtures/tools");
-      if (readTreeId(tree) === null) stampTree(tree);
-      const s = await buildCommand(
-        { tree, local: "3", work: opts.work, ...(opts.json === true ? { json: true } : {}) },
-        { path: [tools] },
-      );
+      const json = opts.json === true ? { json: true } : {};
+      let s: BuildSummary;
+      if (opts.real === true) {
+        const work = opts.work ?? "work/demo-real";
+        const real = prepareRealDemo(root, resolve(work));
+        s = await buildCommand(
+          { tree: real.tree, local: "3", work, pkgs: real.pkgs, ...json },
+          real.overrides,
+        );
+      } else {
+        const tree = join(root, "tests/fixtures/tree");
+        const tools = join(root, "tests/fixtures/tools");
+        if (readTreeId(tree) === null) stampTree(tree);
+        s = await buildCommand(
+          { tree, local: "3", work: opts.work ?? "work/demo", ...json },
+          { path: [tools] },
+        );
+      }
       if (opts.json !== true) {
         process.stdout.write(`\nreport:   ${s.report}\npackages: ${s.packages}/All\n`);
       }
@@ -168,6 +182,7 @@ async function buildCommand(
   process.once("SIGINT", onSignal);
   process.once("SIGTERM", onSignal);
   let dashboard: DashboardServer | null = null;
+  const control = new BuildControl();
   try {
     if (opts.dashboard !== undefined && opts.dashboard !== false) {
       dashboard = await buildDashboard({
@@ -175,6 +190,7 @@ async function buildCommand(
         token: opts.token,
         bus,
         pool,
+        control,
         work,
       });
       process.stderr.write(`dashboard: ${dashboard.url}\n`);
@@ -188,6 +204,7 @@ async function buildCommand(
       hosts,
       bus,
       stop: stopped,
+      control,
       scan: (wd) =>
         scanStep({
           pool,

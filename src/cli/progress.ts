@@ -153,6 +153,14 @@ export function createDisplay(
               .join(", ")}`,
           );
           break;
+        case "retry":
+          counts.failed--;
+          counts.indirect -= e.revived.length;
+          log(
+            t,
+            `retry ${e.pkgname}${e.revived.length > 0 ? ` (and ${e.revived.length} packages that depend on it)` : ""}`,
+          );
+          break;
         case "warning":
           log(t, `warning: ${e.message}`);
           break;

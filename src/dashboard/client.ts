@@ -187,6 +187,13 @@ export const CLIENT_JS = String.raw`(function () {
       notice(j.ok ? j.message : "drain failed: " + j.error);
     }, function (e) { notice("drain failed: " + e); });
   }
+  function retry(pkg) {
+    fetch("/api/packages/" + encodeURIComponent(pkg) + "/retry", {
+      method: "POST", headers: { Authorization: "Bearer " + token }
+    }).then(function (r) { return r.json(); }).then(function (j) {
+      notice(j.ok ? j.message : "retry failed: " + j.error);
+    }, function (e) { notice("retry failed: " + e); });
+  }
   function renderFailures() {
     var tb = clear($("failures").tBodies[0]);
     S.failures.forEach(function (f) {
@@ -197,6 +204,11 @@ export const CLIENT_JS = String.raw`(function () {
         else { others.appendChild(a); others.appendChild(document.createTextNode(" ")); }
       });
       if (others.childNodes.length > 1) logs.appendChild(others);
+      if (controls && token && !S.finished) {
+        var retryBtn = el("button", { type: "button", text: "retry", title: "build it again, with the packages its failure stopped" });
+        retryBtn.addEventListener("click", function () { retry(f.pkgname); });
+        logs.appendChild(retryBtn);
+      }
       tb.appendChild(el("tr", { "data-pkg": f.pkgname }, [
         el("td", {}, [pkgLink(f.pkgname, f.host)]), el("td", { text: f.stage }), el("td", { text: f.host }),
         el("td", { cls: "reason", text: f.reason }), logs

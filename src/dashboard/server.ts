@@ -20,6 +20,8 @@ import { stateView } from "./state.js";
 export interface Controls {
   /** Lets the host finish what it runs, then leave. */
   drain(host: string): Promise<Result<string, string>>;
+  /** Builds a failed package again (with the dependents its failure had failed). */
+  retry(pkgname: string): Promise<Result<string, string>>;
 }
 
 export interface ServerOptions {
@@ -175,8 +177,8 @@ export async function startServer(o: ServerOptions): Promise<DashboardServer> {
   };
 
   const control = async (path: string, grant: Grant, res: ServerResponse): Promise<void> => {
-    const m = /^\/api\/hosts\/([^/]+)\/drain$/.exec(path);
-    if (m === null) {
+    const m = /^\/api\/(hosts|packages)\/([^/]+)\/(drain|retry)$/.exec(path);
+    if (m === null || (m[1] === "hosts") !== (m[3] === "drain")) {
       reply(res, 404, "application/json", JSON.stringify({ ok: false, error: "no such control" }));
       return;
     }
@@ -186,12 +188,12 @@ export async function startServer(o: ServerOptions): Promise<DashboardServer> {
     }
     let name: string;
     try {
-      name = decodeURIComponent(m[1]!);
+      name = decodeURIComponent(m[2]!);
     } catch {
-      reply(res, 400, "application/json", JSON.stringify({ ok: false, error: "bad host name" }));
+      reply(res, 400, "application/json", JSON.stringify({ ok: false, error: "bad name" }));
       return;
     }
-    const r = await o.controls.drain(name);
+    const r = m[3] === "drain" ? await o.controls.drain(name) : await o.controls.retry(name);
     reply(
       res,
       r.ok ? 200 : 409,

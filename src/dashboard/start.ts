@@ -4,6 +4,7 @@
  * work directory (`herd serve`).
  */
 import { existsSync } from "node:fs";
+import type { BuildControl } from "../build/control.js";
 import { workPaths } from "../build/layout.js";
 import { UserError } from "../cli/errors.js";
 import { hostName } from "../core/hostspec.js";
@@ -87,6 +88,7 @@ export async function buildDashboard(o: {
   readonly token: string | undefined;
   readonly bus: EventBus;
   readonly pool: HostPool;
+  readonly control: BuildControl;
   readonly work: string;
 }): Promise<DashboardServer> {
   const paths = workPaths(o.work);
@@ -103,6 +105,7 @@ export async function buildDashboard(o: {
             const r = o.pool.drain(hostName(name));
             return Promise.resolve(r.ok ? ok(`host ${name} is draining`) : err(r.error.message));
           },
+          retry: (pkgname) => Promise.resolve(o.control.retry(pkgname)),
         },
       }),
       hub,
@@ -144,6 +147,12 @@ export async function workDashboard(o: {
               ? ok(r.value.message ?? `host ${name} is draining`)
               : err(r.value.error);
           },
+          retry: (pkgname) =>
+            Promise.resolve(
+              err(
+                `retry ${pkgname} from the dashboard of the running build (herd build --dashboard)`,
+              ),
+            ),
         },
       }),
       hub,

@@ -270,6 +270,14 @@ export function applyEvent(s: DashState, e: BuildEvent, t: number): number[] {
     case "warning":
       warn(s, t, e.message);
       return [];
+    case "retry": {
+      s.failures = s.failures.filter((f) => f.pkgname !== e.pkgname);
+      s.counts.failed = Math.max(0, s.counts.failed - 1);
+      s.counts.indirect = Math.max(0, s.counts.indirect - e.revived.length);
+      if (s.progress !== null)
+        s.progress = { ...s.progress, done: Math.max(0, s.progress.done - 1 - e.revived.length) };
+      return [];
+    }
   }
 }
 

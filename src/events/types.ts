@@ -82,7 +82,9 @@ export type BuildEvent =
       readonly report: string;
       readonly packages: string;
     }
-  | { readonly type: "warning"; readonly message: string };
+  | { readonly type: "warning"; readonly message: string }
+  /** The operator retried a failed package; `revived` are dependents queued again with it. */
+  | { readonly type: "retry"; readonly pkgname: string; readonly revived: readonly string[] };
 
 export type BuildEventType = BuildEvent["type"];
 

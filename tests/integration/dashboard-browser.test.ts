@@ -184,6 +184,7 @@ describe("dashboard in a real browser", () => {
             drained.push(h);
             return Promise.resolve(ok(`host ${h} is draining`));
           },
+          retry: (p) => Promise.resolve(ok(`${p} is queued again`)),
         },
         reportDir: null,
         flushMs: 20,

@@ -272,6 +272,7 @@ describe("dashboard server", () => {
     assert.equal(post.status, 403, "read-only without a token");
 
     const drained: string[] = [];
+    const retried: string[] = [];
     // Bound to 127.0.0.1 but with the policy of a non-loopback address.
     const locked = await serve({
       hub: new BusHub(bus, () => store),
@@ -280,6 +281,10 @@ describe("dashboard server", () => {
         drain: (h) => {
           drained.push(h);
           return Promise.resolve(ok(`host ${h} is draining`));
+        },
+        retry: (p) => {
+          retried.push(p);
+          return Promise.resolve(ok(`${p} is queued again`));
         },
       },
     });
@@ -322,6 +327,16 @@ describe("dashboard server", () => {
       headers: { authorization: `Bearer ${TOKEN}` },
     });
     assert.equal(none.status, 404);
+    assert.equal(
+      (await http(locked.port, "/api/packages/x-1.0/retry", { method: "POST" })).status,
+      401,
+    );
+    const again = await http(locked.port, "/api/packages/x-1.0/retry", {
+      method: "POST",
+      headers: { authorization: `Bearer ${TOKEN}` },
+    });
+    assert.equal(again.status, 200);
+    assert.deepEqual(retried, ["x-1.0"]);
   });
 
   it("herd serve's hub replays the store, follows it, and switches to a newer build", () => {
