@@ -267,6 +267,7 @@ async function installDepends(
   }
   // Only pkg_add sees PKG_PATH: pkgsrc refuses to work with it set.
   const pkgPath = ctx.config.sharedPackages ? ctx.repo : `${conn.info.root}/${HOST.cache}`;
+  log.push(`pkg_add ${files.join(" ")}\n`);
   const r = await run(ctx, { argv: ["pkg_add", ...files], env: { ...env, PKG_PATH: pkgPath } });
   if (!r.ok) return r;
   return {

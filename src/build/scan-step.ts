@@ -28,8 +28,45 @@ export interface ScanStepOptions {
   readonly pkgs?: readonly string[];
 }
 
-/** Every category/dir with a Makefile, as pkgsrc's top-level SUBDIR walk finds them. */
+/**
+ * The package directories of a tree as pbulk-scan finds them: the SUBDIR
+ * lists of the top Makefile and of each category's Makefile (a directory
+ * commented out of its category is not scanned). A tree whose top Makefile
+ * lists nothing is walked instead: every category/dir with a Makefile.
+ */
 export function listPackageDirs(tree: string): string[] {
+  const categories = subdirs(join(tree, "Makefile"));
+  if (categories.length === 0) return walkPackageDirs(tree);
+  const out: string[] = [];
+  for (const cat of categories) {
+    for (const dir of subdirs(join(tree, cat, "Makefile"))) {
+      const path = `${cat}/${dir}`;
+      if (isPkgPath(path) && exists(join(tree, path, "Makefile"))) out.push(path);
+    }
+  }
+  return [...new Set(out)].sort();
+}
+
+/** The `SUBDIR+=` words of a Makefile (as `bmake show-subdir-var VARNAME=SUBDIR` gives them), but variables. */
+function subdirs(makefile: string): string[] {
+  let text: string;
+  try {
+    text = readFileSync(makefile, "latin1");
+  } catch {
+    return [];
+  }
+  const out: string[] = [];
+  for (const line of text.split("\n")) {
+    const m = /^SUBDIR\s*\+?=(.*)$/.exec(line);
+    if (m === null) continue;
+    for (const w of m[1]!.replace(/#.*/, "").trim().split(/\s+/))
+      if (w !== "" && !w.includes("$")) out.push(w);
+  }
+  return out;
+}
+
+/** Every category/dir with a Makefile. */
+function walkPackageDirs(tree: string): string[] {
   const out: string[] = [];
   for (const cat of readdirSync(tree, { withFileTypes: true })) {
     if (
@@ -164,7 +201,9 @@ export async function scanStep(o: ScanStepOptions): Promise<ScanRecord[]> {
       .run(host.name, {
         argv: [o.make, "pbulk-index"],
         cwd: `${HOST.tree}/${pkgpath}`,
-        env: { BATCH: "yes" },
+        // No BATCH: pbulk-scan sets none, and with it 2013's bsd.pkg.mk reads one more
+        // file (mk/bulk/bsd.bulk-pkg.mk), so SCAN_DEPENDS would differ from pbulk's.
+        env: {},
         output: "split",
       })
       .then((r) => {

@@ -112,7 +112,14 @@ export function loadConfig(path: string | undefined): Config {
     raw = JSON.parse(text);
   } catch (e) {
     const m = /position (\d+)/.exec((e as Error).message);
-    const line = m === null ? "?" : String(text.slice(0, Number(m[1])).split("\n").length);
+    // "Unexpected end of JSON input" has no position: the error is at the last line.
+    const at =
+      m === null
+        ? /end of JSON input/.test((e as Error).message)
+          ? text.trimEnd().length
+          : -1
+        : Number(m[1]);
+    const line = at < 0 ? "?" : String(text.slice(0, at).split("\n").length);
     throw new UserError(
       "config",
       `${path}:${line}: not valid JSON (${(e as Error).message})`,
@@ -149,7 +156,9 @@ export function loadConfig(path: string | undefined): Config {
 /** Checks the prefix keys: Init empties LOCALBASE, so it must be a real, deep enough path. */
 export function checkPrefix(c: Config): string | undefined {
   const deep = (p: string): boolean =>
-    isAbsolute(p) && normalize(p) === p.replace(/\/+$/, "") && p.split("/").filter(Boolean).length >= 2;
+    isAbsolute(p) &&
+    normalize(p) === p.replace(/\/+$/, "") &&
+    p.split("/").filter(Boolean).length >= 2;
   if (c.localbase !== "" && !deep(c.localbase))
     return `localbase: "${c.localbase}" must be an absolute, normalised path at least two levels deep (Init empties it)`;
   if (c.pkgDbDir !== "" && !deep(c.pkgDbDir))

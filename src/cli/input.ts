@@ -64,7 +64,10 @@ async function hasZstdMagic(path: string): Promise<boolean> {
   }
   try {
     const buf = Buffer.alloc(4);
-    const { bytesRead } = await fh.read(buf, 0, 4, 0);
+    // A directory opens fine and fails here (EISDIR).
+    const { bytesRead } = await fh.read(buf, 0, 4, 0).catch((e: unknown) => {
+      throw notReadable(path, e);
+    });
     return bytesRead === 4 && buf.readUInt32LE(0) === ZSTD_MAGIC;
   } finally {
     await fh.close();

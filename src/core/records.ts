@@ -384,8 +384,9 @@ function badPkgname(name: string): string | undefined {
 
 // eslint-disable-next-line no-control-regex
 const CONTROL = /[\x00-\x1f\x7f]/;
+// C1 controls too: U+009B is a CSI that some terminals obey.
 // eslint-disable-next-line no-control-regex
-const CONTROL_ALL = /[\x00-\x1f\x7f]/g;
+const CONTROL_ALL = /[\x00-\x1f\x7f-\x9f]/g;
 
 /** Makes a string safe to show on one terminal line. */
 export function printable(s: string): string {

@@ -14,63 +14,29 @@ import {
   encodePing,
   encodeRun,
   type AgentHeader,
-  type OutputMode,
   type Signal,
 } from "../protocol/messages.js";
 import { err, ok, type Result } from "../protocol/result.js";
+import {
+  parseHello,
+  type AgentInfo,
+  type LinkFailure,
+  type RequestFailure,
+  type RunningTask,
+  type RunSpec,
+  type TaskResult,
+} from "./agent-types.js";
 import { sendPut, type PendingPut, type PutSource, type PutWire } from "./put.js";
+
+export type {
+  AgentInfo,
+  LinkFailure,
+  RequestFailure,
+  RunningTask,
+  RunSpec,
+  TaskResult,
+} from "./agent-types.js";
 import type { Channel, LinkEnd } from "./transport.js";
-
-/** The link is gone or garbled: the operation may be retried on another host. */
-export interface LinkFailure {
-  readonly reason: "lost" | "corrupt";
-  readonly message: string;
-}
-
-/** A request failed: the link failed, the agent refused it, or a local source failed. */
-export type RequestFailure =
-  LinkFailure | { readonly reason: "rejected" | "local"; readonly message: string };
-
-export interface AgentInfo {
-  readonly proto: number;
-  readonly agentVersion: string;
-  readonly pid: number;
-  /** The agent's root directory on the host (absolute). */
-  readonly root: string;
-  readonly uname: string;
-  readonly caps: readonly string[];
-  /** Tools found on the host's PATH, name → path. */
-  readonly tools: ReadonlyMap<string, string>;
-}
-
-export interface RunSpec {
-  readonly argv: readonly string[];
-  /** Relative to the agent root; default the root. */
-  readonly cwd?: string;
-  readonly env?: Readonly<Record<string, string>>;
-  /** "merge" (default): stderr goes to the same log; "split": kept apart. */
-  readonly output?: OutputMode;
-}
-
-export interface TaskResult {
-  /** Exit status; 128+N when killed by signal N; 125 when cwd does not exist; 127 not found. */
-  readonly status: number;
-  /** stdout (with stderr when merged). */
-  readonly output: Buffer;
-  /** stderr when split, else empty. */
-  readonly stderr: Buffer;
-  /** Seconds measured on the host, null when it has no `date +%s`. */
-  readonly hostSeconds: number | null;
-  /** Milliseconds from sending the request to receiving the result, on the master. */
-  readonly wallMs: number;
-}
-
-export interface RunningTask {
-  readonly id: number;
-  readonly result: Promise<Result<TaskResult, RequestFailure>>;
-  /** Signals the task's process on the host; its result still arrives. */
-  kill(signal?: Signal): void;
-}
 
 export interface ConnectionOptions {
   /** How long to wait for the agent's hello after sending the script. */
@@ -350,7 +316,11 @@ export class AgentConnection {
           this.#write(header);
           this.#chunkInFlight = true;
           this.bytesOut += bytes.length;
-          this.#ch.input.write(bytes);
+          // The agent is silent until it acks; a slow link taking the chunk
+          // in is progress, not silence, so the heartbeat clock restarts.
+          this.#ch.input.write(bytes, () => {
+            this.#lastHeard = this.#now();
+          });
           return await acked;
         } finally {
           this.#chunkInFlight = false;
@@ -538,23 +508,4 @@ export class AgentConnection {
       end: () => undefined,
     };
   }
-}
-
-function parseHello(text: string): AgentInfo {
-  const kv = new Map<string, string>();
-  for (const line of text.split("\n")) {
-    const eq = line.indexOf("=");
-    if (eq > 0) kv.set(line.slice(0, eq), line.slice(eq + 1));
-  }
-  const tools = new Map<string, string>();
-  for (const [k, v] of kv) if (k.startsWith("tool.")) tools.set(k.slice(5), v);
-  return {
-    proto: Number(kv.get("proto") ?? 0),
-    agentVersion: kv.get("agent") ?? "",
-    pid: Number(kv.get("pid") ?? 0),
-    root: kv.get("root") ?? "",
-    uname: kv.get("uname") ?? "",
-    caps: (kv.get("caps") ?? "").split(",").filter((s) => s !== ""),
-    tools,
-  };
 }

@@ -23,6 +23,7 @@ import {
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
+import { REAL_BUILD_PACKAGES } from "../../src/cli/demo-real.js";
 import type { Event } from "../lib/fixture.js";
 import { CLI } from "../lib/paths.js";
 import {
@@ -35,17 +36,6 @@ import {
   treeWithCategory,
   type Pkgsrc2013,
 } from "../lib/pkgsrc2013.js";
-
-/** The packages of the 2013 tree that need no distfile, and the local ones. */
-export const REAL_BUILD_LIST = [
-  "pkgtools/pkg_chk",
-  "pkgtools/osabi",
-  "pkgtools/pkg_alternatives",
-  "pkgtools/libnbcompat",
-  "pkgtools/mtree",
-  "local/herd-greeter",
-  "local/herd-mtree-user",
-];
 
 interface ReportJson {
   readonly failed: { pkgname: string; stage: string; reason: string; breaks: number }[];
@@ -66,43 +56,44 @@ describe("real pkgsrc 2013: a bulk build on 3 local hosts", { skip: pkgsrc2013Mi
     // The hosts' directories (their tree copies) outlive the test, as build hosts do.
     symlinkSync(hostSet(p, "real-build"), join(work, "hosts"));
     writeFileSync(join(tmp, "herd.json"), JSON.stringify(bootstrapConfig(p)));
-    writeFileSync(join(tmp, "list"), REAL_BUILD_LIST.join("\n") + "\n");
+    writeFileSync(join(tmp, "list"), REAL_BUILD_PACKAGES.join("\n") + "\n");
   });
   after(() => {
     rmSync(tmp, { recursive: true, force: true });
   });
 
-  it("builds, installs dependencies and packages with the real tools", { timeout: 20 * 60_000 }, async () => {
-    const tree = treeWithCategory(p, LOCAL_CATEGORY);
-    const r = await runCmd(
-      [
-        "node",
-        CLI,
-        "build",
-        "--tree",
-        tree,
-        "--local",
-        "3",
-        "--work",
-        work,
-        "-c",
-        join(tmp, "herd.json"),
-        "--pkgs",
-        join(tmp, "list"),
-        "--json",
-      ],
-      { timeoutMs: 18 * 60_000 },
-    );
-    events = r.stdout
-      .split("\n")
-      .filter((l) => l.startsWith("{"))
-      .map((l) => JSON.parse(l) as Event);
-    assert.equal(r.code, 0, r.stderr.slice(-3000));
-    const ends = events.filter((e) => e.type === "package-end");
-    const built = ends.filter((e) => e.result === "built").map((e) => e.pkgname as string);
-    assert.deepEqual(
-      built.map((n) => n.replace(/^osabi-Linux-.*/, "osabi-Linux-*")).sort(),
-      [
+  it(
+    "builds, installs dependencies and packages with the real tools",
+    { timeout: 20 * 60_000 },
+    async () => {
+      const tree = treeWithCategory(p, LOCAL_CATEGORY);
+      const r = await runCmd(
+        [
+          "node",
+          CLI,
+          "build",
+          "--tree",
+          tree,
+          "--local",
+          "3",
+          "--work",
+          work,
+          "-c",
+          join(tmp, "herd.json"),
+          "--pkgs",
+          join(tmp, "list"),
+          "--json",
+        ],
+        { timeoutMs: 18 * 60_000 },
+      );
+      events = r.stdout
+        .split("\n")
+        .filter((l) => l.startsWith("{"))
+        .map((l) => JSON.parse(l) as Event);
+      assert.equal(r.code, 0, r.stderr.slice(-3000));
+      const ends = events.filter((e) => e.type === "package-end");
+      const built = ends.filter((e) => e.result === "built").map((e) => e.pkgname as string);
+      assert.deepEqual(built.map((n) => n.replace(/^osabi-Linux-.*/, "osabi-Linux-*")).sort(), [
         "herd-greet-1.1",
         "herd-greeter-2.0",
         "herd-hello-1.0",
@@ -110,40 +101,48 @@ describe("real pkgsrc 2013: a bulk build on 3 local hosts", { skip: pkgsrc2013Mi
         "osabi-Linux-*",
         "pkg_alternatives-1.6",
         "pkg_chk-2.0.6",
-      ],
-    );
-    const hosts = new Set(ends.map((e) => e.host));
-    assert.ok(hosts.size >= 2, `packages spread over hosts: ${[...hosts].join(",")}`);
+      ]);
+      const hosts = new Set(ends.map((e) => e.host));
+      assert.ok(hosts.size >= 2, `packages spread over hosts: ${[...hosts].join(",")}`);
 
-    // Binary packages made by pkg_create, in the repository, readable by the real pkg_info.
-    const all = join(work, "packages/All");
-    const files = readdirSync(all).filter((f) => f.endsWith(".tgz"));
-    assert.deepEqual(files.sort(), built.map((n) => `${n}.tgz`).sort());
-    for (const f of files) {
-      const info = spawnSync(p.pkgInfo, ["-X", join(all, f)], { encoding: "utf8" });
-      assert.equal(info.status, 0, info.stderr);
-      assert.match(info.stdout, new RegExp(`^PKGNAME=${f.replace(/\.tgz$/, "").replace(/[.+]/g, "\\$&")}$`, "m"));
-    }
-    // pkg_summary.gz is pkg_info -X's records of them all.
-    const summary = spawnSync("sh", ["-c", `gzip -dc "${join(all, "pkg_summary.gz")}"`], {
-      encoding: "utf8",
-    }).stdout;
-    const expected = files
-      .sort()
-      .map((f) => spawnSync(p.pkgInfo, ["-X", f], { cwd: all, encoding: "utf8" }).stdout.replace(/\n+$/, "\n\n"))
-      .join("");
-    assert.equal(summary, expected);
-    assert.match(summary, /^DEPENDS=herd-greet>=1\.1$/m);
+      // Binary packages made by pkg_create, in the repository, readable by the real pkg_info.
+      const all = join(work, "packages/All");
+      const files = readdirSync(all).filter((f) => f.endsWith(".tgz"));
+      assert.deepEqual(files.sort(), built.map((n) => `${n}.tgz`).sort());
+      for (const f of files) {
+        const info = spawnSync(p.pkgInfo, ["-X", join(all, f)], { encoding: "utf8" });
+        assert.equal(info.status, 0, info.stderr);
+        assert.match(
+          info.stdout,
+          new RegExp(`^PKGNAME=${f.replace(/\.tgz$/, "").replace(/[.+]/g, "\\$&")}$`, "m"),
+        );
+      }
+      // pkg_summary.gz is pkg_info -X's records of them all.
+      const summary = spawnSync("sh", ["-c", `gzip -dc "${join(all, "pkg_summary.gz")}"`], {
+        encoding: "utf8",
+      }).stdout;
+      const expected = files
+        .sort()
+        .map((f) =>
+          spawnSync(p.pkgInfo, ["-X", f], { cwd: all, encoding: "utf8" }).stdout.replace(
+            /\n+$/,
+            "\n\n",
+          ),
+        )
+        .join("");
+      assert.equal(summary, expected);
+      assert.match(summary, /^DEPENDS=herd-greet>=1\.1$/m);
 
-    // The top of the chain runs: linked with the libraries the hosts installed.
-    const x = join(tmp, "x");
-    mkdirSync(x);
-    spawnSync("tar", ["-xzf", join(all, "herd-greeter-2.0.tgz"), "-C", x, "bin/herd-greeter"]);
-    assert.equal(
-      spawnSync(join(x, "bin/herd-greeter"), ["world"], { encoding: "utf8" }).stdout,
-      "hello, world\n",
-    );
-  });
+      // The top of the chain runs: linked with the libraries the hosts installed.
+      const x = join(tmp, "x");
+      mkdirSync(x);
+      spawnSync("tar", ["-xzf", join(all, "herd-greeter-2.0.tgz"), "-C", x, "bin/herd-greeter"]);
+      assert.equal(
+        spawnSync(join(x, "bin/herd-greeter"), ["world"], { encoding: "utf8" }).stdout,
+        "hello, world\n",
+      );
+    },
+  );
 
   it("installed the dependencies with pkg_add from packages the master shipped", () => {
     const logs = join(work, "logs");

@@ -42,7 +42,14 @@ for (const kind of ["unshare", "bwrap"] as const) {
         }
         for (const [i, a] of agents.entries()) {
           const r = await a.conn.run({
-            argv: ["sh", "-c", 'echo "$1" > "$2/mine" && ls "$2" && grep -c . /proc/self/mountinfo', "x", String(i), prefix],
+            argv: [
+              "sh",
+              "-c",
+              'echo "$1" > "$2/mine" && ls "$2" && grep -c . /proc/self/mountinfo',
+              "x",
+              String(i),
+              prefix,
+            ],
           });
           assert.ok(r.ok);
           assert.equal(r.value.status, 0, r.value.output.toString());
@@ -57,7 +64,13 @@ for (const kind of ["unshare", "bwrap"] as const) {
         }
         // One namespace level only: the mark is set, and the prefix is mounted once.
         const r = await agents[0]!.conn.run({
-          argv: ["sh", "-c", 'echo "$HERD_SANDBOXED"; grep -c " $1 " /proc/self/mountinfo', "x", prefix],
+          argv: [
+            "sh",
+            "-c",
+            'echo "$HERD_SANDBOXED"; grep -c " $1 " /proc/self/mountinfo',
+            "x",
+            prefix,
+          ],
         });
         assert.ok(r.ok);
         assert.deepEqual(r.value.output.toString().trim().split("\n"), ["1", "1"]);

@@ -8,7 +8,7 @@ import { getBuffer } from "../../src/hosts/get.js";
 import { SshTransport } from "../../src/hosts/ssh.js";
 import { stampTree, syncTree } from "../../src/hosts/treesync.js";
 import { tempDir } from "./agent-support.js";
-import { herd, scanTree } from "./cli-support.js";
+import { eventually, herd, scanTree } from "./cli-support.js";
 import { sshdUnavailable, startSshd } from "./sshd-support.js";
 import { sampleTree, snapshotTree, syncSkips } from "./tree-support.js";
 
@@ -26,7 +26,7 @@ describe("ssh transport against a real sshd", { skip: skip ?? false, timeout: 12
         controlDir,
         identity: sshd.identity,
         knownHosts,
-        connectTimeout: 10,
+        connectTimeout: 30,
         ...(shell === undefined ? {} : { shell }),
       });
     try {
@@ -34,7 +34,7 @@ describe("ssh transport against a real sshd", { skip: skip ?? false, timeout: 12
       const stranger = transport(sshd.emptyKnownHosts, join(tmp.path, "never"));
       const ch0 = await stranger.open();
       assert.ok(ch0.ok);
-      const refused = await AgentConnection.open(ch0.value, { helloTimeoutMs: 20_000 });
+      const refused = await AgentConnection.open(ch0.value, { helloTimeoutMs: 60_000 });
       assert.ok(!refused.ok);
       assert.match(refused.error.message, /Host key verification failed/);
       assert.equal(existsSync(join(tmp.path, "never")), false);
@@ -44,7 +44,7 @@ describe("ssh transport against a real sshd", { skip: skip ?? false, timeout: 12
         const t = transport(sshd.knownHosts, root, shell);
         const ch = await t.open();
         assert.ok(ch.ok);
-        const c = await AgentConnection.open(ch.value, { helloTimeoutMs: 20_000 });
+        const c = await AgentConnection.open(ch.value, { helloTimeoutMs: 60_000 });
         assert.ok(c.ok, c.ok ? "" : c.error.message);
         const conn = c.value;
         assert.equal(conn.info.root, root);
@@ -76,7 +76,12 @@ describe("ssh transport against a real sshd", { skip: skip ?? false, timeout: 12
         await conn.close();
         await t.dispose();
       }
-      assert.equal(readdirSync(controlDir).length, 0);
+      // ssh -O exit asks the shared connection to stop; it removes its socket as it goes.
+      await eventually(
+        "the control socket to go",
+        () => readdirSync(controlDir).length === 0,
+        20_000,
+      );
     } finally {
       await sshd.stop();
       tmp.remove();

@@ -9,21 +9,12 @@
  * the tree id unchanged and skip the sync, as a real build host would.
  */
 import { spawn, spawnSync } from "node:child_process";
-import { createHash, randomUUID } from "node:crypto";
+import { createReadStream, existsSync, mkdirSync, statSync, writeFileSync } from "node:fs";
+import { join, resolve } from "node:path";
 import {
-  createReadStream,
-  cpSync,
-  existsSync,
-  mkdirSync,
-  mkdtempSync,
-  readdirSync,
-  readFileSync,
-  renameSync,
-  rmSync,
-  statSync,
-  writeFileSync,
-} from "node:fs";
-import { join, relative, resolve } from "node:path";
+  bootstrapOverrides,
+  treeWithCategory as treeWithCategoryOf,
+} from "../../src/cli/demo-real.js";
 import { ROOT } from "./paths.js";
 
 /** The shared real data: the tarball and its bootstrap.sh. */
@@ -85,67 +76,12 @@ export function preparePkgsrc2013(): Pkgsrc2013 {
 
 /** A herd config for building with the bootstrap: its bmake, its prefix private to each local host. */
 export function bootstrapConfig(p: Pkgsrc2013, extra: Record<string, unknown> = {}): object {
-  return {
-    make: p.bmake,
-    localbase: p.prefix,
-    bootstrapKit: p.kit,
-    sandbox: "unshare",
-    pkgInfo: p.pkgInfo,
-    ...extra,
-  };
+  return { ...bootstrapOverrides(p), ...extra };
 }
 
-/** Every file under `dir` with its contents, for a digest. */
-function digestDir(dir: string): string {
-  const h = createHash("sha256");
-  const walk = (d: string): void => {
-    for (const e of readdirSync(d, { withFileTypes: true }).sort((a, b) =>
-      a.name < b.name ? -1 : 1,
-    )) {
-      const p = join(d, e.name);
-      if (e.isDirectory()) walk(p);
-      else {
-        h.update(`${relative(dir, p)}\0`);
-        h.update(readFileSync(p));
-        h.update("\0");
-      }
-    }
-  };
-  walk(dir);
-  return h.digest("hex").slice(0, 12);
-}
-
-/**
- * The pristine tree plus a category of one's own (as operators add local
- * packages), kept in the cache and reused while the category is unchanged:
- * a hard-linked copy (nothing writes into a master's tree), built beside and
- * renamed into place, with its own tree id.
- */
+/** The pristine tree plus a category of one's own, cached (see src/cli/demo-real.ts). */
 export function treeWithCategory(p: Pkgsrc2013, category: string): string {
-  const name = `${category.split("/").at(-1) ?? "local"}-${digestDir(category)}`;
-  const dest = join(p.dir, "trees", name);
-  if (existsSync(join(dest, "pkgsrc", ".herd-tree-id"))) return join(dest, "pkgsrc");
-  mkdirSync(join(p.dir, "trees"), { recursive: true });
-  const tmp = mkdtempSync(join(p.dir, "trees", `.${name}-`));
-  try {
-    const cp = spawnSync("cp", ["-al", p.tree, join(tmp, "pkgsrc")], { stdio: "inherit" });
-    if (cp.status !== 0) throw new Error("cp -al of the tree failed");
-    cpSync(category, join(tmp, "pkgsrc", category.split("/").at(-1) ?? "local"), {
-      recursive: true,
-    });
-    // Replaces the hard link, so the pristine tree keeps its own id.
-    rmSync(join(tmp, "pkgsrc", ".herd-tree-id"));
-    writeFileSync(join(tmp, "pkgsrc", ".herd-tree-id"), `${randomUUID()}\n`);
-    try {
-      renameSync(tmp, dest);
-    } catch {
-      // Another run made it meanwhile.
-      if (!existsSync(join(dest, "pkgsrc", ".herd-tree-id"))) throw new Error(`cannot make ${dest}`);
-    }
-  } finally {
-    rmSync(tmp, { recursive: true, force: true });
-  }
-  return join(dest, "pkgsrc");
+  return treeWithCategoryOf(p, category);
 }
 
 /** The directory of a named set of local hosts (their roots live under it, kept between runs). */
@@ -157,7 +93,10 @@ export function hostSet(p: Pkgsrc2013, name: string): string {
 
 /** A hosts file of N local hosts rooted in a host set. */
 export function localHostsFile(set: string, n: number, file: string): string {
-  const lines = Array.from({ length: n }, (_, i) => `local${i + 1} local ${join(set, `local${i + 1}`)}`);
+  const lines = Array.from(
+    { length: n },
+    (_, i) => `local${i + 1} local ${join(set, `local${i + 1}`)}`,
+  );
   writeFileSync(file, lines.join("\n") + "\n");
   return file;
 }
@@ -196,7 +135,11 @@ export interface Ran {
 /** Runs a command to the end (killed after timeoutMs), stdin from a file or nothing. */
 export function runCmd(
   argv: readonly string[],
-  opts: { readonly stdin?: string; readonly timeoutMs?: number; readonly env?: NodeJS.ProcessEnv } = {},
+  opts: {
+    readonly stdin?: string;
+    readonly timeoutMs?: number;
+    readonly env?: NodeJS.ProcessEnv;
+  } = {},
 ): Promise<Ran> {
   return new Promise((res, rej) => {
     const t0 = performance.now();
@@ -211,13 +154,16 @@ export function runCmd(
     child.stdout?.on("data", (d: Buffer) => out.push(d));
     child.stderr?.on("data", (d: Buffer) => err.push(d));
     // The whole process group: pbulk-scan's and herd's children go too.
-    const timer = setTimeout(() => {
-      try {
-        if (child.pid !== undefined) process.kill(-child.pid, "SIGKILL");
-      } catch {
-        /* gone */
-      }
-    }, opts.timeoutMs ?? 10 * 60_000);
+    const timer = setTimeout(
+      () => {
+        try {
+          if (child.pid !== undefined) process.kill(-child.pid, "SIGKILL");
+        } catch {
+          /* gone */
+        }
+      },
+      opts.timeoutMs ?? 10 * 60_000,
+    );
     child.on("error", rej);
     child.on("close", (code) => {
       clearTimeout(timer);
