@@ -36,6 +36,8 @@ export interface BuildRequest {
   /** Scans the tree on the pool's hosts (only these PKGPATHs when given). */
   readonly scan: (wd: Workdir) => Promise<ScanRecord[]>;
   readonly stop?: Promise<void>;
+  /** Starts serving the control socket (and a hosts file) once the work directory is locked. */
+  readonly serve?: (wd: Workdir) => Promise<{ close(): Promise<void> }>;
   /** Operator controls (retry a failed package). */
   readonly control?: BuildControl;
   /** Writes the report directory; returns its main file. */
@@ -73,6 +75,7 @@ async function build(req: BuildRequest, wd: Workdir): Promise<BuildSummary> {
     req.bus.emit(e);
   };
   let hostEvents = (): void => undefined;
+  let served: { close(): Promise<void> } | undefined;
   // Every event, progress included: `herd serve` rebuilds the dashboard (and its ETA) from these.
   // Events come from host callbacks too: a failed write (full disk) is kept and thrown between phases.
   let unpersisted: { error: unknown } | undefined;
@@ -115,6 +118,7 @@ async function build(req: BuildRequest, wd: Workdir): Promise<BuildSummary> {
       const r = req.pool.add(h);
       if (!r.ok) throw new UserError("hosts", r.error.message, "host names must be unique");
     }
+    served = await req.serve?.(wd);
     const buildDir = join(wd.path, "builds", String(buildId));
     await mkdir(buildDir, { recursive: true });
 
@@ -329,6 +333,7 @@ async function build(req: BuildRequest, wd: Workdir): Promise<BuildSummary> {
     emit({ type: "build-end", build: buildId, counts, report, packages: wd.paths.packages });
     return { build: buildId, counts, report, packages: wd.paths.packages, stopped: result.stopped };
   } finally {
+    await served?.close();
     hostEvents();
     persist();
   }

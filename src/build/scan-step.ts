@@ -15,6 +15,7 @@ import { RecordParser, formatErrorText, isPkgPath, type ScanRecord } from "../co
 import type { EventBus } from "../events/types.js";
 import type { HostPool } from "../hosts/pool.js";
 import { UserError } from "../cli/errors.js";
+import { rebaseScanDepends } from "../hosts/scanpaths.js";
 import { HOST } from "./layout.js";
 import { mayWork } from "./loop.js";
 import type { Workdir } from "./workdir.js";
@@ -221,13 +222,24 @@ export async function scanStep(o: ScanStepOptions): Promise<ScanRecord[]> {
         if (parsed === undefined || !parsed.ok) {
           failed++;
           const why =
-            parsed === undefined ? `exit ${t.status}: ${lastLine(t.stderr)}` : parsed.message;
+            parsed === undefined ? `exit ${t.status}: ${lastLines(t.stderr)}` : parsed.message;
           o.bus.emit({ type: "scan-error", pkgpath, host: host.name, message: why });
           return;
         }
-        results.set(pkgpath, parsed.records);
-        o.wd.store.putScan(pkgpath, digests.of(pkgpath, parsed.records), framed);
-        follow(parsed.records);
+        // SCAN_DEPENDS names files by the host's tree path: say them as the master's tree
+        // does, so a scan is the same whichever host made it.
+        const root = o.pool.get(host.name)?.info?.root;
+        const records =
+          root === undefined
+            ? parsed.records
+            : parsed.records.map((rec) => rebaseScanDepends(rec, [`${root}/${HOST.tree}`], o.tree));
+        results.set(pkgpath, records);
+        o.wd.store.putScan(
+          pkgpath,
+          digests.of(pkgpath, records),
+          Buffer.concat(records.map((rec) => rec.raw)),
+        );
+        follow(records);
       })
       .finally(() => {
         inflight.delete(job);
@@ -298,6 +310,12 @@ function parse(
   return { ok: true, records: r.records };
 }
 
-function lastLine(b: Buffer): string {
-  return b.toString("utf8").trim().split("\n").at(-1)?.slice(0, 200) ?? "";
+/** The last lines of a failed scan's stderr, where make says what went wrong (the very last is "Fatal errors encountered"). */
+function lastLines(b: Buffer): string {
+  const lines = b
+    .toString("utf8")
+    .trim()
+    .split("\n")
+    .filter((l) => l.trim() !== "");
+  return lines.slice(-3).join(" / ").slice(0, 400);
 }

@@ -1,5 +1,5 @@
 import type { Command } from "commander";
-import { existsSync, readFileSync } from "node:fs";
+import { existsSync } from "node:fs";
 import { join, resolve } from "node:path";
 import { BuildControl } from "../build/control.js";
 import { runBuild, type BuildSummary } from "../build/build.js";
@@ -12,7 +12,9 @@ import { localHostShell, sandboxProblem } from "../hosts/sandbox.js";
 import { allOf, prefixPrepare } from "../build/prefix.js";
 import { prepareRealDemo } from "./demo-real.js";
 import { HostPool, type HostConfig } from "../hosts/pool.js";
+import { serveHosts } from "../hosts/serve.js";
 import { readTreeId, stampTree, treeSyncPrepare } from "../hosts/treesync.js";
+import { hostEntries, readPkgList } from "./scan.js";
 import { readDepends } from "../report/critical.js";
 import { reportModel } from "../report/model.js";
 import { writeReport } from "../report/render.js";
@@ -25,6 +27,7 @@ import { buildDashboard, TOKEN_ENV } from "../dashboard/start.js";
 export interface BuildCliOptions {
   readonly tree: string;
   readonly local?: string;
+  readonly hosts?: string;
   readonly work: string;
   readonly pkgs?: string;
   readonly make?: string;
@@ -44,7 +47,11 @@ export function registerBuild(program: Command): void {
     .command("build")
     .description("run (or resume) a bulk build: sync, scan, resolve, plan, build, report")
     .requiredOption("-t, --tree <dir>", "the pkgsrc tree")
-    .option("-l, --local <n>", "use N local build hosts", "")
+    .option("-l, --local <n>", "use N local build hosts")
+    .option(
+      "-H, --hosts <file>",
+      "use the hosts of this hosts file (watched: hosts join and leave as it changes)",
+    )
     .option("-w, --work <dir>", "work directory: state, packages, logs, report", "work")
     .option("--pkgs <file>", "build only these PKGPATHs (one per line) and what they need")
     .option("--make <path>", "make program on the hosts (default bmake)")
@@ -121,13 +128,9 @@ async function buildCommand(
     ...overrides,
     ...(opts.make === undefined ? {} : { make: opts.make }),
   };
-  const n = Number(opts.local ?? "");
-  if (!Number.isInteger(n) || n < 1 || n > 256)
-    throw new UserError(
-      "usage",
-      "--local N needs a number of hosts between 1 and 256",
-      "e.g. --local 3",
-    );
+  // --local N or --hosts FILE, checked (and a hosts file parsed) before anything starts.
+  const entries = hostEntries(opts);
+  const n = opts.local === undefined ? 0 : entries.length;
   const work = resolve(opts.work);
   const pkgs = opts.pkgs === undefined ? undefined : readPkgList(opts.pkgs);
   const mode: OutputMode = opts.json === true ? "json" : process.stderr.isTTY ? "tty" : "plain";
@@ -137,10 +140,11 @@ async function buildCommand(
   });
   const bus = new EventBus();
   bus.on(display.onEvent);
+  const syncs = new Map<string, boolean>();
   const pool = new HostPool({
     heartbeatTimeoutMs: config.heartbeatTimeout * 1000,
     prepare: allOf(
-      treeSyncPrepare(tree, () => ({ dest: HOST.tree, sync: true })),
+      treeSyncPrepare(tree, (h) => ({ dest: HOST.tree, sync: syncs.get(h.name) ?? true })),
       prefixPrepare(config),
     ),
   });
@@ -204,6 +208,19 @@ async function buildCommand(
       hosts,
       bus,
       stop: stopped,
+      // The control socket (herd hosts, herd attach) and the watched hosts file, once the work directory is ours.
+      serve: (wd) =>
+        serveHosts({
+          pool,
+          work,
+          tree,
+          socketPath: wd.paths.control,
+          syncs,
+          ...(opts.hosts === undefined ? {} : { hostsFile: resolve(opts.hosts) }),
+          warn: (message) => {
+            bus.emit({ type: "warning", message });
+          },
+        }),
       control,
       scan: (wd) =>
         scanStep({
@@ -231,31 +248,4 @@ async function buildCommand(
     display.close();
     await pool.close();
   }
-}
-
-function readPkgList(file: string): string[] {
-  let text: string;
-  try {
-    text = readFileSync(file, "utf8");
-  } catch {
-    throw new UserError(
-      "usage",
-      `cannot read the package list ${file}`,
-      "one PKGPATH (category/dir) per line",
-    );
-  }
-  const out: string[] = [];
-  text.split("\n").forEach((raw, i) => {
-    const line = raw.replace(/#.*/, "").trim();
-    if (line === "") return;
-    if (!/^[A-Za-z0-9_+][A-Za-z0-9_.+-]*\/[A-Za-z0-9_+][A-Za-z0-9_.+-]*$/.test(line)) {
-      throw new UserError(
-        "usage",
-        `${file}:${i + 1}: "${line}" is not a PKGPATH`,
-        "one category/dir per line, no ../ or absolute paths",
-      );
-    }
-    out.push(line);
-  });
-  return out;
 }

@@ -8,7 +8,6 @@ import { EventBus } from "../events/types.js";
 import { localEntries, HOST_TREE } from "../hosts/factory.js";
 import { parseHostsFile, type HostEntry } from "../hosts/hostsfile.js";
 import { HostPool } from "../hosts/pool.js";
-import { rebaseScanDepends } from "../hosts/scanpaths.js";
 import { describeState } from "../hosts/state.js";
 import { readTreeId, treeSyncPrepare } from "../hosts/treesync.js";
 import { UserError } from "./errors.js";
@@ -122,10 +121,7 @@ async function runScan(opts: ScanOptions): Promise<void> {
     prepare: treeSyncPrepare(tree, (h) => ({ dest: HOST_TREE, sync: syncs.get(h.name) ?? true })),
   });
   // Each host's tree path, to rewrite SCAN_DEPENDS as if scanned in the master's tree.
-  const hostTrees = new Set<string>();
   pool.subscribe((e) => {
-    const root = pool.get(e.host)?.info?.root;
-    if (root !== undefined) hostTrees.add(`${root}/${HOST_TREE}`);
     if (e.type === "state") bus.emit({ type: "host", host: e.host, state: describeState(e.to) });
     else bus.emit({ type: "host", host: e.host, state: "note", detail: e.message });
   });
@@ -162,10 +158,10 @@ async function runScan(opts: ScanOptions): Promise<void> {
       make: opts.make,
       ...(pkgs === undefined ? {} : { pkgs }),
     });
-    const trees = [...hostTrees];
     await writeChunks(
       opts.output,
-      records.map((r) => printRecord(rebaseScanDepends(r, trees, tree))),
+      // scanStep gives SCAN_DEPENDS in the master's tree's terms already.
+      records.map((r) => printRecord(r)),
     );
     if (failed > 0) {
       bus.emit({
@@ -182,7 +178,8 @@ async function runScan(opts: ScanOptions): Promise<void> {
   }
 }
 
-function readPkgList(file: string): string[] {
+/** A --pkgs file: one PKGPATH per line, # comments; a bad line is an error naming file and line. */
+export function readPkgList(file: string): string[] {
   let text: string;
   try {
     text = readFileSync(file, "utf8");

@@ -1,6 +1,6 @@
 /** Running the herd CLI from tests, and the trees its scans run on. */
 import { spawn, type ChildProcess } from "node:child_process";
-import { cpSync } from "node:fs";
+import { cpSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { writeTree } from "./tree-support.js";
 
@@ -67,6 +67,16 @@ export function scanTree(dir: string, slow: number): string {
     });
   }
   writeTree(tree, { "slow/broken/Makefile": '.include "../../mk/no-such-file.mk"\n' });
+  // pkgsrc finds packages through the SUBDIR lists of the top and category Makefiles.
+  const subdirs = [...Array.from({ length: slow }, (_, i) => `p${i}`), "broken"];
+  writeTree(tree, {
+    "slow/Makefile": `COMMENT=\tSlow scans\n\n${subdirs.map((d) => `SUBDIR+=\t${d}\n`).join("")}\n.include "../mk/bsd.pkg.subdir.mk"\n`,
+  });
+  const top = join(tree, "Makefile");
+  writeFileSync(
+    top,
+    readFileSync(top, "utf8").replace(/^\.include/m, "SUBDIR+=\tslow\n\n.include"),
+  );
   return tree;
 }
 
