@@ -16,6 +16,7 @@ import { readTar, unsafeMember } from "../report/tar.js";
 import { HOST } from "./layout.js";
 import { initArgv, kitOf, localbaseOf, pkgDbDirOf, shipKit, type PrefixConfig } from "./prefix.js";
 import { MASTER_STAGES } from "./targets.js";
+import { watchOutput } from "./watchdog.js";
 
 export interface JobConfig extends PrefixConfig {
   readonly make: string;
@@ -26,6 +27,8 @@ export interface JobConfig extends PrefixConfig {
   readonly makeJobs: number;
   /** Seconds a stage may run before it is killed (0: no limit). */
   readonly stageTimeout: number;
+  /** Seconds a stage may go without printing anything before it is killed (0: never). */
+  readonly watchdog: number;
   /** Hosts see the master's package directory (NFS): nothing is transferred. */
   readonly sharedPackages: boolean;
 }
@@ -190,17 +193,21 @@ async function run(
       task.kill("KILL");
     }, ctx.config.stageTimeout * 1000);
   }
+  const dog = ctx.config.watchdog > 0 ? watchOutput(conn, task, ctx.config.watchdog) : undefined;
   const r = await task.result;
   if (timer !== undefined) clearTimeout(timer);
+  dog?.stop();
   ctx.signal?.removeEventListener("abort", onAbort);
   if (!r.ok) {
     if (r.error.reason === "lost") return { ok: false, lost: true, reason: r.error.message };
     return { ok: true, status: 1, output: Buffer.from(`herd: ${r.error.message}\n`) };
   }
-  return withNote(
-    r.value,
-    watch.timedOut ? `herd: killed after ${ctx.config.stageTimeout} s (stage timeout)\n` : "",
-  );
+  const note = watch.timedOut
+    ? `herd: killed after ${ctx.config.stageTimeout} s (stage timeout)\n`
+    : dog?.fired() === true
+      ? `herd: killed: no output for ${ctx.config.watchdog} s (watchdog)\n`
+      : "";
+  return withNote(r.value, note);
 }
 
 function withNote(t: TaskResult, note: string): StageResult {

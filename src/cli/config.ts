@@ -30,6 +30,11 @@ export const ConfigSchema = z
       .min(0)
       .default(0)
       .describe("seconds a single stage may run before it is killed (0: no limit)"),
+    watchdog: z
+      .number()
+      .min(0)
+      .default(3600)
+      .describe("seconds a stage may go without printing anything before it is killed (0: never)"),
     heartbeatTimeout: z
       .number()
       .positive()

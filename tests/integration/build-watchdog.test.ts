@@ -1,0 +1,40 @@
+import assert from "node:assert/strict";
+import { mkdtempSync, readFileSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { describe, it } from "node:test";
+import { build, FIXTURE_TOOLS, sandbox } from "../lib/fixture.js";
+
+describe("the stage watchdog", () => {
+  it("kills a stage that prints nothing for too long and fails the package with that reason", async () => {
+    const dir = mkdtempSync(join(tmpdir(), "herd-watchdog-cc-"));
+    const cc = join(dir, "cc");
+    // netkit's compile hangs silently; every other compile works.
+    writeFileSync(
+      cc,
+      '#!/bin/sh\ncase $(pwd) in *netkit*) exec sleep 300 ;; esac\nexec cc "$@"\n',
+      { mode: 0o755 },
+    );
+    const box = sandbox("watchdog");
+    writeFileSync(
+      box.config,
+      JSON.stringify({ path: [FIXTURE_TOOLS], env: { CC: cc }, watchdog: 3 }),
+    );
+    const work = join(box.dir, "work");
+    const r = await build(box, work, 2);
+    assert.equal(r.code, 0, r.stderr);
+    const end = r.events.find((e) => e.type === "package-end" && e.pkgname === "netkit-0.3");
+    assert.equal(end?.result, "failed");
+    assert.equal(end.stage, "build");
+    assert.match(String(end.reason), /no output for 3 s \(watchdog\)/);
+    assert.match(
+      readFileSync(join(work, "logs/netkit-0.3/build.log"), "utf8"),
+      /herd: killed: no output for 3 s \(watchdog\)/,
+    );
+    // The rest of the build went on.
+    assert.equal(
+      r.events.filter((e) => e.type === "package-end" && e.result === "built").length,
+      11,
+    );
+  });
+});
