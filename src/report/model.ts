@@ -67,6 +67,12 @@ export interface ReportModel {
   /** The longest chain of dependencies by build time (empty without a dependency graph). */
   readonly critical: CriticalPath;
   readonly diff: BuildDiff | null;
+  /** Package directories whose scan failed (no record, so not in the counts). */
+  readonly scanErrors: readonly {
+    readonly pkgpath: string;
+    readonly host: string;
+    readonly message: string;
+  }[];
 }
 
 const NOT_BUILT = new Set(["indirect-failed", "indirect-skipped"]);
@@ -144,6 +150,11 @@ export function reportModel(
         ? { packages: [], seconds: 0 }
         : criticalPath(buildSeconds(stages), depends),
     diff: diffWithPrevious(store, buildId, rows),
+    scanErrors: store
+      .events(buildId)
+      .filter((e) => e.type === "scan-error")
+      .map((e) => JSON.parse(e.data) as { pkgpath: string; host: string; message: string })
+      .map(({ pkgpath, host, message }) => ({ pkgpath, host, message })),
   };
 }
 

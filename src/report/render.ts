@@ -82,6 +82,11 @@ export function renderText(m: ReportModel, short: boolean): string {
     lines.push("Indirectly failed or skipped:");
     for (const p of m.indirect) lines.push(`  ${p.pkgname} (${p.state}) because of ${p.culprit}`);
     lines.push("");
+    if (m.scanErrors.length > 0) {
+      lines.push("Scan failures (no record, not built):");
+      for (const x of m.scanErrors) lines.push(`  ${x.pkgpath} on ${x.host}: ${x.message}`);
+      lines.push("");
+    }
     lines.push("Skipped:");
     for (const p of m.skipped) lines.push(`  ${p.pkgname}: ${p.reason}`);
     lines.push("");
@@ -153,7 +158,15 @@ export function renderHtml(m: ReportModel): string {
     ["package", "PKGPATH", "state", "culprit"],
     m.indirect.map((p) => [e(p.pkgname), e(p.pkgpath), e(p.state), e(p.culprit)]),
   )}</section>
-<section id="skipped"><h2>Skipped</h2>${table(
+${
+  m.scanErrors.length === 0
+    ? ""
+    : `<section id="scan-errors"><h2>Scan failures</h2>${table(
+        ["PKGPATH", "host", "error"],
+        m.scanErrors.map((x) => [e(x.pkgpath), e(x.host), e(x.message)]),
+      )}</section>
+`
+}<section id="skipped"><h2>Skipped</h2>${table(
     ["package", "PKGPATH", "reason"],
     m.skipped.map((p) => [e(p.pkgname), e(p.pkgpath), e(p.reason)]),
   )}</section>
