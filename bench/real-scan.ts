@@ -23,6 +23,7 @@ import {
   preparePkgsrc2013,
   recordSet,
   runCmd,
+  syncHosts,
 } from "../tests/lib/pkgsrc2013.js";
 
 const args = process.argv.slice(2);
@@ -93,16 +94,11 @@ async function pbulk(): Promise<number> {
   return m.seconds;
 }
 
-// Warm-up: the hosts get the tree (once per machine) outside the timed run.
-const warm = mkdtempSync(join(tmpdir(), "herd-bench-warm-"));
-writeFileSync(join(warm, "list"), "pkgtools/pkg_chk\n");
-const w = await runCmd([
-  ...herdArgs(join(warm, "work"), join(warm, "out")),
-  "--pkgs",
-  join(warm, "list"),
-]);
-rmSync(warm, { recursive: true, force: true });
-if (w.code !== 0) throw new Error(`warm-up failed: ${w.stderr.slice(-2000)}`);
+// The hosts get the tree (once per machine) outside the timed run.
+await syncHosts(
+  p.tree,
+  Array.from({ length: CLIENTS }, (_, i) => join(hostSet(p, "real-scan"), `local${i + 1}`)),
+);
 
 const times: Record<string, number> = {};
 for (const tool of herdFirst ? ["herd", "pbulk"] : ["pbulk", "herd"]) {

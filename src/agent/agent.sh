@@ -355,6 +355,9 @@ cleanup() {
 trap 'cleanup; exit 129' HUP
 trap 'cleanup; exit 143' TERM
 trap 'cleanup; exit 130' INT
+# The writer dies of SIGPIPE when stdout breaks; our next post would kill us
+# the same way, leaving the tasks running: stop them instead.
+trap 'cleanup; exit 141' PIPE
 
 while IFS= read -r m_line; do
   set -- $m_line

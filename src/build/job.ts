@@ -356,9 +356,16 @@ export function failureReason(stage: string, status: number, output: Buffer): st
     .filter(
       (l) =>
         l !== "" &&
-        !/^\*\*\* Error code|^Stop\.?$|^\*\*\* Stop|^b?make(\[\d+\])?: stopped in /.test(l),
+        // make's own bookkeeping, and summaries that name no cause ("1 error", collect2's).
+        !/^\*\*\* (\[[^\]]*\] )?Error code|^Stop\.?$|^\*\*\* Stop|^b?make(\[\d+\])?: stopped in |^\d+ errors?$|^collect2: error: ld returned/.test(
+          l,
+        ),
     );
   const last = (re: RegExp): string | undefined => [...lines].reverse().find((l) => re.test(l));
-  const pick = last(/\berror\b/i) ?? last(/fatal|cannot|not found|failed/i) ?? lines.at(-1) ?? "";
+  const pick =
+    last(/\berror\b|undefined reference/i) ??
+    last(/fatal|cannot|not found|failed/i) ??
+    lines.at(-1) ??
+    "";
   return `${stage} failed (exit ${status})${pick === "" ? "" : `: ${pick.slice(0, 200)}`}`;
 }

@@ -216,6 +216,7 @@ async function buildCommand(
           tree,
           socketPath: wd.paths.control,
           syncs,
+          localShell: (root, shell) => localHostShell(config, root, shell),
           ...(opts.hosts === undefined ? {} : { hostsFile: resolve(opts.hosts) }),
           warn: (message) => {
             bus.emit({ type: "warning", message });

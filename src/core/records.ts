@@ -226,6 +226,11 @@ export class RecordParser {
   /** Takes one line; false once the input is found malformed. */
   private line(buf: Buffer, pos: number, nl: number): boolean {
     const n = ++this.lineNo;
+    // Whole lines too, not only a partial one at a chunk's end: the verdict must not depend on chunking.
+    if (nl - pos > MAX_LINE) {
+      this.fail(n, `line longer than ${MAX_LINE} bytes`, "is this a pbulk-index file?");
+      return false;
+    }
     if (nl - pos >= 8 && buf.compare(PKGNAME_EQ, 0, 8, pos, pos + 8) === 0) {
       if (!this.flush()) return false;
       const name = buf.toString("latin1", pos + 8, nl);

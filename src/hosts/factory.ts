@@ -21,6 +21,8 @@ export interface FactoryContext {
   readonly tree: string;
   /** Builds the transports this module does not know itself (ssh, attach). */
   readonly remote?: (entry: HostEntry) => Result<Transport, string>;
+  /** Wraps a local host's shell (e.g. in a sandbox giving it a private prefix: src/hosts/sandbox.ts). */
+  readonly localShell?: (root: string, shell: readonly string[]) => readonly string[];
 }
 
 export interface PoolMember {
@@ -57,7 +59,8 @@ export function memberFor(entry: HostEntry, ctx: FactoryContext): Result<PoolMem
       const r = linkTree(root, ctx.tree);
       if (!r.ok) return r;
     }
-    transport = new LocalTransport({ root, shell: shellCommand(entry.shell ?? undefined) });
+    const shell = shellCommand(entry.shell ?? undefined);
+    transport = new LocalTransport({ root, shell: ctx.localShell?.(root, shell) ?? shell });
   } else {
     if (ctx.remote === undefined) return err(`${entry.transport} hosts are not available here`);
     const t = ctx.remote(entry);

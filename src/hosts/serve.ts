@@ -30,6 +30,8 @@ export interface ServeOptions {
   readonly syncs: Map<string, boolean>;
   /** Problems worth telling the operator (a hosts file that no longer parses). */
   readonly warn?: (message: string) => void;
+  /** Wraps local hosts' shells (see FactoryContext.localShell). */
+  readonly localShell?: (root: string, shell: readonly string[]) => readonly string[];
   /** The ssh client (tests); default "ssh". */
   readonly ssh?: string;
 }
@@ -50,7 +52,12 @@ export async function serveHosts(o: ServeOptions): Promise<Served> {
     ...(o.ssh === undefined ? {} : { ssh: o.ssh }),
   });
   const add = (entry: HostEntry): Result<void, string> => {
-    const m = memberFor(entry, { work: o.work, tree: o.tree, remote });
+    const m = memberFor(entry, {
+      work: o.work,
+      tree: o.tree,
+      remote,
+      ...(o.localShell === undefined ? {} : { localShell: o.localShell }),
+    });
     if (!m.ok) return err(`host ${entry.name}: ${m.error}`);
     o.syncs.set(entry.name, m.value.sync);
     const r = o.pool.add(m.value.config);

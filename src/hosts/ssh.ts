@@ -89,6 +89,14 @@ export class SshTransport implements Transport {
     return a;
   }
 
+  /** ssh and its options (no destination), for tools that ride the shared connection (rsync -e). */
+  sshCommand(): { readonly argv: readonly string[]; readonly destination: string } {
+    return {
+      argv: [this.#o.ssh ?? "ssh", ...this.#baseArgs()],
+      destination: this.#target.destination,
+    };
+  }
+
   /** The command line the host's login shell runs (sh or csh alike: one line, quoted words). */
   remoteCommand(): string {
     const shell = this.#o.shell ?? ["/bin/sh"];

@@ -1,19 +1,32 @@
 /**
  * Tree sync gated by a uuid (the SyncPkgsrcTree step). The master's tree
  * carries a tree id file, rewritten (`herd tree stamp`) after every update.
- * A host whose copy holds the same id is skipped with no tree data sent; any
- * other host receives a tar stream of the tree, unpacks it beside its copy,
- * swaps it in, and only then gets the id file, so an interrupted sync is
- * simply redone next time.
+ * A host whose copy holds the same id is skipped with no tree data sent. A
+ * host with an older copy removes its id, lists the copy (find + cksum) and
+ * receives a tar stream of what changed plus a list of what to remove; a
+ * host without a copy receives the whole tree, unpacked beside and swapped
+ * in. An ssh host where both ends have rsync gets rsync instead, over the
+ * same ssh connection. The id file is written last, so an interrupted sync
+ * is redone.
  */
 import { randomUUID } from "node:crypto";
 import { readFileSync, renameSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { err, ok, type Result } from "../protocol/result.js";
-import type { AgentConnection } from "./connection.js";
+import type { AgentConnection, RequestFailure, TaskResult } from "./connection.js";
 import { getBuffer } from "./get.js";
 import type { HostConfig, Prepare } from "./pool.js";
 import { tarTree } from "./tar.js";
+import {
+  HOST_MANIFEST,
+  isInsidePath,
+  parseHostManifest,
+  planDelta,
+  type DeltaPlan,
+} from "./treedelta.js";
+import { masterManifest, tarPaths, type DeltaStats, type TreeFilter } from "./treemanifest.js";
+import { masterHasRsync, rsyncArgv, runRsync, type RsyncRoute } from "./rsync.js";
+import { SshTransport } from "./ssh.js";
 
 /** The tree id file at the root of a pkgsrc tree: one uuid and a newline. */
 export const TREE_ID_FILE = ".herd-tree-id";
@@ -43,9 +56,18 @@ export function readTreeId(tree: string): string | null {
 
 export interface SyncReport {
   readonly skipped: boolean;
-  /** Bytes of tree data sent (the tar stream); 0 when skipped. */
+  /** none: the id matched; full: the whole tree; delta: what changed (tar); rsync. */
+  readonly method: "none" | "full" | "delta" | "rsync";
+  /** Bytes of tree data sent (the tar stream and the deletion list); 0 when skipped. */
   readonly bytes: number;
+  /** Bytes received from the host: its listing (tar), or what rsync received. */
+  readonly received: number;
+  /** Files sent. */
   readonly files: number;
+  /** Entries removed from the host's copy (a removed directory counts once). */
+  readonly removed: number;
+  /** Why rsync was not used although it was asked for. */
+  readonly note?: string;
 }
 
 export interface SyncOptions {
@@ -55,7 +77,15 @@ export interface SyncOptions {
   readonly id: string;
   /** Where the copy lives on the host; relative to the agent root. */
   readonly dest: string;
+  /** Sync by rsync over this route (the tar delta if it fails). */
+  readonly rsync?: RsyncRoute;
 }
+
+const FILTER: TreeFilter = {
+  excludeNames: SYNC_EXCLUDE_NAMES,
+  excludeTop: SYNC_EXCLUDE_TOP,
+  excludePaths: [TREE_ID_FILE, `${TREE_ID_FILE}.tmp`],
+};
 
 // The unpack step as the host runs it: argv words only, nothing evaluated.
 const UNPACK = [
@@ -66,7 +96,82 @@ const UNPACK = [
   'mv "$d.herd-new" "$d"; rm -rf "$d.herd-old" "$t"',
 ].join("; ");
 
-/** Brings the host's copy of the tree up to date, unless its id already matches. */
+// The delta step: remove the listed paths (checked again here: relative, no
+// "." or ".." component), in batches, then unpack what changed over the copy.
+const APPLY = [
+  "set -e",
+  "d=$1; t=$2; l=$3",
+  "case $t in /*) ;; *) t=$PWD/$t ;; esac",
+  "case $l in /*) ;; *) l=$PWD/$l ;; esac",
+  'cd "$d"; rm -f .herd-tree-id; set --',
+  'while IFS= read -r p; do case /$p/ in //|*/../*|*/./*|*//*) echo "refusing to remove $p" >&2; exit 1 ;; esac; set -- "$@" "./$p"; if [ $# -ge 64 ]; then rm -rf "$@"; set --; fi; done <"$l"',
+  'if [ $# -gt 0 ]; then rm -rf "$@"; fi',
+  'tar xf "$t"; rm -f "$t" "$l"',
+].join("; ");
+
+function failed(what: string, r: Result<TaskResult, RequestFailure>): string | null {
+  if (!r.ok) return `${what} failed: ${r.error.message}`;
+  if (r.value.status === 0) return null;
+  const out = Buffer.concat([r.value.output, r.value.stderr]).toString().trim();
+  return `${what} failed (status ${r.value.status}): ${out.slice(-2000)}`;
+}
+
+async function sendFull(
+  conn: AgentConnection,
+  opts: SyncOptions,
+  dest: string,
+): Promise<Result<SyncReport, string>> {
+  const stats = { files: 0, dirs: 0, links: 0, bytes: 0 };
+  const tarFile = `${dest}.herd-sync.tar`;
+  const put = await conn.put(tarFile, tarTree(opts.tree, { ...FILTER, stats }));
+  if (!put.ok) return err(`sending the tree failed: ${put.error.message}`);
+  const unpack = await conn.run({ argv: ["sh", "-c", UNPACK, "herd-sync", dest, tarFile] });
+  const why = failed("unpacking the tree", unpack);
+  if (why !== null) return err(why);
+  return ok({
+    skipped: false,
+    method: "full",
+    bytes: put.value.size,
+    received: 0,
+    files: stats.files,
+    removed: 0,
+  });
+}
+
+async function sendDelta(
+  conn: AgentConnection,
+  opts: SyncOptions,
+  dest: string,
+  plan: DeltaPlan,
+): Promise<Result<SyncReport, string>> {
+  if (!plan.remove.every(isInsidePath)) throw new Error("bug: a path to remove escapes the tree");
+  const listFile = `${dest}.herd-sync.del`;
+  const tarFile = `${dest}.herd-sync.tar`;
+  const list = await conn.put(listFile, Buffer.from(plan.remove.map((p) => `${p}\n`).join("")));
+  if (!list.ok) return err(`sending the deletion list failed: ${list.error.message}`);
+  const stats: DeltaStats = { files: 0, dirs: 0, links: 0, bytes: 0 };
+  const put = await conn.put(tarFile, tarPaths(opts.tree, plan.send, stats));
+  if (!put.ok) return err(`sending the changes failed: ${put.error.message}`);
+  const apply = await conn.run({
+    argv: ["sh", "-c", APPLY, "herd-sync", dest, tarFile, listFile],
+  });
+  const why = failed("applying the changes", apply);
+  if (why !== null) return err(why);
+  return ok({
+    skipped: false,
+    method: "delta",
+    bytes: list.value.size + put.value.size,
+    received: 0,
+    files: stats.files,
+    removed: plan.remove.length,
+  });
+}
+
+/**
+ * Brings the host's copy of the tree up to date, unless its id already
+ * matches: a host with a copy lists it and gets what changed, any other
+ * host the whole tree. The id is written last.
+ */
 export async function syncTree(
   conn: AgentConnection,
   opts: SyncOptions,
@@ -74,35 +179,88 @@ export async function syncTree(
   const dest = opts.dest.replace(/\/+$/, "");
   const theirs = await getBuffer(conn, `${dest}/${TREE_ID_FILE}`);
   if (theirs.ok && theirs.value.toString().trim() === opts.id)
-    return ok({ skipped: true, bytes: 0, files: 0 });
+    return ok({ skipped: true, method: "none", bytes: 0, received: 0, files: 0, removed: 0 });
   if (!theirs.ok && theirs.error.reason !== "rejected") return err(theirs.error.message);
 
-  const stats = { files: 0, dirs: 0, links: 0, bytes: 0 };
-  const tarFile = `${dest}.herd-sync.tar`;
-  const stream = tarTree(opts.tree, {
-    excludeNames: SYNC_EXCLUDE_NAMES,
-    excludeTop: SYNC_EXCLUDE_TOP,
-    excludePaths: [TREE_ID_FILE, `${TREE_ID_FILE}.tmp`],
-    stats,
-  });
-  const put = await conn.put(tarFile, stream);
-  if (!put.ok) return err(`sending the tree failed: ${put.error.message}`);
-  const unpack = await conn.run({ argv: ["sh", "-c", UNPACK, "herd-sync", dest, tarFile] });
-  if (!unpack.ok) return err(`unpacking the tree failed: ${unpack.error.message}`);
-  if (unpack.value.status !== 0) {
-    return err(
-      `unpacking the tree failed (status ${unpack.value.status}): ${unpack.value.output.toString().trim()}`,
-    );
+  let sent: Result<SyncReport, string> | undefined;
+  let note: string | undefined;
+  if (opts.rsync !== undefined) {
+    const r = await sendRsync(conn, opts, dest, opts.rsync);
+    if (r.ok) sent = r;
+    else note = `rsync failed, sent by tar: ${r.error}`;
   }
+  sent ??= await sendTar(conn, opts, dest);
+  if (!sent.ok) return sent;
   const idPut = await conn.put(`${dest}/${TREE_ID_FILE}`, Buffer.from(`${opts.id}\n`));
   if (!idPut.ok) return err(`writing the tree id failed: ${idPut.error.message}`);
-  return ok({ skipped: false, bytes: put.value.size, files: stats.files });
+  return ok(note === undefined ? sent.value : { ...sent.value, note });
+}
+
+/** The tar way: the host lists its copy and gets what changed, or the whole tree. */
+async function sendTar(
+  conn: AgentConnection,
+  opts: SyncOptions,
+  dest: string,
+): Promise<Result<SyncReport, string>> {
+  // The master lists its tree while the host lists its copy.
+  const mine = masterManifest(opts.tree, FILTER).then(
+    (m) => ok(m),
+    (e: unknown) => err(e instanceof Error ? e.message : String(e)),
+  );
+  const listing = await conn.run({
+    argv: ["sh", "-c", HOST_MANIFEST, "herd-manifest", dest],
+    output: "split",
+  });
+  if (!listing.ok) {
+    await mine;
+    return err(`listing the host's copy failed: ${listing.error.message}`);
+  }
+  // No copy, or one that cannot be listed exactly: the whole tree replaces it.
+  const host =
+    listing.value.status === 0
+      ? parseHostManifest(listing.value.output.toString())
+      : err(`status ${listing.value.status}`);
+  const master = await mine;
+  if (!master.ok) return err(`listing the tree ${opts.tree} failed: ${master.error}`);
+  const sent = host.ok
+    ? await sendDelta(conn, opts, dest, planDelta(master.value, host.value))
+    : await sendFull(conn, opts, dest);
+  return sent.ok ? ok({ ...sent.value, received: listing.value.output.length }) : sent;
+}
+
+async function sendRsync(
+  conn: AgentConnection,
+  opts: SyncOptions,
+  dest: string,
+  route: RsyncRoute,
+): Promise<Result<SyncReport, string>> {
+  const argv = rsyncArgv(opts.tree, dest, route, FILTER);
+  if (argv === null) return err("the ssh options cannot be passed to rsync -e");
+  const prep = await conn.run({
+    argv: ["sh", "-c", 'rm -f "$1/$2" && mkdir -p "$1"', "herd-sync", dest, TREE_ID_FILE],
+  });
+  const why = failed("preparing the copy", prep);
+  if (why !== null) return err(why);
+  const r = await runRsync(argv);
+  if (!r.ok) return r;
+  return ok({ skipped: false, method: "rsync", ...r.value });
+}
+
+/** rsync over a host's own ssh connection, when the host is reached by ssh and both ends have it. */
+export function rsyncRouteFor(conn: AgentConnection, host: HostConfig): RsyncRoute | undefined {
+  const remote = conn.info.tools.get("rsync");
+  if (!(host.transport instanceof SshTransport) || remote === undefined || !masterHasRsync())
+    return undefined;
+  const { argv, destination } = host.transport.sshCommand();
+  return { ssh: argv, destination, remoteRsync: remote, root: conn.info.root };
 }
 
 /** Where a host keeps its tree, and whether herd syncs it (no: it is shared, e.g. over NFS). */
 export interface HostTree {
   readonly dest: string;
   readonly sync: boolean;
+  /** false: never rsync, always the tar stream (default: rsync where possible). */
+  readonly rsync?: boolean;
 }
 
 /**
@@ -116,12 +274,14 @@ export function treeSyncPrepare(tree: string, hostTree: (host: HostConfig) => Ho
     const id = readTreeId(tree);
     if (id === null)
       return err(`the tree ${tree} has no ${TREE_ID_FILE}; run herd tree stamp --tree ${tree}`);
-    const r = await syncTree(conn, { tree, id, dest: where.dest });
+    const rsync = where.rsync === false ? undefined : rsyncRouteFor(conn, host);
+    const r = await syncTree(conn, { tree, id, dest: where.dest, ...(rsync ? { rsync } : {}) });
     if (!r.ok) return r;
+    const v = r.value;
     return ok(
-      r.value.skipped
+      v.skipped
         ? `tree ${id} already there, not synced`
-        : `tree ${id} synced: ${r.value.files} files, ${r.value.bytes} bytes`,
+        : `tree ${id} synced: ${v.method}, ${v.files} files, ${v.bytes} bytes, ${v.removed} removed${v.note === undefined ? "" : ` (${v.note})`}`,
     );
   };
 }

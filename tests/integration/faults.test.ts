@@ -16,6 +16,7 @@ import {
   readFileSync,
   rmSync,
   symlinkSync,
+  writeFileSync,
   writeSync,
 } from "node:fs";
 import { join } from "node:path";
@@ -40,9 +41,29 @@ const FULL = process.env.HERD_FAULTS_FULL === "1";
 const AGENT_SEEDS = FULL ? 20 : 3;
 const MASTER_KILLS = FULL ? 10 : 3;
 const HOSTS = ["local1", "local2", "local3"];
+/** Each build run is killed after 180 s by watchHerd; this bounds a whole test. */
+const LIMIT = { timeout: 900_000 };
 
-function buildArgs(box: { tree: string; config: string }, work: string): string[] {
-  return ["build", "--tree", box.tree, "--local", "3", "--work", work, "-c", box.config];
+function buildArgs(box: { tree: string; config: string }, work: string, pkgs?: string): string[] {
+  const args = ["build", "--tree", box.tree, "--local", "3", "--work", work, "-c", box.config];
+  return pkgs === undefined ? args : [...args, "--pkgs", pkgs];
+}
+
+/**
+ * A --pkgs file for a part of the fixture, and what building it gives: the listed
+ * directories and every package they need, in their expected states.
+ */
+function part(
+  box: { dir: string },
+  dirs: readonly string[],
+  closure: readonly string[],
+): { pkgs: string; states: Map<string, string>; files: string[] } {
+  const pkgs = join(box.dir, "pkgs");
+  writeFileSync(pkgs, dirs.map((d) => `${d}\n`).join(""));
+  const all = expectedStates();
+  const states = new Map(closure.map((p) => [p, all.get(p) ?? "?"] as const));
+  const files = [...states].filter(([, s]) => s === "built").map(([p]) => `${p}.tgz`);
+  return { pkgs, states, files: files.sort() };
 }
 
 function reportCounts(work: string): Record<string, number> {
@@ -65,7 +86,7 @@ function assertFinalStates(work: string, expected: Map<string, string>): void {
 
 describe("agents killed at random points of the scan and the build", () => {
   for (let seed = 1; seed <= AGENT_SEEDS; seed++) {
-    it(`seed ${seed}: right outcomes, nothing lost, nothing built twice`, async (t) => {
+    it(`seed ${seed}: right outcomes, nothing lost, nothing built twice`, LIMIT, async (t) => {
       const rand = prng(seed);
       // One kill among the first events after the scan starts (syncing, scanning), two during
       // the build: each right after a stage of some package ends, on the host that ran it.
@@ -122,70 +143,81 @@ describe("agents killed at random points of the scan and the build", () => {
 });
 
 describe("the master killed at random points of one build", () => {
-  it(`resumes after ${MASTER_KILLS} SIGKILLs to the result of an uninterrupted build`, async (t) => {
-    const rand = prng(4242);
-    // Kill points are counted in events of each run; a range that keeps every kill
-    // inside the build (a full build emits some 300 events).
-    const span = Math.max(10, Math.floor(240 / MASTER_KILLS));
-    const points = Array.from({ length: MASTER_KILLS }, () => between(rand, 2, span));
-    t.diagnostic(`master kills after events ${points.join(", ")} of each run`);
-
-    const refBox = sandbox("faults-master-ref");
-    const box = sandbox("faults-master");
-    const refWork = join(refBox.dir, "work");
-    const work = join(box.dir, "work");
-    try {
-      // The uninterrupted reference build runs alongside (kill points count events, not time).
-      const reference = build(refBox, refWork, 3);
-      const all: Event[] = [];
-      for (const [i, point] of points.entries()) {
-        const r = await watchHerd(buildArgs(box, work), (_e, n, child) => {
-          if (n === point) child.kill("SIGKILL");
-        });
-        all.push(...r.events);
-        assert.equal(
-          r.signal,
-          "SIGKILL",
-          `run ${i + 1} was killed (it ended by itself: ${r.stderr})`,
-        );
-        const start = r.events.find((e) => e.type === "build-start");
-        assert.equal(start?.build, 1, "always the same build");
-        assert.equal(start.resumed, i > 0, "every run after the first resumes");
-      }
-      const last = await herdJson(buildArgs(box, work));
-      all.push(...last.events);
-      const ref = await reference;
-      assert.equal(ref.code, 0, ref.stderr);
-      assert.equal(last.code, 0, last.stderr);
-      const start = last.events.find((e) => e.type === "build-start");
-      assert.equal(start?.build, 1);
-      assert.equal(start.resumed, true, "the killed build is resumed, not started afresh");
-
-      // Package files carry their build date: compare each file with the checksum the
-      // store recorded when it was received, and the package set with the reference.
-      assert.deepEqual(
-        tgzFiles(join(work, "packages/All")),
-        tgzFiles(join(refWork, "packages/All")),
+  it(
+    `resumes after ${MASTER_KILLS} SIGKILLs to the result of an uninterrupted build`,
+    LIMIT,
+    async (t) => {
+      const rand = prng(4242);
+      // Each run is killed either early (its n-th event: connecting, syncing, scanning,
+      // planning) or mid-build (after its n-th finished stage). A full build has some 220
+      // stages; the killed runs together see at most 150, so every kill lands inside the build.
+      const points = Array.from({ length: MASTER_KILLS }, () =>
+        rand() < 0.3
+          ? { kind: "event", n: between(rand, 2, 30) }
+          : { kind: "stage", n: between(rand, 1, Math.floor(150 / MASTER_KILLS)) },
       );
-      assert.deepEqual(tgzFiles(join(work, "packages/All")), expectedFiles());
-      assert.deepEqual(checksumMismatches(work), []);
-      assert.deepEqual(halfReceived(work), []);
-      assert.deepEqual(reportCounts(work), reportCounts(refWork));
-      assertFinalStates(work, expectedStates());
-      // A package-end event may be lost with the master, never repeated.
-      for (const [p, n] of endCounts(all, "built")) assert.equal(n, 1, `${p} built once`);
-      assert.deepEqual(rebuiltAfterBuilt(all), [], "nothing built is built again");
-    } finally {
-      killLeftovers(work);
-      killLeftovers(refWork);
-      rmSync(box.dir, { recursive: true, force: true });
-      rmSync(refBox.dir, { recursive: true, force: true });
-    }
-  });
+      t.diagnostic(`master kills: ${points.map((p) => `${p.kind} ${p.n}`).join(", ")}`);
+
+      const refBox = sandbox("faults-master-ref");
+      const box = sandbox("faults-master");
+      const refWork = join(refBox.dir, "work");
+      const work = join(box.dir, "work");
+      try {
+        // The uninterrupted reference build runs alongside (kill points count events, not time).
+        const reference = build(refBox, refWork, 3);
+        const all: Event[] = [];
+        for (const [i, point] of points.entries()) {
+          let stages = 0;
+          const r = await watchHerd(buildArgs(box, work), (e, n, child) => {
+            if (e.type === "stage") stages++;
+            if (point.kind === "event" ? n === point.n : e.type === "stage" && stages === point.n)
+              child.kill("SIGKILL");
+          });
+          all.push(...r.events);
+          assert.equal(
+            r.signal,
+            "SIGKILL",
+            `run ${i + 1} was killed (it ended by itself: ${r.stderr})`,
+          );
+          const start = r.events.find((e) => e.type === "build-start");
+          assert.equal(start?.build, 1, "always the same build");
+          assert.equal(start.resumed, i > 0, "every run after the first resumes");
+        }
+        const last = await herdJson(buildArgs(box, work));
+        all.push(...last.events);
+        const ref = await reference;
+        assert.equal(ref.code, 0, ref.stderr);
+        assert.equal(last.code, 0, last.stderr);
+        const start = last.events.find((e) => e.type === "build-start");
+        assert.equal(start?.build, 1);
+        assert.equal(start.resumed, true, "the killed build is resumed, not started afresh");
+
+        // Package files carry their build date: compare each file with the checksum the
+        // store recorded when it was received, and the package set with the reference.
+        assert.deepEqual(
+          tgzFiles(join(work, "packages/All")),
+          tgzFiles(join(refWork, "packages/All")),
+        );
+        assert.deepEqual(tgzFiles(join(work, "packages/All")), expectedFiles());
+        assert.deepEqual(checksumMismatches(work), []);
+        assert.deepEqual(halfReceived(work), []);
+        assert.deepEqual(reportCounts(work), reportCounts(refWork));
+        assertFinalStates(work, expectedStates());
+        // A package-end event may be lost with the master, never repeated.
+        for (const [p, n] of endCounts(all, "built")) assert.equal(n, 1, `${p} built once`);
+        assert.deepEqual(rebuiltAfterBuilt(all), [], "nothing built is built again");
+      } finally {
+        killLeftovers(work);
+        killLeftovers(refWork);
+        rmSync(box.dir, { recursive: true, force: true });
+        rmSync(refBox.dir, { recursive: true, force: true });
+      }
+    },
+  );
 });
 
 describe("damaged, truncated and forged packages from the hosts", () => {
-  it("rebuilds what was damaged in transit, rejects what the host made wrong", async () => {
+  it("rebuilds what was damaged in transit, rejects what the host made wrong", LIMIT, async () => {
     // host-tools/pkg_create spoils three packages on every host; transit/cksum (on the
     // master's PATH, so the agents use it) garbles the checksum of the first package sent.
     const faults = join(ROOT, "tests/fixtures/faults");
@@ -195,8 +227,26 @@ describe("damaged, truncated and forged packages from the hosts", () => {
     const work = join(box.dir, "work");
     const flags = join(box.dir, "flags");
     mkdirSync(flags);
+    // The three spoilt packages and what they need (not the whole tree: time).
+    const { pkgs, states, files } = part(
+      box,
+      ["misc/secretsauce", "devel/py-greet", "net/fetchy"],
+      [
+        "fetchy-0.5",
+        "libbase-1.0",
+        "libfmt-1.4",
+        "libstr-2.1",
+        "mkgen-0.9",
+        "py312-greet-1.0",
+        "py313-greet-1.0",
+        "python312-3.12.9",
+        "python313-3.13.2",
+        "secretsauce-1.0",
+        "wordy-3.0",
+      ],
+    );
     try {
-      const r = await watchHerd(buildArgs(box, work), () => undefined, {
+      const r = await watchHerd(buildArgs(box, work, pkgs), () => undefined, {
         env: {
           ...process.env,
           PATH: `${join(faults, "transit")}:${process.env.PATH ?? ""}`,
@@ -224,7 +274,7 @@ describe("damaged, truncated and forged packages from the hosts", () => {
         "fetchy-0.5":
           /^rejected fetchy-0\.5\.tgz from local\d: member "\.\.\/\.\.\/escape" climbs out with \.\.$/,
       };
-      const expected = expectedStates();
+      const expected = new Map(states);
       for (const [p, re] of Object.entries(rejected)) {
         const end = r.events.find((e) => e.type === "package-end" && e.pkgname === p);
         assert.equal(end?.result, "failed", p);
@@ -237,7 +287,7 @@ describe("damaged, truncated and forged packages from the hosts", () => {
       // Reported, not stored: the repository holds the rest, each file as received.
       assert.deepEqual(
         tgzFiles(join(work, "packages/All")),
-        expectedFiles().filter((f) => !(f.slice(0, -4) in rejected)),
+        files.filter((f) => !(f.slice(0, -4) in rejected)),
       );
       assert.deepEqual(checksumMismatches(work), [], "wordy-3.0.tgz is the real one");
       const wordy = execFileSync("tar", [
@@ -268,68 +318,77 @@ describe("damaged, truncated and forged packages from the hosts", () => {
 });
 
 describe("a full disk under the master's work directory", () => {
-  it("stops with a clear error, keeps what it stored, and resumes once there is room", async (t) => {
-    const box = sandbox("faults-disk");
-    const work = join(box.dir, "work");
-    mkdirSync(work);
-    const mounted = spawnSync("mount", ["-t", "tmpfs", "-o", "size=16m", "tmpfs", work], {
-      encoding: "utf8",
-    });
-    if (mounted.status !== 0) {
-      const why = `cannot mount a tmpfs (${(mounted.stderr || mounted.error?.message || "").trim()}): this test needs root`;
-      console.log(`# SKIPPED full-disk test: ${why}`);
-      t.skip(why);
-      rmSync(box.dir, { recursive: true, force: true });
-      return;
-    }
-    // The local hosts' directories stay on the big disk: only the master's state is squeezed.
-    const hosts = join(box.dir, "hosts");
-    mkdirSync(hosts);
-    symlinkSync(hosts, join(work, "hosts"));
-    const filler = join(work, "filler");
-    try {
-      const before: string[] = [];
-      const r = await watchHerd(buildArgs(box, work), (e) => {
-        if (e.type !== "package-end" || e.result !== "built") return;
-        before.push(e.pkgname as string);
-        if (before.length === 3) fill(filler);
+  it(
+    "stops with a clear error, keeps what it stored, and resumes once there is room",
+    LIMIT,
+    async (t) => {
+      const box = sandbox("faults-disk");
+      const work = join(box.dir, "work");
+      mkdirSync(work);
+      const mounted = spawnSync("mount", ["-t", "tmpfs", "-o", "size=16m", "tmpfs", work], {
+        encoding: "utf8",
       });
-      assert.equal(r.code, 2, r.stderr);
-      assert.match(
-        r.stderr,
-        /^herd: error: the disk is full \((database or disk is full|ENOSPC: no space left on device, \w+.*)\)\nhint: free space on the work directory's disk and run the same command again to resume\n$/,
+      if (mounted.status !== 0) {
+        const why = `cannot mount a tmpfs (${(mounted.stderr || mounted.error?.message || "").trim()}): this test needs root`;
+        console.log(`# SKIPPED full-disk test: ${why}`);
+        t.skip(why);
+        rmSync(box.dir, { recursive: true, force: true });
+        return;
+      }
+      // The local hosts' directories stay on the big disk: only the master's state is squeezed.
+      const hosts = join(box.dir, "hosts");
+      mkdirSync(hosts);
+      symlinkSync(hosts, join(work, "hosts"));
+      const filler = join(work, "filler");
+      const { pkgs, states, files } = part(
+        box,
+        ["textproc/wordy"],
+        ["libbase-1.0", "libfmt-1.4", "libstr-2.1", "mkgen-0.9", "wordy-3.0"],
       );
+      try {
+        const before: string[] = [];
+        const r = await watchHerd(buildArgs(box, work, pkgs), (e) => {
+          if (e.type !== "package-end" || e.result !== "built") return;
+          before.push(e.pkgname as string);
+          if (before.length === 3) fill(filler);
+        });
+        assert.equal(r.code, 2, r.stderr);
+        assert.match(
+          r.stderr,
+          /^herd: error: the disk is full \((database or disk is full|ENOSPC: no space left on device, \w+.*)\)\nhint: free space on the work directory's disk and run the same command again to resume\n$/,
+        );
 
-      // While the disk is still full: the database opens and what was built is intact.
-      const stored = storedPackages(work);
-      for (const p of before.slice(0, 3)) {
-        assert.equal(stored.get(p)?.state, "built", p);
-      }
-      assert.deepEqual(checksumMismatches(work), []);
-      assert.deepEqual(halfReceived(work), []);
+        // While the disk is still full: the database opens and what was built is intact.
+        const stored = storedPackages(work);
+        for (const p of before.slice(0, 3)) {
+          assert.equal(stored.get(p)?.state, "built", p);
+        }
+        assert.deepEqual(checksumMismatches(work), []);
+        assert.deepEqual(halfReceived(work), []);
 
-      rmSync(filler);
-      const again = await herdJson(buildArgs(box, work));
-      assert.equal(again.code, 0, again.stderr);
-      assert.equal(again.events.find((e) => e.type === "build-start")?.resumed, true);
-      const restarted = again.events
-        .filter((e) => e.type === "package-start")
-        .map((e) => e.pkgname as string);
-      for (const p of before.slice(0, 3))
-        assert.ok(!restarted.includes(p), `${p} was built before the disk filled up`);
-      assertFinalStates(work, expectedStates());
-      assert.deepEqual(tgzFiles(join(work, "packages/All")), expectedFiles());
-      assert.deepEqual(checksumMismatches(work), []);
-    } finally {
-      killLeftovers(work);
-      for (let i = 0; i < 5; i++) {
-        if (spawnSync("umount", [work]).status === 0) break;
-        await new Promise((res) => setTimeout(res, 500));
-        if (i === 4) spawnSync("umount", ["-l", work]);
+        rmSync(filler);
+        const again = await herdJson(buildArgs(box, work, pkgs));
+        assert.equal(again.code, 0, again.stderr);
+        assert.equal(again.events.find((e) => e.type === "build-start")?.resumed, true);
+        const restarted = again.events
+          .filter((e) => e.type === "package-start")
+          .map((e) => e.pkgname as string);
+        for (const p of before.slice(0, 3))
+          assert.ok(!restarted.includes(p), `${p} was built before the disk filled up`);
+        assertFinalStates(work, states);
+        assert.deepEqual(tgzFiles(join(work, "packages/All")), files);
+        assert.deepEqual(checksumMismatches(work), []);
+      } finally {
+        killLeftovers(work);
+        for (let i = 0; i < 5; i++) {
+          if (spawnSync("umount", [work]).status === 0) break;
+          await new Promise((res) => setTimeout(res, 500));
+          if (i === 4) spawnSync("umount", ["-l", work]);
+        }
+        rmSync(box.dir, { recursive: true, force: true });
       }
-      rmSync(box.dir, { recursive: true, force: true });
-    }
-  });
+    },
+  );
 });
 
 /** Writes zeros into `file` until the disk has no byte left. */

@@ -22,6 +22,7 @@ import {
   preparePkgsrc2013,
   recordSet,
   runCmd,
+  syncHosts,
   type Pkgsrc2013,
 } from "../lib/pkgsrc2013.js";
 
@@ -70,8 +71,14 @@ describe("real pkgsrc 2013: herd scan against pbulk-scan", { skip: pkgsrc2013Mis
     .map((l) => l.replace(/#.*/, "").trim())
     .filter((l) => l !== "");
 
-  before(() => {
+  before(async () => {
     p = preparePkgsrc2013();
+    // The hosts' tree copies are kept between runs: synced once per machine, by herd.
+    const set = hostSet(p, "real-scan");
+    await syncHosts(
+      p.tree,
+      [1, 2, 3].map((i) => join(set, `local${i}`)),
+    );
     tmp = mkdtempSync(join(tmpdir(), "herd-real-scan-"));
     // pbulk's scan script hands pbulk-scan the sorted list.
     writeFileSync(join(tmp, "list"), [...locations].sort().join("\n") + "\n");

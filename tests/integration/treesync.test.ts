@@ -1,5 +1,6 @@
 import assert from "node:assert/strict";
-import { existsSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { randomBytes } from "node:crypto";
+import { chmodSync, existsSync, readFileSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { test } from "node:test";
 import { hostName } from "../../src/core/hostspec.js";
@@ -12,8 +13,9 @@ import {
   treeSyncPrepare,
   TREE_ID_FILE,
 } from "../../src/hosts/treesync.js";
-import { startAgent, tempDir, waitState } from "./agent-support.js";
+import { busyboxOnlyPath, startAgent, tempDir, waitState } from "./agent-support.js";
 import { sampleTree, snapshotTree, syncSkips, writeTree } from "./tree-support.js";
+import { biggerTree } from "./treesync-support.js";
 
 test(
   "a host with the same tree id is skipped with zero bytes; a different id syncs",
@@ -39,7 +41,14 @@ test(
       const before = a.conn.bytesOut;
       const again = await syncTree(a.conn, { tree, id: id1, dest: "pkgsrc" });
       assert.ok(again.ok);
-      assert.deepEqual(again.value, { skipped: true, bytes: 0, files: 0 });
+      assert.deepEqual(again.value, {
+        skipped: true,
+        method: "none",
+        bytes: 0,
+        received: 0,
+        files: 0,
+        removed: 0,
+      });
       assert.ok(a.conn.bytesOut - before < 100, `${a.conn.bytesOut - before} bytes sent`);
 
       // The tree changes and is restamped: the copy follows, stale files go.
@@ -116,6 +125,137 @@ test(
       assert.deepEqual(notes.at(-1), "h1: tree ID already there, not synced");
     } finally {
       await pool.close();
+      tmp.remove();
+    }
+  },
+);
+
+for (const setup of ["dash", "busybox sh and only busybox tools"] as const) {
+  test(
+    `a host with an older copy receives only what changed (${setup})`,
+    { timeout: 60_000 },
+    async () => {
+      const tmp = tempDir("sync-delta");
+      const tree = join(tmp.path, "tree");
+      biggerTree(tree);
+      const root = join(tmp.path, "host");
+      const a =
+        setup === "dash"
+          ? await startAgent(root, ["dash"])
+          : await startAgent(root, ["busybox", "sh"], {
+              PATH: busyboxOnlyPath(tmp.path, ["find"]),
+            });
+      const copy = join(root, "pkgsrc");
+      const sync = (id: string): ReturnType<typeof syncTree> =>
+        syncTree(a.conn, { tree, id, dest: "pkgsrc" });
+      const same = (): void => {
+        assert.deepEqual(snapshotTree(copy, syncSkips), snapshotTree(tree, syncSkips));
+      };
+      try {
+        const first = await sync(stampTree(tree));
+        assert.ok(first.ok, JSON.stringify(first));
+        assert.equal(first.value.method, "full");
+        const treeBytes = first.value.bytes;
+        assert.ok(treeBytes > 400_000, `${treeBytes}`);
+        same();
+
+        // What the host has of its own: distfiles (kept), a stale file, and
+        // a symlink out of the copy (removed, never followed).
+        writeTree(root, {
+          "pkgsrc/distfiles/keep.tar.gz": "distfile\n",
+          "pkgsrc/stale/file": "old\n",
+          "outside/precious": "keep me\n",
+        });
+        symlinkSync(join(root, "outside"), join(copy, "cat0/escape"));
+
+        const changed = `${"y".repeat(5000)}\n`;
+        writeFileSync(join(tree, "cat1/pkg1/Makefile"), changed);
+        const id2 = stampTree(tree);
+        const before = a.conn.bytesOut;
+        const second = await sync(id2);
+        assert.ok(second.ok, JSON.stringify(second));
+        assert.equal(second.value.method, "delta");
+        const onWire = a.conn.bytesOut - before;
+        // The changed file, tar headers, the symlinks (always renewed), the
+        // name with a newline (always renewed), the deletion list.
+        const bound = changed.length + 8 * 1024;
+        assert.ok(second.value.bytes <= bound, `${second.value.bytes} bytes of tree data`);
+        assert.ok(onWire <= bound + 4 * 1024, `${onWire} bytes on the wire`);
+        assert.ok(bound * 30 < treeBytes);
+        same();
+        assert.equal(readFileSync(join(copy, TREE_ID_FILE), "utf8"), `${id2}\n`);
+        assert.equal(readFileSync(join(copy, "distfiles/keep.tar.gz"), "utf8"), "distfile\n");
+        assert.equal(readFileSync(join(root, "outside/precious"), "utf8"), "keep me\n");
+        assert.equal(existsSync(join(copy, "stale")), false);
+
+        // Removed files and directories, a file that becomes a directory, a
+        // mode change both ways, a new empty directory.
+        rmSync(join(tree, "cat2/pkg2/Makefile"));
+        rmSync(join(tree, "cat3"), { recursive: true });
+        rmSync(join(tree, "devel/foo/distinfo"));
+        writeTree(tree, { "devel/foo/distinfo/now-a-dir": "x\n", "newdir/empty": null });
+        chmodSync(join(tree, "mk/script.sh"), 0o644);
+        chmodSync(join(tree, "cat4/pkg4/Makefile"), 0o755);
+        const id3 = stampTree(tree);
+        const third = await sync(id3);
+        assert.ok(third.ok, JSON.stringify(third));
+        assert.equal(third.value.method, "delta");
+        same();
+        assert.equal(existsSync(join(copy, "cat2/pkg2/Makefile")), false);
+        assert.equal(existsSync(join(copy, "cat3")), false);
+        assert.ok(third.value.removed >= 5);
+
+        const again = await sync(id3);
+        assert.ok(again.ok && again.value.skipped && again.value.bytes === 0);
+        for (const where of [root, copy, tmp.path, join(copy, "odd")])
+          assert.equal(existsSync(join(where, "pwned")), false);
+      } finally {
+        await a.conn.close();
+        tmp.remove();
+      }
+    },
+  );
+}
+
+test(
+  "an interrupted sync leaves no tree id, and the next one finishes it",
+  { timeout: 60_000 },
+  async () => {
+    const tmp = tempDir("sync-cut");
+    const tree = join(tmp.path, "tree");
+    sampleTree(tree);
+    writeTree(tree, { "big/blob": randomBytes(4 << 20) });
+    const root = join(tmp.path, "host");
+    const copy = join(root, "pkgsrc");
+    const a = await startAgent(root, ["dash"], undefined, 16 * 1024);
+    let b: Awaited<ReturnType<typeof startAgent>> | undefined;
+    try {
+      const first = await syncTree(a.conn, { tree, id: stampTree(tree), dest: "pkgsrc" });
+      assert.ok(first.ok);
+
+      writeTree(tree, { "big/blob": randomBytes(4 << 20) });
+      const id2 = stampTree(tree);
+      const base = a.conn.bytesOut;
+      const cut = syncTree(a.conn, { tree, id: id2, dest: "pkgsrc" });
+      const deadline = Date.now() + 30_000;
+      while (a.conn.bytesOut - base < 1 << 20 && Date.now() < deadline)
+        await new Promise((r) => setTimeout(r, 1));
+      a.conn.destroy("cut by the test");
+      const r = await cut;
+      assert.ok(!r.ok, "the sync was cut");
+      assert.equal(existsSync(join(copy, TREE_ID_FILE)), false);
+
+      b = await startAgent(root, ["busybox", "sh"]);
+      const redo = await syncTree(b.conn, { tree, id: id2, dest: "pkgsrc" });
+      assert.ok(redo.ok, JSON.stringify(redo));
+      assert.equal(redo.value.method, "delta");
+      assert.ok(redo.value.bytes < (4 << 20) + 16 * 1024, `${redo.value.bytes}`);
+      assert.deepEqual(snapshotTree(copy, syncSkips), snapshotTree(tree, syncSkips));
+      assert.equal(readFileSync(join(copy, TREE_ID_FILE), "utf8"), `${id2}\n`);
+      const again = await syncTree(b.conn, { tree, id: id2, dest: "pkgsrc" });
+      assert.ok(again.ok && again.value.skipped);
+    } finally {
+      await b?.conn.close();
       tmp.remove();
     }
   },

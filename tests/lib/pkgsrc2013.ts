@@ -11,6 +11,11 @@
 import { spawn, spawnSync } from "node:child_process";
 import { createReadStream, existsSync, mkdirSync, statSync, writeFileSync } from "node:fs";
 import { join, resolve } from "node:path";
+import { hostName } from "../../src/core/hostspec.js";
+import { LocalTransport } from "../../src/hosts/local.js";
+import { HostPool } from "../../src/hosts/pool.js";
+import { describeState } from "../../src/hosts/state.js";
+import { treeSyncPrepare } from "../../src/hosts/treesync.js";
 import {
   bootstrapOverrides,
   treeWithCategory as treeWithCategoryOf,
@@ -175,4 +180,39 @@ export function runCmd(
       });
     });
   });
+}
+
+/**
+ * Brings the hosts' copies of a tree up to date with herd's own tree sync
+ * (uuid-gated: hosts already holding the tree id skip it), so a timed scan
+ * or build afterwards does not wait for hosts still receiving 240 MB.
+ */
+export async function syncHosts(tree: string, roots: readonly string[]): Promise<void> {
+  const pool = new HostPool({
+    heartbeatTimeoutMs: 120_000,
+    prepare: treeSyncPrepare(tree, () => ({ dest: "pkgsrc", sync: true })),
+  });
+  try {
+    roots.forEach((root, i) => {
+      const r = pool.add({
+        name: hostName(`sync${i + 1}`),
+        transport: new LocalTransport({ root }),
+        slots: 1,
+        speed: 1,
+        tags: [],
+      });
+      if (!r.ok) throw new Error(r.error.message);
+    });
+    const deadline = Date.now() + 20 * 60_000;
+    for (;;) {
+      const states = pool.list().map((h) => h.state);
+      if (states.every((s) => s.kind === "idle")) return;
+      const bad = states.find((s) => s.kind === "lost" || s.kind === "gone");
+      if (bad !== undefined) throw new Error(`tree sync failed: ${describeState(bad)}`);
+      if (Date.now() > deadline) throw new Error("tree sync did not finish in 20 minutes");
+      await Promise.race([pool.changed(), new Promise((r) => setTimeout(r, 1000))]);
+    }
+  } finally {
+    await pool.close();
+  }
 }

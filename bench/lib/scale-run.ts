@@ -1,0 +1,297 @@
+/**
+ * One run of the scale benchmark: the real scheduler (policy "herd") and the
+ * real HostPool drive N fake hosts over unix sockets through every
+ * buildable package of the full tree, one task per package, the way
+ * src/build/loop.ts drives them (its dispatch part: hosts from the pool's
+ * list, nextAssignments, pool.run, onTaskFinished) without the package
+ * stages. Prints one JSON line of figures.
+ */
+import { fork, type ChildProcess } from "node:child_process";
+import { mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { loadavg, tmpdir } from "node:os";
+import { join } from "node:path";
+import { monitorEventLoopDelay, performance } from "node:perf_hooks";
+import { loadGraph } from "../../src/cli/simulate-input.js";
+import { hostName, type HostName } from "../../src/core/hostspec.js";
+import { Scheduler } from "../../src/core/sched/scheduler.js";
+import { HostPool } from "../../src/hosts/pool.js";
+import { serveFakeHosts, SocketTransport, taskStamps } from "./socket-hosts.js";
+
+export interface RunConfig {
+  readonly presolve: string;
+  readonly hosts: number;
+  /** How long each task takes on its host (0: zero-time). */
+  readonly taskMs: number;
+  /** Fake hosts in the master's process (their CPU counts as the master's) or in a process of their own. */
+  readonly inProcess: boolean;
+  /** The script to fork for the hosts' process (called with --serve). */
+  readonly script: string;
+}
+
+export interface Quantiles {
+  readonly p50: number;
+  readonly p99: number;
+  readonly max: number;
+}
+
+export interface RunFigures {
+  readonly hosts: number;
+  readonly taskMs: number;
+  readonly inProcess: boolean;
+  readonly tasks: number;
+  readonly loadMs: number;
+  readonly connectS: number;
+  readonly wallS: number;
+  readonly tasksPerS: number;
+  readonly cpuCores: number;
+  readonly cpuMsPerTask: number;
+  /** CPU of the fake hosts' process (null when they share the master's). */
+  readonly hostsCpuCores: number | null;
+  /** Share of the wall time the master's main thread was runnable but waiting for a CPU (other load). */
+  readonly waitShare: number | null;
+  /** From the later of (last dependency's `done` sent, the host's previous `done` sent) to the run request reaching the host, ms. */
+  readonly dispatch: Quantiles;
+  /** From the scheduler's decision to the run request reaching the host, ms. */
+  readonly assign: Quantiles;
+  readonly rssMB: number;
+  readonly maxRssMB: number;
+  readonly failures: number;
+  /** From the master processing that done to its decision, ms (master clock only). */
+  readonly decide: Quantiles;
+  /** The longest single scheduler call (onTaskFinished or nextAssignments), ms. */
+  readonly slowestSchedMs: number;
+  /** Event-loop delay while dispatching (perf_hooks, 10 ms resolution), ms. */
+  readonly loopLag: Quantiles;
+  readonly load: readonly [number, number];
+}
+
+function quantiles(xs: Float64Array): Quantiles {
+  const s = Float64Array.from(xs).sort();
+  const at = (q: number): number => s[Math.min(s.length - 1, Math.floor(q * s.length))] ?? NaN;
+  return { p50: at(0.5), p99: at(0.99), max: s[s.length - 1] ?? NaN };
+}
+
+const ms = (ns: bigint): number => Number(ns) / 1e6;
+
+async function startHosts(
+  cfg: RunConfig,
+  sock: string,
+): Promise<{ stop: () => Promise<void>; cpuS: () => number | null }> {
+  if (cfg.inProcess) {
+    const server = await serveFakeHosts(sock, cfg.taskMs);
+    return {
+      cpuS: () => null,
+      stop: () =>
+        new Promise((r) => {
+          server.close(() => {
+            r();
+          });
+        }),
+    };
+  }
+  const child: ChildProcess = fork(cfg.script, ["--serve", sock, "--task-ms", String(cfg.taskMs)], {
+    stdio: ["pipe", "inherit", "inherit", "ipc"],
+  });
+  await new Promise<void>((res, rej) => {
+    child.once("message", () => {
+      res();
+    });
+    child.once("exit", (code) => {
+      rej(new Error(`the hosts' process exited with status ${code ?? "?"}`));
+    });
+  });
+  return {
+    cpuS: () => procCpuSeconds(child.pid ?? -1),
+    stop: () =>
+      new Promise((r) => {
+        child.once("exit", () => {
+          r();
+        });
+        child.kill("SIGTERM");
+      }),
+  };
+}
+
+/** User + system CPU seconds of a process, from /proc (Linux). */
+function procCpuSeconds(pid: number): number | null {
+  try {
+    const f = readFileSync(`/proc/${pid}/stat`, "utf8").split(") ")[1]!.split(" ");
+    return (Number(f[11]) + Number(f[12])) / 100;
+  } catch {
+    return null;
+  }
+}
+
+/** Seconds the main thread has spent runnable but waiting for a CPU (/proc schedstat). */
+function runqueueWaitS(): number | null {
+  try {
+    const f = readFileSync(`/proc/self/task/${process.pid}/schedstat`, "utf8").split(" ");
+    return Number(f[1]) / 1e9;
+  } catch {
+    return null;
+  }
+}
+
+/** Serves fake hosts until the parent goes away (the --serve mode). */
+export async function serveMode(sock: string, taskMs: number): Promise<void> {
+  await serveFakeHosts(sock, taskMs);
+  process.send?.("listening");
+  process.on("disconnect", () => process.exit(0));
+}
+
+export async function runScale(cfg: RunConfig): Promise<RunFigures> {
+  const load0 = loadavg()[0]!;
+  const t0 = performance.now();
+  const loaded = await loadGraph(cfg.presolve);
+  const loadMs = performance.now() - t0;
+  const g = loaded.graph;
+  const n = g.names.length;
+  const tmp = mkdtempSync(join(tmpdir(), "herd-scale-"));
+  const sockPath = join(tmp, "hosts.sock");
+  const hosts = await startHosts(cfg, sockPath);
+
+  const pool = new HostPool({ connection: { helloTimeoutMs: 120_000 } });
+  const names: HostName[] = [];
+  const tc = performance.now();
+  for (let i = 0; i < cfg.hosts; i++) {
+    const name = hostName(`h${i}`);
+    names.push(name);
+    pool.add({
+      name,
+      transport: new SocketTransport(sockPath, name),
+      slots: 1,
+      speed: 1,
+      tags: [],
+    });
+  }
+  while (pool.list().some((h) => h.state.kind !== "idle")) await pool.changed();
+  const connectS = (performance.now() - tc) / 1000;
+
+  const sched = new Scheduler(g, { policy: "herd", done: loaded.excluded });
+  const tasks = sched.remaining;
+  // Host-clock ns at which a task became ready (its last dependency's done), and at which a host freed.
+  const readyAt = new BigInt64Array(n);
+  const freeAt = new Map<HostName, bigint>();
+  // The same two instants as the master saw them (when it processed the done).
+  const readySeen = new BigInt64Array(n);
+  const freeSeen = new Map<HostName, bigint>();
+  const decide = new Float64Array(tasks);
+  const dispatch = new Float64Array(tasks);
+  const assign = new Float64Array(tasks);
+  let started = 0;
+  let failures = 0;
+  const known = new Set<HostName>();
+  let wake: (() => void) | undefined;
+  const poke = (): void => {
+    wake?.();
+  };
+  const now = (): number => performance.now() / 1000;
+
+  let rss = 0;
+  const sampler = setInterval(() => {
+    rss = Math.max(rss, process.memoryUsage.rss());
+  }, 100);
+  const lag = monitorEventLoopDelay({ resolution: 10 });
+  lag.enable();
+  let slowest = 0;
+  const wait0 = runqueueWaitS();
+  const cpu0 = process.cpuUsage();
+  const hostsCpu0 = hosts.cpuS();
+  // Every host is idle from here on: the first task of each is measured from now.
+  const begin = process.hrtime.bigint();
+  for (const h of names) {
+    freeAt.set(h, begin);
+    freeSeen.set(h, begin);
+  }
+  const w0 = performance.now();
+
+  const start = (task: number, host: HostName): void => {
+    const assigned = process.hrtime.bigint();
+    void pool.run(host, { argv: ["true"] }).then((r) => {
+      const st = r.ok ? taskStamps(r.value.output) : null;
+      if (!r.ok || st === null) {
+        failures++;
+        sched.onHostLost(host, now());
+        known.delete(host);
+        poke();
+        return;
+      }
+      if (started < tasks) {
+        const since = readyAt[task]! > freeAt.get(host)! ? readyAt[task]! : freeAt.get(host)!;
+        dispatch[started] = ms(st.recvNs - since);
+        assign[started] = ms(st.recvNs - assigned);
+        const seen =
+          readySeen[task]! > freeSeen.get(host)! ? readySeen[task]! : freeSeen.get(host)!;
+        decide[started] = ms(assigned - seen);
+        started++;
+      }
+      freeAt.set(host, st.doneNs);
+      const seenNs = process.hrtime.bigint();
+      freeSeen.set(host, seenNs);
+      for (const c of g.dependents[task]!) {
+        if (readyAt[c]! < st.doneNs) readyAt[c] = st.doneNs;
+        readySeen[c] = seenNs;
+      }
+      const f0 = performance.now();
+      sched.onTaskFinished(task, host, now(), true);
+      slowest = Math.max(slowest, performance.now() - f0);
+      poke();
+    });
+  };
+  const unsubscribe = pool.subscribe(poke);
+  while (!sched.isFinished()) {
+    const t = now();
+    for (const h of pool.list()) {
+      const usable = h.state.kind === "idle" || h.state.kind === "busy";
+      if (usable && !known.has(h.name)) {
+        known.add(h.name);
+        sched.addHost(h.name, { slots: h.slots, speed: h.speed }, t);
+      }
+    }
+    const a0 = performance.now();
+    const d = sched.nextAssignments(now());
+    slowest = Math.max(slowest, performance.now() - a0);
+    for (const a of d.start) start(a.task, a.host);
+    await Promise.race([new Promise<void>((r) => (wake = r)), pool.changed(), sleep(1000)]);
+  }
+  const wallS = (performance.now() - w0) / 1000;
+  const cpu = process.cpuUsage(cpu0);
+  const hostsCpu1 = hosts.cpuS();
+  const hostsCpuS = hostsCpu0 === null || hostsCpu1 === null ? null : hostsCpu1 - hostsCpu0;
+  lag.disable();
+  const wait1 = runqueueWaitS();
+  clearInterval(sampler);
+  rss = Math.max(rss, process.memoryUsage.rss());
+  unsubscribe();
+  await pool.close();
+  await hosts.stop();
+  rmSync(tmp, { recursive: true, force: true });
+  const cpuS = (cpu.user + cpu.system) / 1e6;
+  return {
+    hosts: cfg.hosts,
+    taskMs: cfg.taskMs,
+    inProcess: cfg.inProcess,
+    tasks,
+    loadMs,
+    connectS,
+    wallS,
+    tasksPerS: tasks / wallS,
+    cpuCores: cpuS / wallS,
+    cpuMsPerTask: (cpuS * 1000) / tasks,
+    hostsCpuCores: hostsCpuS === null ? null : hostsCpuS / wallS,
+    waitShare: wait0 === null || wait1 === null ? null : (wait1 - wait0) / wallS,
+    dispatch: quantiles(dispatch.subarray(0, started)),
+    assign: quantiles(assign.subarray(0, started)),
+    rssMB: rss / 2 ** 20,
+    maxRssMB: process.resourceUsage().maxRSS / 1024,
+    failures,
+    decide: quantiles(decide.subarray(0, started)),
+    slowestSchedMs: slowest,
+    loopLag: { p50: lag.percentile(50) / 1e6, p99: lag.percentile(99) / 1e6, max: lag.max / 1e6 },
+    load: [load0, loadavg()[0]!],
+  };
+}
+
+function sleep(ms: number): Promise<void> {
+  return new Promise((r) => setTimeout(r, ms).unref());
+}
