@@ -44,9 +44,17 @@ import { killLeftovers } from "../lib/faults.js";
 import { CLI, ROOT } from "../lib/paths.js";
 
 const dir = mkdtempSync(join(tmpdir(), "herd-bad-input-"));
+const boxes: string[] = [];
 after(() => {
-  rmSync(dir, { recursive: true, force: true });
+  for (const d of [dir, ...boxes]) rmSync(d, { recursive: true, force: true });
 });
+
+/** A fixture sandbox removed when the file's tests end. */
+function tempBox(name: string): ReturnType<typeof sandbox> {
+  const box = sandbox(name);
+  boxes.push(box.dir);
+  return box;
+}
 
 /** Runs the CLI in `dir` and returns its exit status and output. */
 function herd(args: readonly string[]): { code: number | null; stdout: string; stderr: string } {
@@ -228,7 +236,7 @@ describe("malformed and hostile scan files (herd resolve)", () => {
 });
 
 describe("bad package lists (herd build --pkgs)", () => {
-  const box = sandbox("bad-pkgs");
+  const box = tempBox("bad-pkgs");
   const pkgHint = "one category/dir per line";
   const cases: [string, string, string][] = [
     ["dotdot", "devel/libbase\n../../etc\n", 'dotdot:2: "../../etc" is not a PKGPATH'],
@@ -264,7 +272,7 @@ describe("bad package lists (herd build --pkgs)", () => {
 });
 
 describe("bad config files (herd build -c)", () => {
-  const box = sandbox("bad-config");
+  const box = tempBox("bad-config");
   const keysHint = "see the README's Configuration section for the keys and their types";
   const jsonHint = "the config file is JSON; see the README for the keys";
   const cases: [string, string, string | RegExp, string][] = [
@@ -327,7 +335,7 @@ describe("bad config files (herd build -c)", () => {
 });
 
 describe("bad hosts files (herd scan --hosts)", () => {
-  const box = sandbox("bad-hosts");
+  const box = tempBox("bad-hosts");
   const formatHint =
     "see the format at the top of src/hosts/hostsfile.ts: NAME TRANSPORT [ADDRESS] [key=value ...]";
   const cases: [string, string, string, string][] = [
@@ -404,7 +412,7 @@ describe("bad build arguments", () => {
   });
 
   it("rejects a host count out of range", () => {
-    const box = sandbox("bad-args");
+    const box = tempBox("bad-args");
     expectError(
       ["build", "--tree", box.tree, "--local", "0"],
       "--local N needs a number of hosts from 1 to 256",
