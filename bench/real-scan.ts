@@ -6,9 +6,12 @@
  * packages per second, herd's overhead per package and whether the two
  * record sets are equal.
  *
- * Usage: npx tsc -p . && node dist/bench/real-scan.js [--limit N] [--herd-first]
- *   --limit N     only the first N directories (both tools in their list mode)
+ * Usage: npx tsc -p . && node dist/bench/real-scan.js [--subset] [--herd-first]
+ *   --subset      only tests/fixtures/pkgsrc2013/scan-subset.txt (281 directories,
+ *                 closed under dependencies; both tools in their list mode)
  *   --herd-first  run herd before pbulk (default: pbulk first)
+ *   --task-cost   only measure what one task costs through herd (a local agent
+ *                 running `true` 300 times in a row), the floor of its overhead
  * The hosts' tree copies are kept in the cache (first run: one sync per host,
  * done before the timed scan).
  */
@@ -16,7 +19,10 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { availableParallelism, tmpdir } from "node:os";
 import { join } from "node:path";
 import { listPackageDirs } from "../src/build/scan-step.js";
-import { CLI } from "../tests/lib/paths.js";
+import { hostName } from "../src/core/hostspec.js";
+import { LocalTransport } from "../src/hosts/local.js";
+import { HostPool } from "../src/hosts/pool.js";
+import { CLI, ROOT } from "../tests/lib/paths.js";
 import {
   hostSet,
   localHostsFile,
@@ -27,15 +33,47 @@ import {
 } from "../tests/lib/pkgsrc2013.js";
 
 const args = process.argv.slice(2);
-const limitAt = args.indexOf("--limit");
-const limit = limitAt >= 0 ? Number(args[limitAt + 1]) : undefined;
 const herdFirst = args.includes("--herd-first");
 const CLIENTS = 2;
+
+if (args.includes("--task-cost")) {
+  const ms = await taskCost(300);
+  console.log(
+    `one task through herd's local agent (run \`true\`, result back): ${ms.toFixed(2)} ms`,
+  );
+  process.exit(0);
+}
+
+/** Mean wall time of a no-op task on one local host, in ms. */
+async function taskCost(n: number): Promise<number> {
+  const root = mkdtempSync(join(tmpdir(), "herd-bench-task-"));
+  const pool = new HostPool({});
+  try {
+    const name = hostName("probe");
+    pool.add({ name, transport: new LocalTransport({ root }), slots: 1, speed: 1, tags: [] });
+    while (pool.get(name)?.state.kind !== "idle") await pool.changed();
+    const t0 = performance.now();
+    for (let i = 0; i < n; i++) {
+      const r = await pool.run(name, { argv: ["true"] });
+      if (!r.ok || r.value.status !== 0) throw new Error("the probe task failed");
+    }
+    return (performance.now() - t0) / n;
+  } finally {
+    await pool.close();
+    rmSync(root, { recursive: true, force: true });
+  }
+}
 
 const p = preparePkgsrc2013();
 const tmp = mkdtempSync(join(tmpdir(), "herd-bench-real-scan-"));
 const dirs = listPackageDirs(p.tree);
-const list = limit === undefined ? undefined : dirs.slice(0, limit);
+const list = args.includes("--subset")
+  ? readFileSync(join(ROOT, "tests/fixtures/pkgsrc2013/scan-subset.txt"), "utf8")
+      .split("\n")
+      .map((l) => l.replace(/#.*/, "").trim())
+      .filter((l) => l !== "")
+      .sort()
+  : undefined;
 if (list !== undefined) writeFileSync(join(tmp, "list"), list.join("\n") + "\n");
 const hostsFile = localHostsFile(hostSet(p, "real-scan"), CLIENTS, join(tmp, "hosts"));
 
@@ -67,6 +105,25 @@ async function herd(): Promise<number> {
   return r.seconds;
 }
 
+/** Waits until something listens on 127.0.0.1:port (read from /proc/net/tcp, without connecting). */
+async function listening(port: number, ms: number): Promise<void> {
+  const hex = `:${port.toString(16).toUpperCase().padStart(4, "0")}`;
+  const t0 = Date.now();
+  for (;;) {
+    const table = readFileSync("/proc/net/tcp", "utf8").split("\n");
+    // local_address is the second column, st (0A: LISTEN) the fourth.
+    if (
+      table.some(
+        (l) =>
+          l.trim().split(/\s+/)[1]?.endsWith(hex) === true && l.trim().split(/\s+/)[3] === "0A",
+      )
+    )
+      return;
+    if (Date.now() - t0 > ms) throw new Error(`nothing listens on port ${port}`);
+    await new Promise((r) => setTimeout(r, 200));
+  }
+}
+
 /** pbulk-scan's master on a free port, then CLIENTS clients; the master's wall time. */
 async function pbulk(): Promise<number> {
   const port = 20000 + Math.floor(Math.random() * 20000);
@@ -84,13 +141,15 @@ async function pbulk(): Promise<number> {
     ],
     { timeoutMs: 3 * 3600_000, ...(list === undefined ? {} : { stdin: join(tmp, "list") }) },
   );
-  await new Promise((r) => setTimeout(r, 1000));
+  // The master lists the tree's SUBDIRs before it listens; clients that find no master give up.
+  await listening(port, 10 * 60_000);
   const clients = Array.from({ length: CLIENTS }, () =>
     runCmd([p.pbulkScan, "-c", addr, "-M", p.bmake, p.tree], { timeoutMs: 3 * 3600_000 }),
   );
   const m = await master;
-  await Promise.all(clients);
+  const cs = await Promise.all(clients);
   if (m.code !== 0) throw new Error(`pbulk-scan failed: ${m.stderr.slice(-2000)}`);
+  for (const c of cs) if (c.code !== 0) throw new Error(`a pbulk-scan client failed: ${c.stderr}`);
   return m.seconds;
 }
 

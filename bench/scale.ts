@@ -10,12 +10,13 @@
  * its throughput, and latency that is mostly queueing); the same with the
  * fake hosts inside the master's process (--in-process); and tasks paced so
  * the hosts together offer --paced-rate tasks/s whatever their number
- * (--paced-hosts), where latency is the master's responsiveness.
+ * (--paced-hosts), where latency is the master's responsiveness, with the
+ * durations known to the scheduler (history) and, for 500 hosts, cold.
  *
  * Usage: node dist/bench/scale.js [--hosts 100,500,1000] [--in-process 500]
- *          [--paced-hosts 100,500] [--paced-rate 500] [--timeout 300]
+ *          [--paced-hosts 100,500] [--paced-rate 1000] [--rt yes|no] [--timeout 360]
  */
-import { spawn } from "node:child_process";
+import { spawn, spawnSync } from "node:child_process";
 import { existsSync } from "node:fs";
 import { cpus, loadavg } from "node:os";
 import { join, resolve } from "node:path";
@@ -33,9 +34,11 @@ const { values } = parseArgs({
     hosts: { type: "string", default: "100,500,1000" },
     "task-ms": { type: "string", default: "0" },
     "paced-hosts": { type: "string", default: "100,500" },
-    "paced-rate": { type: "string", default: "500" },
+    "paced-rate": { type: "string", default: "1000" },
+    history: { type: "boolean", default: false },
+    rt: { type: "string", default: "yes" },
     "in-process": { type: "string", default: "500" },
-    timeout: { type: "string", default: "300" },
+    timeout: { type: "string", default: "360" },
   },
 });
 
@@ -43,13 +46,18 @@ interface Config {
   readonly hosts: number;
   readonly taskMs: number;
   readonly inProcess: boolean;
+  readonly history: boolean;
+  /** Under SCHED_FIFO: a CPU whenever ready, whatever else the machine runs. */
+  readonly rt: boolean;
 }
 
 /** Runs one configuration in a fresh process; a string says why there are no figures. */
 function child(c: Config, timeoutMs: number): Promise<RunFigures | string> {
   const args = [script, "--run", "--hosts", String(c.hosts), "--task-ms", String(c.taskMs)];
   if (c.inProcess) args.push("--in-process", "yes");
-  const p = spawn(process.execPath, args, { stdio: ["ignore", "pipe", "inherit"] });
+  if (c.history) args.push("--history");
+  const argv = c.rt ? ["chrt", "-f", "1", process.execPath, ...args] : [process.execPath, ...args];
+  const p = spawn(argv[0]!, argv.slice(1), { stdio: ["ignore", "pipe", "inherit"] });
   let out = "";
   p.stdout.on("data", (d: Buffer) => (out += d.toString()));
   const timer = setTimeout(() => p.kill("SIGKILL"), timeoutMs);
@@ -67,8 +75,8 @@ const f1 = (x: number): string => x.toFixed(1);
 const f2 = (x: number): string => x.toFixed(2);
 
 function row(c: Config, r: RunFigures | string): string {
-  const label = `${c.hosts}${c.inProcess ? " in-process" : ""}`;
-  const task = c.taskMs === 0 ? "0" : `${c.taskMs} ms ±50%`;
+  const label = `${c.hosts}${c.inProcess ? " in-process" : ""}${c.rt ? ", SCHED_FIFO" : ""}`;
+  const task = `${c.taskMs === 0 ? "0" : `${c.taskMs} ms ±50%`}, ${c.history ? "history" : "cold"}`;
   const cells =
     typeof r === "string"
       ? [r, "", "", "", "", "", "", "", ""]
@@ -96,15 +104,25 @@ dispatch latency: for each task, from the later of (the host's \`done\` of the t
   start there) to its \`run\` request reaching the host; both instants are CLOCK_MONOTONIC
   read by the host, so it covers host → master bytes, parsing, HostPool, scheduler, and
   master → host bytes.
+history / cold: the scheduler is given every task's duration (as from an earlier build),
+  or starts with none and learns them (policy herd refits its model as tasks finish: on
+  the full tree each refit holds the event loop for tens of ms).
 assign→host: from the scheduler's decision (nextAssignments returned it) to the \`run\`
   reaching the host.
 loop lag: the master's event-loop delay while dispatching (perf_hooks, p99 / max).
 master CPU: process.cpuUsage over the dispatch phase / its wall time (cores); hosts: the
   fake hosts' own process, from /proc. RSS: the master's peak while dispatching (in
   brackets: its peak over the whole run, reading and resolving the tree included).
+SCHED_FIFO: master and fake hosts run at real-time priority (chrt -f 1, as root; --rt no
+  to leave it out), so they get a CPU whenever they are ready, as on a master machine of
+  their own; only runs that leave the master mostly idle, never the saturating ones.
 load: the 1-minute load average before → after; then the share of the dispatch wall time
   the master's main thread was ready to run but waiting for a CPU (/proc schedstat): time
   lost to other work on the machine, which inflates every latency above.`;
+
+function chrtWorks(): boolean {
+  return spawnSync("chrt", ["-f", "1", "true"]).status === 0;
+}
 
 async function main(): Promise<void> {
   if (values.serve !== undefined) {
@@ -118,6 +136,7 @@ async function main(): Promise<void> {
       hosts: list(values.hosts)[0]!,
       taskMs: Number(values["task-ms"]),
       inProcess: values["in-process"] === "yes",
+      history: values.history,
       script,
     });
     process.stdout.write(JSON.stringify(r) + "\n");
@@ -130,15 +149,34 @@ async function main(): Promise<void> {
   const deadline = Date.now() + Number(values.timeout) * 1000;
   const zero = Number(values["task-ms"]);
   const rate = Number(values["paced-rate"]);
+  // Real-time priority only where the master is not saturated: a saturated
+  // SCHED_FIFO process would take whole cores from everything else.
+  const rt = values.rt === "yes" && process.getuid?.() === 0 && chrtWorks();
   const configs: Config[] = [
-    ...list(values.hosts).map((hosts) => ({ hosts, taskMs: zero, inProcess: false })),
-    ...list(values["in-process"]).map((hosts) => ({ hosts, taskMs: zero, inProcess: true })),
-    // The same offered load (rate tasks/s) whatever the number of hosts.
-    ...list(values["paced-hosts"]).map((hosts) => ({
+    ...list(values.hosts).map((hosts) => ({
       hosts,
-      taskMs: Math.round((hosts / rate) * 1000),
+      taskMs: zero,
       inProcess: false,
+      history: false,
+      rt: false,
     })),
+    ...list(values["in-process"]).map((hosts) => ({
+      hosts,
+      taskMs: zero,
+      inProcess: true,
+      history: false,
+      rt: false,
+    })),
+    // The same offered load (rate tasks/s) whatever the number of hosts.
+    ...list(values["paced-hosts"]).flatMap((hosts) => {
+      const taskMs = Math.round((hosts / rate) * 1000);
+      const paced = { hosts, taskMs, inProcess: false };
+      return [
+        { ...paced, history: true, rt },
+        ...(hosts === 500 ? [{ ...paced, history: false, rt }] : []),
+        ...(hosts === 500 && rt ? [{ ...paced, history: true, rt: false }] : []),
+      ];
+    }),
   ];
   console.log(
     `${cpus().length} cores, load average ${loadavg()
@@ -161,8 +199,11 @@ async function main(): Promise<void> {
   console.log("");
   for (const [c, r] of results) {
     if (c.hosts !== 500 || c.inProcess || typeof r === "string") continue;
+    const prio = c.rt ? ", SCHED_FIFO" : "";
     const mark = (okay: boolean): string => (okay ? "met" : "NOT met");
-    const kind = c.taskMs === 0 ? "zero-time tasks" : `tasks of ${c.taskMs} ms ±50%`;
+    const kind = `${c.taskMs === 0 ? "zero-time tasks" : `tasks of ${c.taskMs} ms ±50%`}, ${
+      c.history ? "durations known" : "cold scheduler"
+    }${prio}`;
     console.log(`500 hosts, ${r.tasks} ${kind}:`);
     console.log(
       `  dispatch latency p99  ${f2(r.dispatch.p99).padStart(8)} ms     goal < 20 ms     ${mark(r.dispatch.p99 < 20)}`,

@@ -135,9 +135,9 @@ try {
   const h = median(herds.map((r) => r.scan));
   const w = median(herds.map((r) => r.wall));
   console.log(`\nfixture tree, ${String(dirs.length)} package directories, one host:`);
-  console.log(`  bmake pbulk-index in each directory (sh loop)  ${fmt(d)} s`);
+  console.log(`  bmake pbulk-index in each directory (sh loop)       ${fmt(d)} s`);
   console.log(`  herd scan --local 1, first host ready → last record ${fmt(h)} s`);
-  console.log(`  herd scan --local 1, whole command             ${fmt(w)} s`);
+  console.log(`  herd scan --local 1, whole command                  ${fmt(w)} s`);
   console.log(
     `  overhead per package: ${(((h - d) / dirs.length) * 1000).toFixed(0)} ms (scan phase), ${(((w - d) / dirs.length) * 1000).toFixed(0)} ms (whole command)`,
   );

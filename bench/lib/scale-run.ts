@@ -24,6 +24,12 @@ export interface RunConfig {
   readonly taskMs: number;
   /** Fake hosts in the master's process (their CPU counts as the master's) or in a process of their own. */
   readonly inProcess: boolean;
+  /**
+   * The scheduler knows every task's duration (as from an earlier build's
+   * history); otherwise it starts cold and learns them, refitting its model
+   * as tasks finish.
+   */
+  readonly history: boolean;
   /** The script to fork for the hosts' process (called with --serve). */
   readonly script: string;
 }
@@ -38,6 +44,7 @@ export interface RunFigures {
   readonly hosts: number;
   readonly taskMs: number;
   readonly inProcess: boolean;
+  readonly history: boolean;
   readonly tasks: number;
   readonly loadMs: number;
   readonly connectS: number;
@@ -58,8 +65,13 @@ export interface RunFigures {
   readonly failures: number;
   /** From the master processing that done to its decision, ms (master clock only). */
   readonly decide: Quantiles;
+  /** From the host's `done` to the master processing it, ms. */
+  readonly deliver: Quantiles;
   /** The longest single scheduler call (onTaskFinished or nextAssignments), ms. */
   readonly slowestSchedMs: number;
+  /** Loop rounds (wake-ups of the dispatch loop) and the mean ms per round in its three steps. */
+  readonly rounds: number;
+  readonly roundMs: { readonly hosts: number; readonly decide: number; readonly start: number };
   /** Event-loop delay while dispatching (perf_hooks, 10 ms resolution), ms. */
   readonly loopLag: Quantiles;
   readonly load: readonly [number, number];
@@ -150,7 +162,12 @@ export async function runScale(cfg: RunConfig): Promise<RunFigures> {
   const sockPath = join(tmp, "hosts.sock");
   const hosts = await startHosts(cfg, sockPath);
 
-  const pool = new HostPool({ connection: { helloTimeoutMs: 120_000 } });
+  const pool = new HostPool({
+    connection: { helloTimeoutMs: 120_000 },
+    ...(process.env.HERD_BENCH_HEARTBEAT_MS === undefined
+      ? {}
+      : { heartbeatIntervalMs: Number(process.env.HERD_BENCH_HEARTBEAT_MS) }),
+  });
   const names: HostName[] = [];
   const tc = performance.now();
   for (let i = 0; i < cfg.hosts; i++) {
@@ -167,7 +184,11 @@ export async function runScale(cfg: RunConfig): Promise<RunFigures> {
   while (pool.list().some((h) => h.state.kind !== "idle")) await pool.changed();
   const connectS = (performance.now() - tc) / 1000;
 
-  const sched = new Scheduler(g, { policy: "herd", done: loaded.excluded });
+  const sched = new Scheduler(g, {
+    policy: "herd",
+    done: loaded.excluded,
+    durations: cfg.history ? g.names.map(() => Math.max(cfg.taskMs, 1) / 1000) : undefined,
+  });
   const tasks = sched.remaining;
   // Host-clock ns at which a task became ready (its last dependency's done), and at which a host freed.
   const readyAt = new BigInt64Array(n);
@@ -176,6 +197,8 @@ export async function runScale(cfg: RunConfig): Promise<RunFigures> {
   const readySeen = new BigInt64Array(n);
   const freeSeen = new Map<HostName, bigint>();
   const decide = new Float64Array(tasks);
+  const deliver = new Float64Array(tasks);
+  let delivered = 0;
   const dispatch = new Float64Array(tasks);
   const assign = new Float64Array(tasks);
   let started = 0;
@@ -227,6 +250,7 @@ export async function runScale(cfg: RunConfig): Promise<RunFigures> {
       }
       freeAt.set(host, st.doneNs);
       const seenNs = process.hrtime.bigint();
+      if (delivered < tasks) deliver[delivered++] = ms(seenNs - st.doneNs);
       freeSeen.set(host, seenNs);
       for (const c of g.dependents[task]!) {
         if (readyAt[c]! < st.doneNs) readyAt[c] = st.doneNs;
@@ -239,7 +263,13 @@ export async function runScale(cfg: RunConfig): Promise<RunFigures> {
     });
   };
   const unsubscribe = pool.subscribe(poke);
+  let rounds = 0;
+  let hostsMs = 0;
+  let decideMs = 0;
+  let startMs = 0;
   while (!sched.isFinished()) {
+    rounds++;
+    const l0 = performance.now();
     const t = now();
     for (const h of pool.list()) {
       const usable = h.state.kind === "idle" || h.state.kind === "busy";
@@ -250,8 +280,12 @@ export async function runScale(cfg: RunConfig): Promise<RunFigures> {
     }
     const a0 = performance.now();
     const d = sched.nextAssignments(now());
-    slowest = Math.max(slowest, performance.now() - a0);
+    const a1 = performance.now();
+    slowest = Math.max(slowest, a1 - a0);
     for (const a of d.start) start(a.task, a.host);
+    hostsMs += a0 - l0;
+    decideMs += a1 - a0;
+    startMs += performance.now() - a1;
     await Promise.race([new Promise<void>((r) => (wake = r)), pool.changed(), sleep(1000)]);
   }
   const wallS = (performance.now() - w0) / 1000;
@@ -271,6 +305,7 @@ export async function runScale(cfg: RunConfig): Promise<RunFigures> {
     hosts: cfg.hosts,
     taskMs: cfg.taskMs,
     inProcess: cfg.inProcess,
+    history: cfg.history,
     tasks,
     loadMs,
     connectS,
@@ -286,7 +321,10 @@ export async function runScale(cfg: RunConfig): Promise<RunFigures> {
     maxRssMB: process.resourceUsage().maxRSS / 1024,
     failures,
     decide: quantiles(decide.subarray(0, started)),
+    deliver: quantiles(deliver.subarray(0, delivered)),
     slowestSchedMs: slowest,
+    rounds,
+    roundMs: { hosts: hostsMs / rounds, decide: decideMs / rounds, start: startMs / rounds },
     loopLag: { p50: lag.percentile(50) / 1e6, p99: lag.percentile(99) / 1e6, max: lag.max / 1e6 },
     load: [load0, loadavg()[0]!],
   };

@@ -97,7 +97,7 @@ test(
       await new Promise((res) => setTimeout(res, 1_000));
       const restoredAt = performance.now();
       far.restore();
-      // Once the link is back, an attempt gets through: the host syncs and is idle again.
+      // Once the link is back, an attempt gets through and the host is idle again.
       await waitState(pool, "far", "idle", { deadlineMs: 90_000, tolerateLost: true });
       t.diagnostic(
         `lost ${Math.round(first.at - cutAt)} ms after the cut (heartbeat timeout ${HEARTBEAT_TIMEOUT_MS} ms); ` +
@@ -116,7 +116,7 @@ test(
       );
     } finally {
       await pool.close();
-      await ssh.dispose?.();
+      await ssh.dispose();
       await far.stop();
       tmp.remove();
     }

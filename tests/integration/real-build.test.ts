@@ -33,6 +33,7 @@ import {
   pkgsrc2013Missing,
   preparePkgsrc2013,
   runCmd,
+  sandboxMissing,
   syncHosts,
   treeWithCategory,
   type Pkgsrc2013,
@@ -43,150 +44,154 @@ interface ReportJson {
   readonly indirect: { pkgname: string; culprit: string; state: string }[];
 }
 
-describe("real pkgsrc 2013: a bulk build on 3 local hosts", { skip: pkgsrc2013Missing() }, () => {
-  let p: Pkgsrc2013;
-  let tmp: string;
-  let work: string;
-  let events: Event[] = [];
+describe(
+  "real pkgsrc 2013: a bulk build on 3 local hosts",
+  { skip: pkgsrc2013Missing() ?? sandboxMissing() },
+  () => {
+    let p: Pkgsrc2013;
+    let tmp: string;
+    let work: string;
+    let events: Event[] = [];
 
-  let tree: string;
+    let tree: string;
 
-  before(async () => {
-    p = preparePkgsrc2013();
-    tree = treeWithCategory(p, LOCAL_CATEGORY);
-    const set = hostSet(p, "real-build");
-    await syncHosts(
-      tree,
-      [1, 2, 3].map((i) => join(set, `local${i}`)),
-    );
-    tmp = mkdtempSync(join(tmpdir(), "herd-real-build-"));
-    work = join(tmp, "work");
-    mkdirSync(work);
-    // The hosts' directories (their tree copies) outlive the test, as build hosts do.
-    symlinkSync(hostSet(p, "real-build"), join(work, "hosts"));
-    writeFileSync(join(tmp, "herd.json"), JSON.stringify(bootstrapConfig(p)));
-    writeFileSync(join(tmp, "list"), REAL_BUILD_PACKAGES.join("\n") + "\n");
-  });
-  after(() => {
-    rmSync(tmp, { recursive: true, force: true });
-  });
-
-  it(
-    "builds, installs dependencies and packages with the real tools",
-    { timeout: 20 * 60_000 },
-    async () => {
-      const r = await runCmd(
-        [
-          "node",
-          CLI,
-          "build",
-          "--tree",
-          tree,
-          "--local",
-          "3",
-          "--work",
-          work,
-          "-c",
-          join(tmp, "herd.json"),
-          "--pkgs",
-          join(tmp, "list"),
-          "--json",
-        ],
-        { timeoutMs: 18 * 60_000 },
+    before(async () => {
+      p = preparePkgsrc2013();
+      tree = treeWithCategory(p, LOCAL_CATEGORY);
+      const set = hostSet(p, "real-build");
+      await syncHosts(
+        tree,
+        [1, 2, 3].map((i) => join(set, `local${i}`)),
       );
-      events = r.stdout
-        .split("\n")
-        .filter((l) => l.startsWith("{"))
-        .map((l) => JSON.parse(l) as Event);
-      assert.equal(r.code, 0, r.stderr.slice(-3000));
-      const ends = events.filter((e) => e.type === "package-end");
-      const built = ends.filter((e) => e.result === "built").map((e) => e.pkgname as string);
-      assert.deepEqual(built.map((n) => n.replace(/^osabi-Linux-.*/, "osabi-Linux-*")).sort(), [
-        "herd-greet-1.1",
-        "herd-greeter-2.0",
-        "herd-hello-1.0",
-        "libnbcompat-20120702",
-        "osabi-Linux-*",
-        "pkg_alternatives-1.6",
-        "pkg_chk-2.0.6",
-      ]);
-      const hosts = new Set(ends.map((e) => e.host));
-      assert.ok(hosts.size >= 2, `packages spread over hosts: ${[...hosts].join(",")}`);
+      tmp = mkdtempSync(join(tmpdir(), "herd-real-build-"));
+      work = join(tmp, "work");
+      mkdirSync(work);
+      // The hosts' directories (their tree copies) outlive the test, as build hosts do.
+      symlinkSync(hostSet(p, "real-build"), join(work, "hosts"));
+      writeFileSync(join(tmp, "herd.json"), JSON.stringify(bootstrapConfig(p)));
+      writeFileSync(join(tmp, "list"), REAL_BUILD_PACKAGES.join("\n") + "\n");
+    });
+    after(() => {
+      rmSync(tmp, { recursive: true, force: true });
+    });
 
-      // Binary packages made by pkg_create, in the repository, readable by the real pkg_info.
-      const all = join(work, "packages/All");
-      const files = readdirSync(all).filter((f) => f.endsWith(".tgz"));
-      assert.deepEqual(files.sort(), built.map((n) => `${n}.tgz`).sort());
-      for (const f of files) {
-        const info = spawnSync(p.pkgInfo, ["-X", join(all, f)], { encoding: "utf8" });
-        assert.equal(info.status, 0, info.stderr);
-        assert.match(
-          info.stdout,
-          new RegExp(`^PKGNAME=${f.replace(/\.tgz$/, "").replace(/[.+]/g, "\\$&")}$`, "m"),
+    it(
+      "builds, installs dependencies and packages with the real tools",
+      { timeout: 20 * 60_000 },
+      async () => {
+        const r = await runCmd(
+          [
+            "node",
+            CLI,
+            "build",
+            "--tree",
+            tree,
+            "--local",
+            "3",
+            "--work",
+            work,
+            "-c",
+            join(tmp, "herd.json"),
+            "--pkgs",
+            join(tmp, "list"),
+            "--json",
+          ],
+          { timeoutMs: 18 * 60_000 },
         );
-      }
-      // pkg_summary.gz is pkg_info -X's records of them all.
-      const summary = spawnSync("sh", ["-c", `gzip -dc "${join(all, "pkg_summary.gz")}"`], {
-        encoding: "utf8",
-      }).stdout;
-      const expected = files
-        .sort()
-        .map((f) =>
-          spawnSync(p.pkgInfo, ["-X", f], { cwd: all, encoding: "utf8" }).stdout.replace(
-            /\n+$/,
-            "\n\n",
-          ),
-        )
+        events = r.stdout
+          .split("\n")
+          .filter((l) => l.startsWith("{"))
+          .map((l) => JSON.parse(l) as Event);
+        assert.equal(r.code, 0, r.stderr.slice(-3000));
+        const ends = events.filter((e) => e.type === "package-end");
+        const built = ends.filter((e) => e.result === "built").map((e) => e.pkgname as string);
+        assert.deepEqual(built.map((n) => n.replace(/^osabi-Linux-.*/, "osabi-Linux-*")).sort(), [
+          "herd-greet-1.1",
+          "herd-greeter-2.0",
+          "herd-hello-1.0",
+          "libnbcompat-20120702",
+          "osabi-Linux-*",
+          "pkg_alternatives-1.6",
+          "pkg_chk-2.0.6",
+        ]);
+        const hosts = new Set(ends.map((e) => e.host));
+        assert.ok(hosts.size >= 2, `packages spread over hosts: ${[...hosts].join(",")}`);
+
+        // Binary packages made by pkg_create, in the repository, readable by the real pkg_info.
+        const all = join(work, "packages/All");
+        const files = readdirSync(all).filter((f) => f.endsWith(".tgz"));
+        assert.deepEqual(files.sort(), built.map((n) => `${n}.tgz`).sort());
+        for (const f of files) {
+          const info = spawnSync(p.pkgInfo, ["-X", join(all, f)], { encoding: "utf8" });
+          assert.equal(info.status, 0, info.stderr);
+          assert.match(
+            info.stdout,
+            new RegExp(`^PKGNAME=${f.replace(/\.tgz$/, "").replace(/[.+]/g, "\\$&")}$`, "m"),
+          );
+        }
+        // pkg_summary.gz is pkg_info -X's records of them all.
+        const summary = spawnSync("sh", ["-c", `gzip -dc "${join(all, "pkg_summary.gz")}"`], {
+          encoding: "utf8",
+        }).stdout;
+        const expected = files
+          .sort()
+          .map((f) =>
+            spawnSync(p.pkgInfo, ["-X", f], { cwd: all, encoding: "utf8" }).stdout.replace(
+              /\n+$/,
+              "\n\n",
+            ),
+          )
+          .join("");
+        assert.equal(summary, expected);
+        assert.match(summary, /^DEPENDS=herd-greet>=1\.1$/m);
+
+        // The top of the chain runs: linked with the libraries the hosts installed.
+        const x = join(tmp, "x");
+        mkdirSync(x);
+        spawnSync("tar", ["-xzf", join(all, "herd-greeter-2.0.tgz"), "-C", x, "bin/herd-greeter"]);
+        assert.equal(
+          spawnSync(join(x, "bin/herd-greeter"), ["world"], { encoding: "utf8" }).stdout,
+          "hello, world\n",
+        );
+      },
+    );
+
+    it("installed the dependencies with pkg_add from packages the master shipped", () => {
+      const logs = join(work, "logs");
+      const depends = readFileSync(join(logs, "herd-greeter-2.0", "Depends.log"), "utf8");
+      assert.match(depends, /pkg_add .*herd-hello-1\.0\.tgz .*herd-greet-1\.1\.tgz/);
+      // pkgsrc's own dependency check found them installed on the host.
+      const seen = ["fetch", "checksum", "extract", "patch", "configure", "build"]
+        .map((s) => join(logs, "herd-greeter-2.0", `${s}.log`))
+        .filter((f) => existsSync(f))
+        .map((f) => readFileSync(f, "utf8"))
         .join("");
-      assert.equal(summary, expected);
-      assert.match(summary, /^DEPENDS=herd-greet>=1\.1$/m);
+      assert.match(seen, /herd-greet>=1\.1: found herd-greet-1\.1/);
+      // ... and herd-hello, which herd-greet needs, is what the link found.
+      assert.match(seen, /-o herd-greeter +greeter\.c -lherdgreet -lherdhello/);
+    });
 
-      // The top of the chain runs: linked with the libraries the hosts installed.
-      const x = join(tmp, "x");
-      mkdirSync(x);
-      spawnSync("tar", ["-xzf", join(all, "herd-greeter-2.0.tgz"), "-C", x, "bin/herd-greeter"]);
-      assert.equal(
-        spawnSync(join(x, "bin/herd-greeter"), ["world"], { encoding: "utf8" }).stdout,
-        "hello, world\n",
+    it("reports mtree's real failure with its stage and log, and its dependent as indirectly failed", () => {
+      const rep = JSON.parse(readFileSync(join(work, "report/report.json"), "utf8")) as ReportJson;
+      const mtree = rep.failed.find((f) => f.pkgname === "mtree-20120308");
+      assert.ok(mtree !== undefined, `mtree failed: ${JSON.stringify(rep.failed)}`);
+      assert.equal(mtree.stage, "build");
+      assert.equal(mtree.breaks, 1);
+      assert.match(
+        mtree.reason,
+        /^build failed \(exit 1\): .*undefined reference to `(major|minor|makedev)'/,
       );
-    },
-  );
-
-  it("installed the dependencies with pkg_add from packages the master shipped", () => {
-    const logs = join(work, "logs");
-    const depends = readFileSync(join(logs, "herd-greeter-2.0", "Depends.log"), "utf8");
-    assert.match(depends, /pkg_add .*herd-hello-1\.0\.tgz .*herd-greet-1\.1\.tgz/);
-    // pkgsrc's own dependency check found them installed on the host.
-    const seen = ["fetch", "checksum", "extract", "patch", "configure", "build"]
-      .map((s) => join(logs, "herd-greeter-2.0", `${s}.log`))
-      .filter((f) => existsSync(f))
-      .map((f) => readFileSync(f, "utf8"))
-      .join("");
-    assert.match(seen, /herd-greet>=1\.1: found herd-greet-1\.1/);
-    // ... and herd-hello, which herd-greet needs, is what the link found.
-    assert.match(seen, /-o herd-greeter +greeter\.c -lherdgreet -lherdhello/);
-  });
-
-  it("reports mtree's real failure with its stage and log, and its dependent as indirectly failed", () => {
-    const rep = JSON.parse(readFileSync(join(work, "report/report.json"), "utf8")) as ReportJson;
-    const mtree = rep.failed.find((f) => f.pkgname === "mtree-20120308");
-    assert.ok(mtree !== undefined, `mtree failed: ${JSON.stringify(rep.failed)}`);
-    assert.equal(mtree.stage, "build");
-    assert.equal(mtree.breaks, 1);
-    assert.match(
-      mtree.reason,
-      /^build failed \(exit 1\): .*undefined reference to `(major|minor|makedev)'/,
-    );
-    assert.deepEqual(
-      rep.indirect.map((i) => [i.pkgname, i.culprit, i.state]),
-      [["herd-mtree-user-1.0", "mtree-20120308", "indirect-failed"]],
-    );
-    const log = readFileSync(join(work, "logs/mtree-20120308/build.log"), "utf8");
-    assert.match(log, /undefined reference to `(major|minor)'/);
-    const page = readdirSync(join(work, "report")).find((f) => f.includes("mtree-20120308"));
-    assert.ok(page !== undefined, "a report page for the failure");
-    // The failure event named the stage.
-    const end = events.find((e) => e.type === "package-end" && e.pkgname === "mtree-20120308");
-    assert.equal(end?.stage, "build");
-  });
-});
+      assert.deepEqual(
+        rep.indirect.map((i) => [i.pkgname, i.culprit, i.state]),
+        [["herd-mtree-user-1.0", "mtree-20120308", "indirect-failed"]],
+      );
+      const log = readFileSync(join(work, "logs/mtree-20120308/build.log"), "utf8");
+      assert.match(log, /undefined reference to `(major|minor)'/);
+      const page = readdirSync(join(work, "report")).find((f) => f.includes("mtree-20120308"));
+      assert.ok(page !== undefined, "a report page for the failure");
+      // The failure event named the stage.
+      const end = events.find((e) => e.type === "package-end" && e.pkgname === "mtree-20120308");
+      assert.equal(end?.stage, "build");
+    });
+  },
+);

@@ -41,7 +41,7 @@ test(
       }
       assert.equal(three.stdout, one.stdout);
       const recs = records(one.stdout);
-      assert.equal(recs.length, 17 + 6);
+      assert.equal(recs.length, 30 + 6);
       const locations = recs.map((r) => /^PKG_LOCATION=(.*)$/m.exec(r)?.[1] ?? "");
       assert.deepEqual(locations, [...locations].sort());
       assert.ok(

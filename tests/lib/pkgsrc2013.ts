@@ -9,7 +9,7 @@
  * the tree id unchanged and skip the sync, as a real build host would.
  */
 import { spawn, spawnSync } from "node:child_process";
-import { createReadStream, existsSync, mkdirSync, statSync, writeFileSync } from "node:fs";
+import { createReadStream, existsSync, mkdirSync, writeFileSync } from "node:fs";
 import { join, resolve } from "node:path";
 import { hostName } from "../../src/core/hostspec.js";
 import { LocalTransport } from "../../src/hosts/local.js";
@@ -51,6 +51,17 @@ export function pkgsrc2013Missing(): string | undefined {
     if (spawnSync("sh", ["-c", `command -v ${tool}`]).status !== 0) return `${tool} is missing`;
   }
   return undefined;
+}
+
+/** Why local hosts cannot get a private prefix here (no mount namespace for us), or undefined. */
+export function sandboxMissing(): string | undefined {
+  const argv =
+    process.getuid?.() === 0
+      ? ["unshare", "--mount", "true"]
+      : ["unshare", "--map-root-user", "--mount", "true"];
+  return spawnSync(argv[0]!, argv.slice(1)).status === 0
+    ? undefined
+    : "cannot make a mount namespace (unshare -m) for the hosts' private prefixes";
 }
 
 let prepared: Pkgsrc2013 | undefined;
@@ -119,15 +130,6 @@ export function recordSet(text: string): string[] {
   }
   if (cur.length > 0) out.push(cur.join("\n"));
   return out.sort();
-}
-
-/** Size of a file in bytes (0 if missing). */
-export function sizeOf(path: string): number {
-  try {
-    return statSync(path).size;
-  } catch {
-    return 0;
-  }
 }
 
 export interface Ran {
