@@ -5,6 +5,7 @@
  */
 import { lstat, opendir, readFile, readlink } from "node:fs/promises";
 import { join } from "node:path";
+import type { Stats } from "node:fs";
 
 const BLOCK = 512;
 
@@ -16,7 +17,7 @@ export interface TarOptions {
   /** Paths (relative, "/"-separated) left out, e.g. the tree id file. */
   readonly excludePaths?: readonly string[];
   /** Counts of what went in, filled as the stream is read. */
-  readonly stats?: { files: number; dirs: number; links: number; bytes: number };
+  readonly stats?: TarStats;
 }
 
 export class TarPathError extends Error {
@@ -72,6 +73,46 @@ export function tarHeader(
 }
 
 /** Streams `root` as a ustar archive (paths relative to root, sorted). */
+/** Counts of what a tar stream carried. */
+export interface TarStats {
+  files: number;
+  dirs: number;
+  links: number;
+  /** File content bytes (without headers and padding). */
+  bytes: number;
+}
+
+/**
+ * The ustar blocks of one entry: a directory's header (its contents are the
+ * caller's to walk), a symbolic link, or a file with its data and padding.
+ * Sockets, FIFOs and devices yield nothing: they have no place in a tree.
+ */
+export async function* tarEntry(
+  abs: string,
+  path: string,
+  st: Stats,
+  stats?: TarStats,
+): AsyncGenerator<Buffer> {
+  const mtime = st.mtimeMs / 1000;
+  if (st.isDirectory()) {
+    if (stats) stats.dirs++;
+    yield tarHeader(`${path}/`, "5", st.mode, 0, mtime);
+  } else if (st.isSymbolicLink()) {
+    if (stats) stats.links++;
+    yield tarHeader(path, "2", st.mode, 0, mtime, await readlink(abs));
+  } else if (st.isFile()) {
+    const data = await readFile(abs);
+    if (stats) {
+      stats.files++;
+      stats.bytes += data.length;
+    }
+    yield tarHeader(path, "0", st.mode, data.length, mtime);
+    yield data;
+    const pad = (BLOCK - (data.length % BLOCK)) % BLOCK;
+    if (pad > 0) yield Buffer.alloc(pad);
+  }
+}
+
 export async function* tarTree(root: string, opts: TarOptions = {}): AsyncGenerator<Buffer> {
   const names = new Set(opts.excludeNames ?? []);
   const top = new Set(opts.excludeTop ?? []);
@@ -87,26 +128,9 @@ export async function* tarTree(root: string, opts: TarOptions = {}): AsyncGenera
       if (paths.has(path) || (rel === "" && top.has(name))) continue;
       const abs = join(root, path);
       const st = await lstat(abs);
-      const mtime = st.mtimeMs / 1000;
-      if (st.isDirectory()) {
-        if (names.has(name)) continue;
-        if (stats) stats.dirs++;
-        yield tarHeader(`${path}/`, "5", st.mode, 0, mtime);
-        yield* walk(path);
-      } else if (st.isSymbolicLink()) {
-        if (stats) stats.links++;
-        yield tarHeader(path, "2", st.mode, 0, mtime, await readlink(abs));
-      } else if (st.isFile()) {
-        const data = await readFile(abs);
-        if (stats) {
-          stats.files++;
-          stats.bytes += data.length;
-        }
-        yield tarHeader(path, "0", st.mode, data.length, mtime);
-        yield data;
-        const pad = (BLOCK - (data.length % BLOCK)) % BLOCK;
-        if (pad > 0) yield Buffer.alloc(pad);
-      }
+      if (st.isDirectory() && names.has(name)) continue;
+      yield* tarEntry(abs, path, st, stats);
+      if (st.isDirectory()) yield* walk(path);
       // Sockets, FIFOs and devices have no place in a package tree.
     }
   }

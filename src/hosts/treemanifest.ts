@@ -5,11 +5,11 @@
  * and a ustar stream of just the entries to send.
  */
 import { createReadStream, lstatSync, readdirSync, readFileSync, type Stats } from "node:fs";
-import { lstat, readFile, readlink } from "node:fs/promises";
+import { lstat } from "node:fs/promises";
 import { performance } from "node:perf_hooks";
 import { join } from "node:path";
 import { Cksum } from "../protocol/cksum.js";
-import { tarHeader } from "./tar.js";
+import { tarEntry, type TarStats } from "./tar.js";
 import type { TreeEntry, TreeManifest } from "./treedelta.js";
 
 /** What a sync leaves out of the master's tree (as tarTree's options). */
@@ -98,13 +98,7 @@ export async function masterManifest(root: string, filter: TreeFilter): Promise<
 }
 
 /** Counts of what a delta stream carried, filled as it is read. */
-export interface DeltaStats {
-  files: number;
-  dirs: number;
-  links: number;
-  /** File content bytes (without headers and padding). */
-  bytes: number;
-}
+export type DeltaStats = TarStats;
 
 /** Streams the entries `paths` (sorted, relative) of `root` as a ustar archive. */
 export async function* tarPaths(
@@ -114,25 +108,7 @@ export async function* tarPaths(
 ): AsyncGenerator<Buffer> {
   for (const path of paths) {
     const abs = join(root, path);
-    const st = await lstat(abs);
-    const mtime = st.mtimeMs / 1000;
-    if (st.isDirectory()) {
-      if (stats) stats.dirs++;
-      yield tarHeader(`${path}/`, "5", st.mode, 0, mtime);
-    } else if (st.isSymbolicLink()) {
-      if (stats) stats.links++;
-      yield tarHeader(path, "2", st.mode, 0, mtime, await readlink(abs));
-    } else if (st.isFile()) {
-      const data = await readFile(abs);
-      if (stats) {
-        stats.files++;
-        stats.bytes += data.length;
-      }
-      yield tarHeader(path, "0", st.mode, data.length, mtime);
-      yield data;
-      const pad = (512 - (data.length % 512)) % 512;
-      if (pad > 0) yield Buffer.alloc(pad);
-    }
+    yield* tarEntry(abs, path, await lstat(abs), stats);
   }
   yield Buffer.alloc(1024);
 }
