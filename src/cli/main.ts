@@ -11,6 +11,11 @@ import { registerScan } from "./scan.js";
 import { registerAttach } from "./attach.js";
 import { registerHosts } from "./hosts.js";
 
+// Nothing herd writes (work directory, logs, packages, the store) is ever
+// world-writable, whatever umask it was started with; group bits are the
+// operator's choice.
+process.umask(process.umask(0o022) | 0o002);
+
 const program = new Command();
 program
   .name("herd")

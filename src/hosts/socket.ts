@@ -46,11 +46,18 @@ export class MasterSocket {
     });
     return new Promise((res, rej) => {
       server.once("error", rej);
-      server.listen(path, () => {
-        chmodSync(path, 0o600);
-        server.off("error", rej);
-        res(ms);
-      });
+      // Bound (synchronously, inside listen) with no access for group and
+      // others, so there is no moment when anyone else could connect.
+      const umask = process.umask(0o077);
+      try {
+        server.listen(path, () => {
+          chmodSync(path, 0o600);
+          server.off("error", rej);
+          res(ms);
+        });
+      } finally {
+        process.umask(umask);
+      }
     });
   }
 

@@ -4,7 +4,7 @@
  * rebuilds, and the report.
  */
 import assert from "node:assert/strict";
-import { appendFileSync, existsSync, readFileSync } from "node:fs";
+import { appendFileSync, existsSync, lstatSync, readdirSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { describe, it } from "node:test";
 import {
@@ -42,7 +42,9 @@ describe("herd build on the fixture tree", () => {
   const work1 = join(box.dir, "work1");
 
   it("builds on 3 local hosts with the expected outcome for every package", async () => {
-    const r = await build(box, work3, 3);
+    // Started with umask 000: whatever herd writes must still not be world-writable (checked below).
+    const umask = process.umask(0);
+    const r = await build(box, work3, 3).finally(() => process.umask(umask));
     assert.equal(r.code, 0, r.stderr);
     const end = r.events.find((e) => e.type === "build-end");
     assert.ok(end !== undefined, "a build-end event");
@@ -97,6 +99,25 @@ describe("herd build on the fixture tree", () => {
     // Each stage has its own log on the master.
     assert.ok(existsSync(join(work3, "logs/netkit-0.3/build.log")));
     assert.match(readFileSync(join(work3, "logs/netkit-0.3/build.log"), "utf8"), /undeclared/);
+  });
+
+  it("leaves nothing world-writable in the work directory, though started with umask 000", () => {
+    const writable: string[] = [];
+    let seen = 0;
+    const walk = (dir: string): void => {
+      for (const name of readdirSync(dir)) {
+        const path = join(dir, name);
+        const st = lstatSync(path);
+        if (st.isSymbolicLink()) continue;
+        seen++;
+        if ((st.mode & 0o002) !== 0) writable.push(`${path} ${(st.mode & 0o7777).toString(8)}`);
+        if (st.isDirectory()) walk(path);
+      }
+    };
+    walk(work3);
+    assert.ok(seen > 100, `the work directory holds the build (${seen} entries)`);
+    assert.ok(existsSync(join(work3, "herd.db")));
+    assert.deepEqual(writable, []);
   });
 
   it("gives the same repository on 1 host", async () => {

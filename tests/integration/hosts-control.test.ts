@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { appendFileSync, writeFileSync } from "node:fs";
+import { appendFileSync, statSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { test } from "node:test";
 import { hostName } from "../../src/core/hostspec.js";
@@ -32,6 +32,7 @@ test(
     const slots = (name: string): number | undefined => pool.get(hostName(name))?.slots;
     try {
       await waitState(pool, "h1", "idle");
+      assert.equal(statSync(sock).mode & 0o777, 0o600, "the control socket is its owner's only");
 
       const added = await controlRequest(sock, { op: "add", line: "h2 local slots=2 tags=extra" });
       assert.deepEqual(added, { ok: true, value: { ok: true, message: "host h2 added" } });

@@ -32,6 +32,17 @@ export interface ModelOptions {
   readonly learn: boolean;
 }
 
+/** The regression as accumulated so far (see DurationModel.fit). */
+interface Fit {
+  readonly ne: NormalEquations;
+  readonly hostCol: number[];
+  /** Rows of modelled first runs, flat: row k's columns end at modelEnd[k]. */
+  readonly modelCols: number[];
+  readonly modelVals: number[];
+  readonly modelY: number[];
+  readonly modelEnd: number[];
+}
+
 interface Observation {
   readonly task: number;
   readonly host: number;
@@ -70,7 +81,9 @@ export class DurationModel {
   private readonly speedKnown: boolean[] = [];
   private readonly observations: Observation[] = [];
   /** Index of the first observation of each observed task. */
-  private readonly firstObs = new Map<number, number>();
+  private readonly firstObs: Int32Array;
+  /** Tasks observed at least once, in the order of their first observation. */
+  private readonly observedTasks: number[] = [];
   private readonly pairs: number[] = [];
   /**
    * Upper bounds from copies that ran long without finishing: speed of
@@ -79,6 +92,12 @@ export class DurationModel {
   private readonly caps = new Map<string, { host: number; ref: number; ratio: number }>();
   private nextFit = FIRST_FIT;
   private typicalCache: number | undefined;
+  /**
+   * The regression's normal equations, accumulated as observations arrive
+   * (a refit then only solves them), and the column of each host of unknown
+   * speed (-1 when known). Dropped when a host's speed becomes known.
+   */
+  private fit: Fit | undefined;
 
   constructor(
     graph: TaskGraph,
@@ -88,6 +107,7 @@ export class DurationModel {
     this.est = new Float64Array(n);
     this.known = new Uint8Array(n);
     this.logWork = new Float64Array(n);
+    this.firstObs = new Int32Array(n).fill(-1);
     this.features = graphFeatures(graph, options.weights, options.categories);
     const knownSeconds: number[] = [];
     const durations = options.durations ?? [];
@@ -126,6 +146,7 @@ export class DurationModel {
     this.speeds.push(speed ?? 1);
     this.speedKnown.push(speed !== undefined);
     this.pairs.push(0);
+    this.fit?.hostCol.push(speed === undefined ? this.fit.ne.addSparseColumn() : -1);
     return this.speeds.length - 1;
   }
 
@@ -136,6 +157,7 @@ export class DurationModel {
 
   /** Fixes a host's speed (an operator override, or a figure learned elsewhere). */
   setSpeed(host: number, speed: number): void {
+    if (this.speedKnown[host] === false) this.fit = undefined;
     this.speeds[host] = speed;
     this.speedKnown[host] = true;
   }
@@ -163,9 +185,10 @@ export class DurationModel {
   /** Records that a task took `seconds` of wall time on a host (several hosts may report one task). */
   observe(task: number, host: number, seconds: number): void {
     if (!(seconds >= 0) || !Number.isFinite(seconds)) return;
-    const first = this.firstObs.get(task);
-    if (first === undefined) {
-      this.firstObs.set(task, this.observations.length);
+    const first = this.firstObs[task] ?? -1;
+    if (first < 0) {
+      this.firstObs[task] = this.observations.length;
+      this.observedTasks.push(task);
     } else {
       const other = this.observations[first]!.host;
       if (other === host) return;
@@ -173,12 +196,13 @@ export class DurationModel {
       this.pairs[other] = (this.pairs[other] ?? 0) + 1;
     }
     this.observations.push({ task, host, seconds: Math.max(MIN_SECONDS, seconds) });
+    if (this.fit !== undefined) this.accumulate(this.observations.length - 1, this.fit);
   }
 
   /** The work (seconds at speed 1.0) a finished task took where it finished first, if observed. */
   observedWork(task: number): number | undefined {
-    const first = this.firstObs.get(task);
-    if (first === undefined) return undefined;
+    const first = this.firstObs[task] ?? -1;
+    if (first < 0) return undefined;
     const o = this.observations[first]!;
     return o.seconds * this.speed(o.host);
   }
@@ -188,8 +212,8 @@ export class DurationModel {
    * host has finished: the host is at most that fast. Applied at once.
    */
   observeUnfinished(task: number, host: number, seconds: number): void {
-    const first = this.firstObs.get(task);
-    if (first === undefined || this.speedKnown[host] !== false || !(seconds > 0)) return;
+    const first = this.firstObs[task] ?? -1;
+    if (first < 0 || this.speedKnown[host] !== false || !(seconds > 0)) return;
     const o = this.observations[first]!;
     if (o.host === host) return;
     const key = `${host}/${o.host}`;
@@ -213,24 +237,48 @@ export class DurationModel {
     return this.refit();
   }
 
+  /** Adds observation i's regression row to the normal equations. */
+  private accumulate(i: number, fit: Fit): void {
+    const r = this.rowOf(i, fit.hostCol);
+    fit.ne.add(r.cols, r.vals, r.y);
+    if (!r.model) return;
+    // Kept flat for the residuals (no allocation per row at each refit).
+    fit.modelCols.push(...r.cols);
+    fit.modelVals.push(...r.vals);
+    fit.modelY.push(r.y);
+    fit.modelEnd.push(fit.modelCols.length);
+  }
+
+  private rowOf(i: number, hostCol: readonly number[]): Row {
+    const o = this.observations[i]!;
+    const first = this.firstObs[o.task] ?? i;
+    return first === i ? this.row(o, hostCol) : this.pairRow(o, this.observations[first]!, hostCol);
+  }
+
   private refit(): boolean {
     this.typicalCache = undefined;
     const width = this.features.width;
-    const hostCol: number[] = [];
-    let p = width;
-    for (let h = 0; h < this.speeds.length; h++)
-      hostCol.push(this.speedKnown[h] === true ? -1 : p++);
+    if (this.fit === undefined) {
+      const hostCol: number[] = [];
+      let p = width;
+      for (let h = 0; h < this.speeds.length; h++)
+        hostCol.push(this.speedKnown[h] === true ? -1 : p++);
+      const fit: Fit = {
+        ne: new NormalEquations(width, p - width),
+        hostCol,
+        modelCols: [],
+        modelVals: [],
+        modelY: [],
+        modelEnd: [],
+      };
+      for (let i = 0; i < this.observations.length; i++) this.accumulate(i, fit);
+      this.fit = fit;
+    }
+    const { ne, hostCol } = this.fit;
+    const p = ne.size;
     const learnsDurations = this.known.some((k) => k === 0);
     if (p === width && !learnsDurations) return false;
     this.refreshObservedWork();
-    const ne = new NormalEquations(p);
-    const rows = this.observations.map((o, i) => {
-      const first = this.firstObs.get(o.task) ?? i;
-      return first === i
-        ? this.row(o, hostCol)
-        : this.pairRow(o, this.observations[first]!, hostCol);
-    });
-    for (const r of rows) ne.add(r.cols, r.vals, r.y);
     const ridge = new Float64Array(p).fill(HOST_RIDGE);
     for (let i = 0; i < width; i++)
       ridge[i] = i === 0 ? 1e-6 : i >= this.features.numericWidth ? CATEGORY_RIDGE : BETA_RIDGE;
@@ -252,14 +300,13 @@ export class DurationModel {
     this.beta = w.slice(0, width);
     this.beta[0] = this.beta[0]! + shift;
     // The residual spread turns the fitted log-median into a mean: chains add means.
+    const { modelCols, modelVals, modelY, modelEnd } = this.fit;
     let sse = 0;
-    let m = 0;
-    for (const r of rows) {
-      if (!r.model) continue;
+    const m = modelY.length;
+    for (let k = 0, a = 0; k < m; k++) {
       let fit = 0;
-      for (let a = 0; a < r.cols.length; a++) fit += w[r.cols[a]!]! * r.vals[a]!;
-      sse += (r.y - fit) ** 2;
-      m++;
+      for (const end = modelEnd[k]!; a < end; a++) fit += w[modelCols[a]!]! * modelVals[a]!;
+      sse += (modelY[k]! - fit) ** 2;
     }
     this.lift = (m > width ? Math.min(sse / (m - width), 4) : 1) / 2;
     this.refreshObservedWork();
@@ -269,9 +316,9 @@ export class DurationModel {
 
   /** Log work of every finished modelled task, at the current host speeds. */
   private refreshObservedWork(): void {
-    for (const [task, i] of this.firstObs) {
+    for (const task of this.observedTasks) {
       if (this.known[task] === 1) continue;
-      const o = this.observations[i]!;
+      const o = this.observations[this.firstObs[task]!]!;
       this.logWork[task] = Math.log(Math.max(MIN_SECONDS, o.seconds * this.speed(o.host)));
     }
   }
@@ -281,7 +328,7 @@ export class DurationModel {
     this.typicalCache = undefined;
     for (let t = 0; t < this.est.length; t++) {
       if (this.known[t] === 1) continue;
-      if (this.firstObs.has(t)) {
+      if (this.firstObs[t]! >= 0) {
         this.est[t] = Math.exp(this.logWork[t]!);
         continue;
       }
