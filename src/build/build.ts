@@ -178,17 +178,33 @@ async function build(req: BuildRequest, wd: Workdir): Promise<BuildSummary> {
       if (r.state === "built") return existsSync(join(wd.paths.all, `${name}.tgz`));
       return r.state === "failed" || r.state === "indirect-failed";
     };
-    const blocked = new Set<number>();
+    // Packages that will not build, each with the failed package to blame.
+    const blocked = new Map<number, string>();
     const toBuild: number[] = [];
     for (const i of plan.toBuild) {
-      const state = rows.get(plan.packages[i]!.pkgname)?.state;
-      if (
-        state === "failed" ||
-        state === "indirect-failed" ||
-        res.depends[i]!.some((d) => blocked.has(d))
-      )
-        blocked.add(i);
-      else if (!settled(plan.packages[i]!.pkgname)) toBuild.push(i);
+      const name = plan.packages[i]!.pkgname;
+      const state = rows.get(name)?.state;
+      const culprit = res.depends[i]!.map((d) => blocked.get(d)).find((c) => c !== undefined);
+      if (state === "failed" || state === "indirect-failed") {
+        blocked.set(i, rows.get(name)?.culprit ?? name);
+      } else if (culprit !== undefined) {
+        blocked.set(i, culprit);
+        store.setPackage(buildId, name, {
+          state: "indirect-failed",
+          culprit,
+          reason: `depends on ${culprit}`,
+        });
+      } else if (multiVersionArgs(records[i]!.get("MULTI_VERSION")) === undefined) {
+        // Never passed to make: this package fails, the build goes on.
+        blocked.set(i, name);
+        const reason = `unsafe MULTI_VERSION "${records[i]!.get("MULTI_VERSION") ?? ""}" (it holds VAR=value words only); nothing of it was run`;
+        store.setPackage(buildId, name, {
+          state: "failed",
+          failedStage: "MULTI_VERSION",
+          reason,
+        });
+        emit({ type: "warning", message: `${name}: ${reason}` });
+      } else if (!settled(name)) toBuild.push(i);
     }
     const loopIndex = new Map(toBuild.map((i, k) => [i, k]));
     const history = store.history();
@@ -196,13 +212,8 @@ async function build(req: BuildRequest, wd: Workdir): Promise<BuildSummary> {
     const loopPackages: LoopPackage[] = toBuild.map((i) => {
       const rec = records[i]!;
       const pkgpath = rec.get("PKG_LOCATION") ?? "";
-      const makeArgs = multiVersionArgs(rec.get("MULTI_VERSION"));
-      if (makeArgs === undefined)
-        throw new UserError(
-          "scan",
-          `${rec.pkgname}: unsafe MULTI_VERSION "${rec.get("MULTI_VERSION") ?? ""}"`,
-          "MULTI_VERSION holds VAR=value words",
-        );
+      // Checked above: a package with unsafe words is not in toBuild.
+      const makeArgs = multiVersionArgs(rec.get("MULTI_VERSION")) ?? [];
       const weight = Number(rec.get("PBULK_WEIGHT"));
       return {
         pkgname: rec.pkgname,

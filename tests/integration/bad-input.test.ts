@@ -14,7 +14,7 @@
  *                                       missing file, corrupt .zst
  *   tests/unit/config.test.ts           config syntax error with line, wrong type, unknown key,
  *                                       bad policy, repeated / unknown / shell-word targets,
- *                                       MULTI_VERSION payloads
+ *                                       MULTI_VERSION payloads (the package fails)
  *   tests/unit/hostsfile.test.ts        13 hosts-file errors, each with file and line
  *   tests/integration/attach.test.ts    an unknown host name on `herd attach` is refused by
  *                                       the running master
@@ -582,30 +582,45 @@ describe("hostile package data through a real scan and build", () => {
     },
   );
 
-  it("refuses a MULTI_VERSION that is not VAR=value words, and runs nothing of it", () => {
+  it("fails a package whose MULTI_VERSION is not VAR=value words, runs nothing of it, builds on", async () => {
     const box = hostileBox("hostile-multi");
     try {
       const pkgs = join(box.dir, "pkgs");
-      writeFileSync(pkgs, "hostile/multi\n");
+      writeFileSync(pkgs, "hostile/multi\nhostile/multiuser\ndevel/libbase\n");
       const work = join(box.dir, "work");
-      expectError(
-        [
-          "build",
-          "--tree",
-          box.tree,
-          "--local",
-          "1",
-          "--work",
-          work,
-          "--pkgs",
-          pkgs,
-          "-c",
-          box.config,
-          "--json",
-        ],
-        'multi-1.0: unsafe MULTI_VERSION " X=$(touch /tmp/herd-pwned-multi)"',
-        "MULTI_VERSION holds VAR=value words",
+      const r = await herdJson([
+        "build",
+        "--tree",
+        box.tree,
+        "--local",
+        "1",
+        "--work",
+        work,
+        "--pkgs",
+        pkgs,
+        "-c",
+        box.config,
+      ]);
+      assert.equal(r.code, 0, r.stderr);
+      const reason =
+        'unsafe MULTI_VERSION " X=$(touch /tmp/herd-pwned-multi)" (it holds VAR=value words only); nothing of it was run';
+      assert.ok(
+        r.events.some((e) => e.type === "warning" && e.message === `multi-1.0: ${reason}`),
+        "a warning names the package and the words",
       );
+      const report = JSON.parse(readFileSync(join(work, "report/report.json"), "utf8")) as {
+        failed: { pkgname: string; stage: string; reason: string }[];
+        indirect: { pkgname: string; culprit: string; state: string }[];
+      };
+      assert.deepEqual(
+        report.failed.map((f) => [f.pkgname, f.stage, f.reason]),
+        [["multi-1.0", "MULTI_VERSION", reason]],
+      );
+      assert.deepEqual(
+        report.indirect.map((p) => [p.pkgname, p.state, p.culprit]),
+        [["multiuser-1.0", "indirect-failed", "multi-1.0"]],
+      );
+      assert.ok(existsSync(join(work, "packages/All/libbase-1.0.tgz")), "the rest is built");
       assert.deepEqual(pwnedInTmp(), []);
       killLeftovers(work);
     } finally {
