@@ -316,8 +316,10 @@ async function build(req: BuildRequest, wd: Workdir): Promise<BuildSummary> {
     emit({ type: "phase", phase: "report" });
     const repo = await indexRepository(wd.paths.packages, { pkgInfo: req.config.pkgInfo });
     for (const p of repo.problems) emit({ type: "warning", message: `repository: ${p}` });
-    if (!result.stopped) store.finishBuild(buildId, Date.now(), "done");
+    // The report first: a master killed in between resumes this build (all
+    // settled), writes the report again and only then calls it done.
     const report = await req.report(wd, buildId);
+    if (!result.stopped) store.finishBuild(buildId, Date.now(), "done");
     if (req.config.publish !== undefined && !result.stopped) {
       emit({ type: "phase", phase: "publish", detail: req.config.publish.destination });
       const pub = await publish({
