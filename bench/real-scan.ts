@@ -6,9 +6,18 @@
  * packages per second, herd's overhead per package and whether the two
  * record sets are equal.
  *
- * Usage: npx tsc -p . && node dist/bench/real-scan.js [--subset] [--herd-first]
+ * Usage: npx tsc -p . && node dist/bench/real-scan.js [--subset | --sample N] [--herd-first]
  *   --subset      only tests/fixtures/pkgsrc2013/scan-subset.txt (281 directories,
  *                 closed under dependencies; both tools in their list mode)
+ *   --sample N    every Nth package directory of the whole tree (sorted), all
+ *                 categories; both tools in their list mode. pbulk-scan -l
+ *                 scans only the listed directories, herd scan --pkgs also
+ *                 those they depend on, so the sets differ unless the list is
+ *                 closed under dependencies: use --sample once, then
+ *   --list FILE   these package directories (one per line), e.g. the
+ *                 PKG_LOCATIONs of the scan --sample left behind.
+ * On a 2-core machine the whole tree takes hours per tool (about 1.5 s of
+ * bmake per directory on average), a sample of it minutes.
  *   --herd-first  run herd before pbulk (default: pbulk first)
  *   --task-cost   only measure what one task costs through herd (a local agent
  *                 running `true` 300 times in a row), the floor of its overhead
@@ -67,13 +76,26 @@ async function taskCost(n: number): Promise<number> {
 const p = preparePkgsrc2013();
 const tmp = mkdtempSync(join(tmpdir(), "herd-bench-real-scan-"));
 const dirs = listPackageDirs(p.tree);
-const list = args.includes("--subset")
-  ? readFileSync(join(ROOT, "tests/fixtures/pkgsrc2013/scan-subset.txt"), "utf8")
-      .split("\n")
-      .map((l) => l.replace(/#.*/, "").trim())
-      .filter((l) => l !== "")
-      .sort()
-  : undefined;
+const sampleArg = args.indexOf("--sample");
+const sample = sampleArg >= 0 ? Number(args[sampleArg + 1]) : undefined;
+if (sample !== undefined && !(Number.isInteger(sample) && sample >= 1))
+  throw new Error("--sample takes a whole number >= 1");
+const listArg = args.indexOf("--list");
+const listFile = args.includes("--subset")
+  ? join(ROOT, "tests/fixtures/pkgsrc2013/scan-subset.txt")
+  : listArg >= 0
+    ? args[listArg + 1]
+    : undefined;
+const list =
+  listFile !== undefined
+    ? readFileSync(listFile, "utf8")
+        .split("\n")
+        .map((l) => l.replace(/#.*/, "").trim())
+        .filter((l) => l !== "")
+        .sort()
+    : sample !== undefined
+      ? [...dirs].sort().filter((_, i) => i % sample === 0)
+      : undefined;
 if (list !== undefined) writeFileSync(join(tmp, "list"), list.join("\n") + "\n");
 const hostsFile = localHostsFile(hostSet(p, "real-scan"), CLIENTS, join(tmp, "hosts"));
 
@@ -173,11 +195,13 @@ const ourSet = new Set(ours);
 const onlyPbulk = theirs.filter((r) => !ourSet.has(r));
 const onlyHerd = ours.filter((r) => !theirSet.has(r));
 const name = (r: string): string => r.slice(8, r.indexOf("\n"));
-const n = list?.length ?? dirs.length;
+// Directories scanned: the list and what it depends on (every record names its directory).
+const locations = new Set(theirs.map((r) => /^PKG_LOCATION=(.*)$/m.exec(r)?.[1] ?? r));
+const n = list === undefined ? dirs.length : locations.size;
 const herdS = times.herd ?? 0;
 const pbulkS = times.pbulk ?? 0;
 console.log(
-  `real 2013 tree: ${n} package directories, ${theirs.length} records (pbulk-scan), ${ours.length} (herd); ${CLIENTS} scanners each on this ${availableParallelism()}-core machine`,
+  `real 2013 tree: ${n} package directories${list === undefined ? "" : ` (${list.length} listed${sample === undefined ? "" : `, every ${sample}th of ${dirs.length}`}, and their dependencies)`}, ${theirs.length} records (pbulk-scan), ${ours.length} (herd); ${CLIENTS} scanners each on this ${availableParallelism()}-core machine`,
 );
 console.log("tool                        wall (s)  dirs/s   records/s");
 for (const [label, s, recs] of [
