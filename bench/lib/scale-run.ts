@@ -262,7 +262,13 @@ export async function runScale(cfg: RunConfig): Promise<RunFigures> {
       poke();
     });
   };
-  const unsubscribe = pool.subscribe(poke);
+  // As src/build/loop.ts: the hosts are looked at again only when one joins or leaves.
+  let hostsChanged = true;
+  const working = (k: string): boolean => k === "idle" || k === "busy";
+  const unsubscribe = pool.subscribe((e) => {
+    if (e.type === "state" && !(working(e.from.kind) && working(e.to.kind))) hostsChanged = true;
+    poke();
+  });
   let rounds = 0;
   let hostsMs = 0;
   let decideMs = 0;
@@ -271,11 +277,13 @@ export async function runScale(cfg: RunConfig): Promise<RunFigures> {
     rounds++;
     const l0 = performance.now();
     const t = now();
-    for (const h of pool.list()) {
-      const usable = h.state.kind === "idle" || h.state.kind === "busy";
-      if (usable && !known.has(h.name)) {
-        known.add(h.name);
-        sched.addHost(h.name, { slots: h.slots, speed: h.speed }, t);
+    if (hostsChanged) {
+      hostsChanged = false;
+      for (const h of pool.list()) {
+        if (working(h.state.kind) && !known.has(h.name)) {
+          known.add(h.name);
+          sched.addHost(h.name, { slots: h.slots, speed: h.speed }, t);
+        }
       }
     }
     const a0 = performance.now();

@@ -94,11 +94,16 @@ export async function buildLoop(o: LoopOptions): Promise<LoopResult> {
     poke();
   });
 
+  // The scheduler's view of the hosts changes only when one joins, leaves or
+  // drains; a host going from idle to busy and back (every task) does not.
+  let hostsChanged = true;
   const syncHosts = (): void => {
+    if (!hostsChanged) return;
+    hostsChanged = false;
     const now = o.now();
     for (const h of o.pool.list()) {
       const name = h.name as string;
-      const usable = h.state.kind === "idle" || h.state.kind === "busy";
+      const usable = workingState(h.state);
       if (usable && !known.has(name)) {
         known.add(name);
         sched.addHost(h.name, { slots: h.slots, speed: h.speed }, now);
@@ -114,7 +119,10 @@ export async function buildLoop(o: LoopOptions): Promise<LoopResult> {
       }
     }
   };
-  const unsubscribe = o.pool.subscribe(poke);
+  const unsubscribe = o.pool.subscribe((e) => {
+    if (e.type === "state" && !(workingState(e.from) && workingState(e.to))) hostsChanged = true;
+    poke();
+  });
 
   const start = (task: number, host: HostName): void => {
     const pkg = o.packages[task]!;
@@ -290,6 +298,11 @@ export async function buildLoop(o: LoopOptions): Promise<LoopResult> {
 /** A host that works or may come back by itself (not removed, not quarantined). */
 export function mayWork(h: HostSnapshot): boolean {
   return h.state.kind !== "gone" && !(h.state.kind === "lost" && h.state.quarantine !== null);
+}
+
+/** A host the scheduler may give tasks to. */
+function workingState(s: HostSnapshot["state"]): boolean {
+  return s.kind === "idle" || s.kind === "busy";
 }
 
 function sleep(ms: number): Promise<void> {
