@@ -39,7 +39,7 @@ import {
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, describe, it } from "node:test";
-import { type Event, herdJson, sandbox, stamp } from "../lib/fixture.js";
+import { build, type Event, sandbox, stamp } from "../lib/fixture.js";
 import { killLeftovers } from "../lib/faults.js";
 import { CLI, ROOT } from "../lib/paths.js";
 
@@ -492,27 +492,6 @@ describe("hostile package data through a real scan and build", () => {
     return box;
   };
 
-  /** `herd build --json` of the packages listed in the file pkgs on N local hosts. */
-  const buildListed = (
-    box: ReturnType<typeof sandbox>,
-    hosts: number,
-    work: string,
-    pkgs: string,
-  ): ReturnType<typeof herdJson> =>
-    herdJson([
-      "build",
-      "--tree",
-      box.tree,
-      "--local",
-      String(hosts),
-      "--work",
-      work,
-      "--pkgs",
-      pkgs,
-      "-c",
-      box.config,
-    ]);
-
   it(
     "evaluates no payload, reports a climbing PKGNAME, escapes names, comments and logs",
     { timeout: 300_000 },
@@ -523,7 +502,7 @@ describe("hostile package data through a real scan and build", () => {
       const pkgs = join(box.dir, "pkgs");
       writeFileSync(pkgs, "hostile/evilcomment\nhostile/evilname\nhostile/dotdot\n");
       try {
-        const r = await buildListed(box, 2, work, pkgs);
+        const r = await build(box, work, 2, pkgs);
         assert.equal(r.code, 0, r.stderr);
         assert.deepEqual(pwnedInTmp(), [], "no payload ran in /tmp");
         assert.deepEqual(
@@ -597,7 +576,7 @@ describe("hostile package data through a real scan and build", () => {
       const pkgs = join(box.dir, "pkgs");
       writeFileSync(pkgs, "hostile/multi\nhostile/multiuser\ndevel/libbase\n");
       const work = join(box.dir, "work");
-      const r = await buildListed(box, 1, work, pkgs);
+      const r = await build(box, work, 1, pkgs);
       assert.equal(r.code, 0, r.stderr);
       const reason =
         'unsafe MULTI_VERSION " X=$(touch /tmp/herd-pwned-multi)" (it holds VAR=value words only); nothing of it was run';

@@ -102,8 +102,8 @@ export function stableSummary(work: string): string[] {
     .sort();
 }
 
-/** Runs `herd build` of a sandbox's tree on N local hosts into `work`. */
-export function build(box: Sandbox, work: string, hosts: number): Promise<Run> {
+/** Runs `herd build` of a sandbox's tree (or of the PKGPATHs listed in the file pkgs) on N local hosts into `work`. */
+export function build(box: Sandbox, work: string, hosts: number, pkgs?: string): Promise<Run> {
   return herdJson([
     "build",
     "--tree",
@@ -112,6 +112,7 @@ export function build(box: Sandbox, work: string, hosts: number): Promise<Run> {
     String(hosts),
     "--work",
     work,
+    ...(pkgs === undefined ? [] : ["--pkgs", pkgs]),
     "-c",
     box.config,
   ]);
