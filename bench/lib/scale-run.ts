@@ -15,6 +15,7 @@ import { loadGraph } from "../../src/cli/simulate-input.js";
 import { hostName, type HostName } from "../../src/core/hostspec.js";
 import { Scheduler } from "../../src/core/sched/scheduler.js";
 import { HostPool } from "../../src/hosts/pool.js";
+import { acceptsTasks } from "../../src/hosts/state.js";
 import { serveFakeHosts, SocketTransport, taskStamps } from "./socket-hosts.js";
 
 export interface RunConfig {
@@ -264,9 +265,8 @@ export async function runScale(cfg: RunConfig): Promise<RunFigures> {
   };
   // As src/build/loop.ts: the hosts are looked at again only when one joins or leaves.
   let hostsChanged = true;
-  const working = (k: string): boolean => k === "idle" || k === "busy";
   const unsubscribe = pool.subscribe((e) => {
-    if (e.type === "state" && !(working(e.from.kind) && working(e.to.kind))) hostsChanged = true;
+    if (e.type === "state" && !(acceptsTasks(e.from) && acceptsTasks(e.to))) hostsChanged = true;
     poke();
   });
   let rounds = 0;
@@ -280,7 +280,7 @@ export async function runScale(cfg: RunConfig): Promise<RunFigures> {
     if (hostsChanged) {
       hostsChanged = false;
       for (const h of pool.list()) {
-        if (working(h.state.kind) && !known.has(h.name)) {
+        if (acceptsTasks(h.state) && !known.has(h.name)) {
           known.add(h.name);
           sched.addHost(h.name, { slots: h.slots, speed: h.speed }, t);
         }

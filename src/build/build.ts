@@ -181,8 +181,11 @@ async function build(req: BuildRequest, wd: Workdir): Promise<BuildSummary> {
     // Packages that will not build, each with the failed package to blame.
     const blocked = new Map<number, string>();
     const toBuild: number[] = [];
+    // Each package's MULTI_VERSION words as make arguments, checked once.
+    const makeArgsOf = new Map<number, string[]>();
     for (const i of plan.toBuild) {
       const name = plan.packages[i]!.pkgname;
+      const makeArgs = multiVersionArgs(records[i]!.get("MULTI_VERSION"));
       const state = rows.get(name)?.state;
       const culprit = res.depends[i]!.map((d) => blocked.get(d)).find((c) => c !== undefined);
       if (state === "failed" || state === "indirect-failed") {
@@ -194,7 +197,7 @@ async function build(req: BuildRequest, wd: Workdir): Promise<BuildSummary> {
           culprit,
           reason: `depends on ${culprit}`,
         });
-      } else if (multiVersionArgs(records[i]!.get("MULTI_VERSION")) === undefined) {
+      } else if (makeArgs === undefined) {
         // Never passed to make: this package fails, the build goes on.
         blocked.set(i, name);
         const reason = `unsafe MULTI_VERSION "${records[i]!.get("MULTI_VERSION") ?? ""}" (it holds VAR=value words only); nothing of it was run`;
@@ -204,7 +207,10 @@ async function build(req: BuildRequest, wd: Workdir): Promise<BuildSummary> {
           reason,
         });
         emit({ type: "warning", message: `${name}: ${reason}` });
-      } else if (!settled(name)) toBuild.push(i);
+      } else if (!settled(name)) {
+        toBuild.push(i);
+        makeArgsOf.set(i, makeArgs);
+      }
     }
     const loopIndex = new Map(toBuild.map((i, k) => [i, k]));
     const history = store.history();
@@ -212,8 +218,7 @@ async function build(req: BuildRequest, wd: Workdir): Promise<BuildSummary> {
     const loopPackages: LoopPackage[] = toBuild.map((i) => {
       const rec = records[i]!;
       const pkgpath = rec.get("PKG_LOCATION") ?? "";
-      // Checked above: a package with unsafe words is not in toBuild.
-      const makeArgs = multiVersionArgs(rec.get("MULTI_VERSION")) ?? [];
+      const makeArgs = makeArgsOf.get(i) ?? [];
       const weight = Number(rec.get("PBULK_WEIGHT"));
       return {
         pkgname: rec.pkgname,

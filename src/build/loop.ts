@@ -11,7 +11,7 @@ import { Scheduler } from "../core/sched/scheduler.js";
 import type { PolicyName } from "../core/sched/priority.js";
 import type { EventBus } from "../events/types.js";
 import type { HostPool, HostSnapshot } from "../hosts/pool.js";
-import { describeState } from "../hosts/state.js";
+import { acceptsTasks, describeState } from "../hosts/state.js";
 import { UserError } from "../cli/errors.js";
 import { err, ok } from "../protocol/result.js";
 import type { BuildControl } from "./control.js";
@@ -103,7 +103,7 @@ export async function buildLoop(o: LoopOptions): Promise<LoopResult> {
     const now = o.now();
     for (const h of o.pool.list()) {
       const name = h.name as string;
-      const usable = workingState(h.state);
+      const usable = acceptsTasks(h.state);
       if (usable && !known.has(name)) {
         known.add(name);
         sched.addHost(h.name, { slots: h.slots, speed: h.speed }, now);
@@ -120,7 +120,7 @@ export async function buildLoop(o: LoopOptions): Promise<LoopResult> {
     }
   };
   const unsubscribe = o.pool.subscribe((e) => {
-    if (e.type === "state" && !(workingState(e.from) && workingState(e.to))) hostsChanged = true;
+    if (e.type === "state" && !(acceptsTasks(e.from) && acceptsTasks(e.to))) hostsChanged = true;
     poke();
   });
 
@@ -298,11 +298,6 @@ export async function buildLoop(o: LoopOptions): Promise<LoopResult> {
 /** A host that works or may come back by itself (not removed, not quarantined). */
 export function mayWork(h: HostSnapshot): boolean {
   return h.state.kind !== "gone" && !(h.state.kind === "lost" && h.state.quarantine !== null);
-}
-
-/** A host the scheduler may give tasks to. */
-function workingState(s: HostSnapshot["state"]): boolean {
-  return s.kind === "idle" || s.kind === "busy";
 }
 
 function sleep(ms: number): Promise<void> {
