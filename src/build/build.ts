@@ -18,6 +18,7 @@ import type { EventBus } from "../events/types.js";
 import type { HostConfig, HostPool } from "../hosts/pool.js";
 import type { PackageRow } from "../store/store.js";
 import { indexRepository } from "../report/repository.js";
+import { commitPackage } from "./job.js";
 import { buildLoop, type LoopPackage } from "./loop.js";
 import type { BuildControl } from "./control.js";
 import { publish } from "./publish.js";
@@ -288,7 +289,7 @@ async function build(req: BuildRequest, wd: Workdir): Promise<BuildSummary> {
         });
       },
       onSettled: (pkg, host, outcome) => {
-        if (outcome.ok)
+        if (outcome.ok) {
           store.setPackage(buildId, pkg.pkgname, {
             state: "built",
             host,
@@ -297,7 +298,10 @@ async function build(req: BuildRequest, wd: Workdir): Promise<BuildSummary> {
             size: outcome.size,
             reason: "",
           });
-        else if (outcome.lost)
+          // Only now into the repository: a store write that fails (full disk)
+          // or a master killed in between leaves no unrecorded file there.
+          commitPackage(outcome);
+        } else if (outcome.lost)
           store.setPackage(buildId, pkg.pkgname, { state: "pending", host: null, startedMs: null });
         else
           store.setPackage(buildId, pkg.pkgname, {

@@ -6,7 +6,8 @@
  * caller builds the package elsewhere; nothing it half-sent is kept).
  */
 import { createHash } from "node:crypto";
-import { mkdir, rename, rm, stat, writeFile, readFile } from "node:fs/promises";
+import { renameSync, rmSync } from "node:fs";
+import { mkdir, rm, stat, writeFile, readFile } from "node:fs/promises";
 import { dirname, join } from "node:path";
 import type { HostName } from "../core/hostspec.js";
 import type { AgentConnection, TaskResult } from "../hosts/connection.js";
@@ -50,7 +51,19 @@ export interface StageRecord {
 }
 
 export type JobOutcome =
-  | { readonly ok: true; readonly file: string; readonly sha256: string; readonly size: number }
+  | {
+      readonly ok: true;
+      /** Where the package belongs in the repository. */
+      readonly file: string;
+      /**
+       * Where it waits until the store has recorded it (`file` itself when the
+       * host wrote into a shared repository): commitPackage moves it in, so no
+       * file reaches the repository without its checksum stored.
+       */
+      readonly staged: string;
+      readonly sha256: string;
+      readonly size: number;
+    }
   | { readonly ok: false; readonly lost: false; readonly stage: string; readonly reason: string }
   | { readonly ok: false; readonly lost: true; readonly reason: string };
 
@@ -289,8 +302,10 @@ async function fetchPackage(ctx: JobContext, conn: AgentConnection): Promise<Job
   const name = `${ctx.pkg.pkgname}.tgz`;
   const dest = join(ctx.repo, name);
   const started = ctx.now();
+  let staged = dest;
   if (!ctx.config.sharedPackages) {
-    const incoming = `${dest}.incoming`;
+    // One name per host: two copies of a task may fetch at the same time.
+    const incoming = `${dest}.${ctx.host}.incoming`;
     const got = await getToFile(conn, `${HOST.packages}/All/${name}`, incoming);
     if (!got.ok) {
       await rm(incoming, { force: true });
@@ -314,12 +329,12 @@ async function fetchPackage(ctx: JobContext, conn: AgentConnection): Promise<Job
         reason: `rejected ${name} from ${ctx.host}: ${bad}`,
       };
     }
-    await rename(incoming, dest);
+    staged = incoming;
   }
   try {
-    const st = await stat(dest);
+    const st = await stat(staged);
     const sha256 = createHash("sha256")
-      .update(await readFile(dest))
+      .update(await readFile(staged))
       .digest("hex");
     ctx.onStage({
       stage: "Fetch",
@@ -328,10 +343,20 @@ async function fetchPackage(ctx: JobContext, conn: AgentConnection): Promise<Job
       status: 0,
       log: null,
     });
-    return { ok: true, file: dest, sha256, size: st.size };
+    return { ok: true, file: dest, staged, sha256, size: st.size };
   } catch {
     return { ok: false, lost: false, stage: "Package", reason: `the host made no ${name}` };
   }
+}
+
+/** Moves a fetched package into the repository; call it once the store has recorded the package. */
+export function commitPackage(o: { readonly file: string; readonly staged: string }): void {
+  if (o.staged !== o.file) renameSync(o.staged, o.file);
+}
+
+/** Drops a fetched package that will not be recorded (its copy was stopped). */
+export function discardPackage(o: { readonly file: string; readonly staged: string }): void {
+  if (o.staged !== o.file) rmSync(o.staged, { force: true });
 }
 
 /** Why a received binary package is not acceptable (not a package, escapes its directory, another PKGNAME). */

@@ -15,7 +15,7 @@ import { acceptsTasks, describeState } from "../hosts/state.js";
 import { UserError } from "../cli/errors.js";
 import { err, ok } from "../protocol/result.js";
 import type { BuildControl } from "./control.js";
-import { runJob, type JobConfig, type JobOutcome, type JobPackage } from "./job.js";
+import { discardPackage, runJob, type JobConfig, type JobOutcome, type JobPackage } from "./job.js";
 
 export interface LoopPackage extends JobPackage {
   /** Indices (into the loop's package list) of the packages to build before it. */
@@ -164,7 +164,10 @@ export async function buildLoop(o: LoopOptions): Promise<LoopResult> {
     }).then((outcome) => {
       running.delete(key);
       // The scheduler stopped this copy: it knows, and the copy counts for nothing.
-      if (abort.signal.aborted) return;
+      if (abort.signal.aborted) {
+        if (outcome.ok) discardPackage(outcome);
+        return;
+      }
       const now = o.now();
       if (!outcome.ok && outcome.reason === "redundant") {
         // Another copy delivered first; this one's time still teaches the scheduler the host's speed.

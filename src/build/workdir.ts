@@ -2,7 +2,16 @@
  * The master's work directory: created owner-only, locked against a second
  * master (a stale lock of a killed master is taken over), holding the store.
  */
-import { closeSync, mkdirSync, openSync, readFileSync, rmSync, writeSync } from "node:fs";
+import {
+  closeSync,
+  mkdirSync,
+  openSync,
+  readdirSync,
+  readFileSync,
+  rmSync,
+  writeSync,
+} from "node:fs";
+import { join } from "node:path";
 import { UserError } from "../cli/errors.js";
 import { Store } from "../store/store.js";
 import { workPaths } from "./layout.js";
@@ -30,6 +39,9 @@ export function openWorkdir(path: string): Workdir {
   for (const d of [paths.all, paths.logs, paths.report])
     mkdirSync(d, { recursive: true, mode: 0o755 });
   takeLock(paths.lock);
+  // Half-received packages of a master that was killed: only the lock holder writes here.
+  for (const f of readdirSync(paths.all))
+    if (f.endsWith(".incoming") || f.endsWith(".part")) rmSync(join(paths.all, f), { force: true });
   let store: Store;
   try {
     store = new Store(paths.db);

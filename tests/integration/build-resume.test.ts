@@ -4,10 +4,11 @@
  * the result equals an uninterrupted build.
  */
 import assert from "node:assert/strict";
-import { spawn, spawnSync } from "node:child_process";
+import { spawn } from "node:child_process";
 import { readdirSync } from "node:fs";
 import { join } from "node:path";
 import { describe, it } from "node:test";
+import { killAgent } from "../lib/faults.js";
 import { CLI } from "../lib/paths.js";
 import { type Event, expectedFiles, herdJson, sandbox, tgzFiles } from "../lib/fixture.js";
 
@@ -97,6 +98,7 @@ describe("an agent killed mid-build", () => {
     );
     const events: Event[] = [];
     let killed: string | undefined;
+    let killedPids = 0;
     let buf = "";
     const done = new Promise<number | null>((resolve) => child.on("close", resolve));
     const timer = setTimeout(() => child.kill("SIGKILL"), 180_000);
@@ -116,23 +118,8 @@ describe("an agent killed mid-build", () => {
           events.filter((x) => x.type === "package-end" && x.host === "local1").length >= 1
         ) {
           killed = e.pkgname as string;
-          const pids = spawnSync(
-            "pgrep",
-            ["-f", `${join(work, "hosts", "local1")}/\\.herd-agent`],
-            {
-              encoding: "utf8",
-            },
-          )
-            .stdout.trim()
-            .split("\n")
-            .filter((p) => p !== "");
-          for (const pid of pids) {
-            try {
-              process.kill(-Number(pid), "SIGKILL");
-            } catch {
-              process.kill(Number(pid), "SIGKILL");
-            }
-          }
+          // Some of its processes may exit between the lookup and the kill: killAgent allows that.
+          killedPids = killAgent(work, "local1");
         }
       }
     });
@@ -142,6 +129,7 @@ describe("an agent killed mid-build", () => {
     clearTimeout(timer);
     assert.equal(code, 0);
     assert.ok(killed !== undefined, "an agent was killed mid-package");
+    assert.ok(killedPids > 0, "local1's agent processes were found to kill");
     const lost = events.filter((e) => e.type === "package-end" && e.result === "lost");
     assert.ok(
       lost.some((e) => e.pkgname === killed),
