@@ -15,6 +15,11 @@
  *
  * Usage: node dist/bench/scale.js [--hosts 100,500,1000] [--in-process 500]
  *          [--paced-hosts 100,500] [--paced-rate 1000] [--rt yes|no] [--timeout 360]
+ * One configuration alone: node dist/bench/scale.js --run --hosts 500 --task-ms 500 [--history]
+ *   With HERD_BENCH_TRACE=FILE it also writes, per task, when the master saw it
+ *   could start, decided, and the host got it ("t seen decided received since
+ *   host", ms from the start), the scheduler calls over 0.5 ms ("r"/"f") and the
+ *   master's GC pauses ("gc start ms kind"): where a latency tail comes from.
  */
 import { spawn, spawnSync } from "node:child_process";
 import { existsSync } from "node:fs";

@@ -7,10 +7,10 @@
  * stages. Prints one JSON line of figures.
  */
 import { fork, type ChildProcess } from "node:child_process";
-import { mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { loadavg, tmpdir } from "node:os";
 import { join } from "node:path";
-import { monitorEventLoopDelay, performance } from "node:perf_hooks";
+import { monitorEventLoopDelay, performance, PerformanceObserver } from "node:perf_hooks";
 import { loadGraph } from "../../src/cli/simulate-input.js";
 import { hostName, type HostName } from "../../src/core/hostspec.js";
 import { Scheduler } from "../../src/core/sched/scheduler.js";
@@ -84,8 +84,6 @@ function quantiles(xs: Float64Array): Quantiles {
   return { p50: at(0.5), p99: at(0.99), max: s[s.length - 1] ?? NaN };
 }
 
-const ms = (ns: bigint): number => Number(ns) / 1e6;
-
 async function startHosts(
   cfg: RunConfig,
   sock: string,
@@ -150,6 +148,8 @@ export async function serveMode(sock: string, taskMs: number): Promise<void> {
   await serveFakeHosts(sock, taskMs);
   process.send?.("listening");
   process.on("disconnect", () => process.exit(0));
+  // A clean exit, so a profiler given to this process (--cpu-prof) writes its profile.
+  process.on("SIGTERM", () => process.exit(0));
 }
 
 export async function runScale(cfg: RunConfig): Promise<RunFigures> {
@@ -191,12 +191,15 @@ export async function runScale(cfg: RunConfig): Promise<RunFigures> {
     durations: cfg.history ? g.names.map(() => Math.max(cfg.taskMs, 1) / 1000) : undefined,
   });
   const tasks = sched.remaining;
-  // Host-clock ns at which a task became ready (its last dependency's done), and at which a host freed.
-  const readyAt = new BigInt64Array(n);
-  const freeAt = new Map<HostName, bigint>();
+  // Milliseconds since `begin` (below) on the hosts' clock at which a task became
+  // ready (its last dependency's done) and at which a host freed; plain
+  // doubles, so the bookkeeping allocates nothing per dependent.
+  const readyAt = new Float64Array(n);
+  const freeAt = new Float64Array(cfg.hosts);
   // The same two instants as the master saw them (when it processed the done).
-  const readySeen = new BigInt64Array(n);
-  const freeSeen = new Map<HostName, bigint>();
+  const readySeen = new Float64Array(n);
+  const freeSeen = new Float64Array(cfg.hosts);
+  const hostIndex = new Map<HostName, number>();
   const decide = new Float64Array(tasks);
   const deliver = new Float64Array(tasks);
   let delivered = 0;
@@ -223,14 +226,24 @@ export async function runScale(cfg: RunConfig): Promise<RunFigures> {
   const hostsCpu0 = hosts.cpuS();
   // Every host is idle from here on: the first task of each is measured from now.
   const begin = process.hrtime.bigint();
-  for (const h of names) {
-    freeAt.set(h, begin);
-    freeSeen.set(h, begin);
-  }
+  const sinceBegin = (ns: bigint): number => Number(ns - begin) / 1e6;
+  const beginPerf = performance.now();
+  const traceFile = process.env.HERD_BENCH_TRACE;
+  const traceRows: string[] = [];
+  const gcRows: string[] = [];
+  const gcObs = new PerformanceObserver((list) => {
+    for (const e of list.getEntries())
+      gcRows.push(
+        `gc ${(e.startTime - beginPerf).toFixed(2)} ${e.duration.toFixed(2)} ${(e as unknown as { detail?: { kind?: number } }).detail?.kind ?? "?"}`,
+      );
+  });
+  if (traceFile !== undefined) gcObs.observe({ entryTypes: ["gc"] });
+  for (const [i, h] of names.entries()) hostIndex.set(h, i);
   const w0 = performance.now();
 
   const start = (task: number, host: HostName): void => {
-    const assigned = process.hrtime.bigint();
+    const assigned = sinceBegin(process.hrtime.bigint());
+    const hi = hostIndex.get(host)!;
     void pool.run(host, { argv: ["true"] }).then((r) => {
       const st = r.ok ? taskStamps(r.value.output) : null;
       if (!r.ok || st === null) {
@@ -240,26 +253,34 @@ export async function runScale(cfg: RunConfig): Promise<RunFigures> {
         poke();
         return;
       }
+      const recv = sinceBegin(st.recvNs);
+      const doneAt = sinceBegin(st.doneNs);
       if (started < tasks) {
-        const since = readyAt[task]! > freeAt.get(host)! ? readyAt[task]! : freeAt.get(host)!;
-        dispatch[started] = ms(st.recvNs - since);
-        assign[started] = ms(st.recvNs - assigned);
-        const seen =
-          readySeen[task]! > freeSeen.get(host)! ? readySeen[task]! : freeSeen.get(host)!;
-        decide[started] = ms(assigned - seen);
+        const since = Math.max(readyAt[task]!, freeAt[hi]!);
+        dispatch[started] = recv - since;
+        assign[started] = recv - assigned;
+        const seen = Math.max(readySeen[task]!, freeSeen[hi]!);
+        decide[started] = assigned - seen;
+        if (traceFile !== undefined)
+          traceRows.push(
+            `t ${seen.toFixed(2)} ${assigned.toFixed(2)} ${recv.toFixed(2)} ${since.toFixed(2)} ${host}`,
+          );
         started++;
       }
-      freeAt.set(host, st.doneNs);
-      const seenNs = process.hrtime.bigint();
-      if (delivered < tasks) deliver[delivered++] = ms(seenNs - st.doneNs);
-      freeSeen.set(host, seenNs);
+      freeAt[hi] = doneAt;
+      const seenAt = sinceBegin(process.hrtime.bigint());
+      if (delivered < tasks) deliver[delivered++] = seenAt - doneAt;
+      freeSeen[hi] = seenAt;
       for (const c of g.dependents[task]!) {
-        if (readyAt[c]! < st.doneNs) readyAt[c] = st.doneNs;
-        readySeen[c] = seenNs;
+        if (readyAt[c]! < doneAt) readyAt[c] = doneAt;
+        readySeen[c] = seenAt;
       }
       const f0 = performance.now();
       sched.onTaskFinished(task, host, now(), true);
-      slowest = Math.max(slowest, performance.now() - f0);
+      const f1 = performance.now();
+      slowest = Math.max(slowest, f1 - f0);
+      if (traceFile !== undefined && f1 - f0 > 0.5)
+        traceRows.push(`f ${(f0 - beginPerf).toFixed(2)} ${(f1 - f0).toFixed(2)} ${task}`);
       poke();
     });
   };
@@ -291,12 +312,20 @@ export async function runScale(cfg: RunConfig): Promise<RunFigures> {
     const a1 = performance.now();
     slowest = Math.max(slowest, a1 - a0);
     for (const a of d.start) start(a.task, a.host);
+    if (traceFile !== undefined && a1 - a0 > 0.5)
+      traceRows.push(
+        `r ${(a0 - beginPerf).toFixed(2)} ${(a1 - a0).toFixed(2)} ${d.start.length} ${(performance.now() - a1).toFixed(2)}`,
+      );
     hostsMs += a0 - l0;
     decideMs += a1 - a0;
     startMs += performance.now() - a1;
     await Promise.race([new Promise<void>((r) => (wake = r)), pool.changed(), sleep(1000)]);
   }
   const wallS = (performance.now() - w0) / 1000;
+  if (traceFile !== undefined) {
+    gcObs.disconnect();
+    writeFileSync(traceFile, [...traceRows, ...gcRows].join("\n") + "\n");
+  }
   const cpu = process.cpuUsage(cpu0);
   const hostsCpu1 = hosts.cpuS();
   const hostsCpuS = hostsCpu0 === null || hostsCpu1 === null ? null : hostsCpu1 - hostsCpu0;

@@ -62,6 +62,28 @@ export function taskStamps(output: Buffer): { recvNs: bigint; doneNs: bigint } |
 }
 
 /**
+ * Replies wait for the end of the event-loop turn: the one process plays
+ * hundreds of hosts, and on separate machines one host's reply would not
+ * hold up the requests read for the others in the same turn. Order per host
+ * is kept.
+ */
+const waiting = new Map<Socket, Buffer[]>();
+let flushing = false;
+function later(sock: Socket, d: Buffer): void {
+  const q = waiting.get(sock);
+  if (q === undefined) waiting.set(sock, [d]);
+  else q.push(d);
+  if (flushing) return;
+  flushing = true;
+  setImmediate(() => {
+    flushing = false;
+    for (const [s, parts] of waiting)
+      if (!s.destroyed) s.write(parts.length === 1 ? parts[0]! : Buffer.concat(parts));
+    waiting.clear();
+  });
+}
+
+/**
  * The hosts' side: every connection to `path` is a fresh fake host whose
  * tasks take `taskMs` on average, spread uniformly over ±50% so that hosts
  * do not finish in lockstep (0: answer at once).
@@ -95,7 +117,7 @@ export function serveFakeHosts(path: string, taskMs: number): Promise<Server> {
         c.input.write(d);
       });
       c.output.on("data", (d: Buffer) => {
-        sock.write(d);
+        later(sock, d);
       });
       sock.on("close", () => {
         c.destroy();

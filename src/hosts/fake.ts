@@ -135,8 +135,9 @@ class FakeLink {
       const c = cksum(p);
       return ` ${c.size} ${c.crc}`;
     });
-    this.#out.write(head + specs.join("") + "\n");
-    for (const p of payloads) this.#out.write(p);
+    const line = head + specs.join("") + "\n";
+    // One write per message, as the agent's own printf/cat pairs reach the pipe.
+    this.#out.write(payloads.length === 0 ? line : Buffer.concat([Buffer.from(line), ...payloads]));
   }
 
   #abs(p: string): string {
@@ -250,9 +251,11 @@ class FakeLink {
     const argv = lines.slice(2 + nenv);
     const ac = new AbortController();
     this.#tasks.set(id, ac);
-    this.#send(`started ${id} ${1000 + id}`);
     const cwd = this.#abs(lines[1]!);
-    void this.#handler({ argv, cwd, env, files: this.#files }, ac.signal).then(
+    // The task is under way (the handler runs up to its first await) before "started" is told.
+    const running = this.#handler({ argv, cwd, env, files: this.#files }, ac.signal);
+    this.#send(`started ${id} ${1000 + id}`);
+    void running.then(
       (o) => {
         this.#tasks.delete(id);
         const out = Buffer.from(o.output ?? "");

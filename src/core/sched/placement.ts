@@ -61,7 +61,18 @@ const COPY_GAIN = 0.9;
 /** …on a host at least this much faster (learned speeds are noisy). */
 export const COPY_SPEEDUP = 1.5;
 
-/** Places candidates drawn from `next` (best first, undefined when none) where each finishes earliest. */
+/**
+ * Places candidates drawn from `next` (best first, undefined when none) where each finishes earliest.
+ *
+ * The best slot for a task is the least of (finish, start, slower, redundant,
+ * host index) over every host's earliest slot. On an idle host the task
+ * starts now, so among idle hosts the fastest wins whatever the task; a busy
+ * host can only beat that if it is faster still. So each candidate looks at
+ * the best idle host (hosts in speed order, a cursor past those no longer
+ * idle) and at the busy hosts faster than it, not at every host: a burst of
+ * hundreds of ready tasks on hundreds of idle hosts costs O(tasks + hosts),
+ * not their product. The choice is the one a scan of every host makes.
+ */
 export function placeEarliestFinish(
   next: () => Candidate | undefined,
   est: (task: number) => number,
@@ -73,6 +84,53 @@ export function placeEarliestFinish(
   const held: number[] = [];
   let idle = 0;
   for (const h of hosts) for (const a of h.avail) if (a <= now) idle++;
+  if (idle === 0) return { assigned, held };
+  const bySpeed = (a: number, b: number): number => hosts[b]!.speed - hosts[a]!.speed || a - b;
+  // Hosts with a slot free now, fastest first; `first` skips those filled since.
+  const idleOrder: number[] = [];
+  // Hosts whose every slot is taken until later, fastest first.
+  const busy: number[] = [];
+  for (let h = 0; h < hosts.length; h++) {
+    const e = earliest(hosts[h]!);
+    if (e.slot < 0) continue;
+    (e.start <= now ? idleOrder : busy).push(h);
+  }
+  idleOrder.sort(bySpeed);
+  busy.sort(bySpeed);
+  let first = 0;
+  const makeBusy = (h: number): void => {
+    let lo = 0;
+    let hi = busy.length;
+    while (lo < hi) {
+      const mid = (lo + hi) >>> 1;
+      if (bySpeed(busy[mid]!, h) < 0) lo = mid + 1;
+      else hi = mid;
+    }
+    busy.splice(lo, 0, h);
+  };
+  // The fastest idle host, a non-redundant slot preferred among equals; -1 when none.
+  const bestIdle = (): number => {
+    while (first < idleOrder.length) {
+      const h = idleOrder[first]!;
+      if (earliest(hosts[h]!).start <= now) break;
+      first++;
+      makeBusy(h);
+    }
+    if (first >= idleOrder.length) return -1;
+    const top = idleOrder[first]!;
+    const speed = hosts[top]!.speed;
+    let fallback = -1;
+    for (let i = first; i < idleOrder.length; i++) {
+      const h = idleOrder[i]!;
+      const host = hosts[h]!;
+      if (host.speed !== speed) break;
+      const e = earliest(host);
+      if (e.start > now) continue;
+      if (e.slot < host.redundantFrom) return h;
+      if (fallback < 0) fallback = h;
+    }
+    return fallback;
+  };
   for (let looked = 0; idle > 0 && looked < maxLook; looked++) {
     const cand = next();
     if (cand === undefined) break;
@@ -86,53 +144,83 @@ export function placeEarliestFinish(
       }
       continue;
     }
-    let best: Placed | undefined;
-    let bestFinish = Infinity;
-    let bestStart = Infinity;
-    let bestSpeed = 0;
-    let bestRedundant = true;
-    for (let h = 0; h < hosts.length; h++) {
+    const best: Choice = {
+      host: -1,
+      slot: -1,
+      finish: Infinity,
+      start: Infinity,
+      speed: 0,
+      redundant: true,
+    };
+    const top = bestIdle();
+    if (top >= 0) consider(best, top, hosts[top]!, work, now);
+    const idleSpeed = top >= 0 ? hosts[top]!.speed : -Infinity;
+    for (const h of busy) {
       const host = hosts[h]!;
-      let slot = -1;
-      let start = Infinity;
-      for (let s = 0; s < host.avail.length; s++) {
-        if (host.avail[s]! < start) {
-          start = host.avail[s]!;
-          slot = s;
-        }
-      }
-      if (slot < 0) continue;
-      start = Math.max(start, now);
-      const finish = start + work / host.speed;
-      const redundant = slot >= host.redundantFrom;
-      const better =
-        finish < bestFinish ||
-        (finish === bestFinish &&
-          (start < bestStart ||
-            (start === bestStart &&
-              (host.speed > bestSpeed ||
-                (host.speed === bestSpeed && bestRedundant && !redundant)))));
-      if (better) {
-        best = { task, host: h, slot };
-        bestFinish = finish;
-        bestStart = start;
-        bestSpeed = host.speed;
-        bestRedundant = redundant;
-      }
+      // Slower or as fast: it starts later than the idle host, so it ends no sooner.
+      if (host.speed <= idleSpeed) break;
+      consider(best, h, host, work, now);
     }
-    if (best === undefined) {
+    if (best.host < 0) {
       held.push(task);
       break;
     }
-    hosts[best.host]!.avail[best.slot] = bestFinish;
-    if (bestStart <= now) {
-      assigned.push(best);
+    hosts[best.host]!.avail[best.slot] = best.finish;
+    if (best.start <= now) {
+      assigned.push({ task, host: best.host, slot: best.slot });
       idle--;
     } else {
       held.push(task);
     }
   }
   return { assigned, held };
+}
+
+interface Choice {
+  host: number;
+  slot: number;
+  finish: number;
+  start: number;
+  speed: number;
+  redundant: boolean;
+}
+
+/** A host's earliest slot (the first of the earliest) and when it frees; slot -1 when none. */
+function earliest(host: HostView): { slot: number; start: number } {
+  let slot = -1;
+  let start = Infinity;
+  for (let s = 0; s < host.avail.length; s++) {
+    if (host.avail[s]! < start) {
+      start = host.avail[s]!;
+      slot = s;
+    }
+  }
+  return { slot, start };
+}
+
+/** Makes host `h` the choice if the task ends sooner there (ties: earlier start, faster, not redundant, lower index). */
+function consider(best: Choice, h: number, host: HostView, work: number, now: number): void {
+  const e = earliest(host);
+  if (e.slot < 0) return;
+  const start = Math.max(e.start, now);
+  const finish = start + work / host.speed;
+  const redundant = e.slot >= host.redundantFrom;
+  const better =
+    finish < best.finish ||
+    (finish === best.finish &&
+      (start < best.start ||
+        (start === best.start &&
+          (host.speed > best.speed ||
+            (host.speed === best.speed &&
+              ((best.redundant && !redundant) ||
+                (best.redundant === redundant && h < best.host)))))));
+  if (!better) return;
+  best.host = h;
+  best.slot = e.slot;
+  best.finish = finish;
+  best.start = start;
+  best.speed = host.speed;
+  best.redundant = redundant;
 }
 
 /** A copy on the truly idle slot where it ends first, if that beats the running copy clearly. */

@@ -1,0 +1,183 @@
+/**
+ * placeEarliestFinish looks only at the best idle host and the busy hosts
+ * faster than it. Its choices must be exactly those of the plain rule it
+ * implements, a scan of every host's earliest slot for every task (kept
+ * here as the reference), on random views with ties, several slots,
+ * redundant slots, held tasks and copies.
+ */
+import assert from "node:assert/strict";
+import { test } from "node:test";
+import {
+  placeEarliestFinish,
+  type Candidate,
+  type HostView,
+  type PlacementResult,
+} from "../../src/core/sched/placement.js";
+
+function referencePlace(
+  next: () => Candidate | undefined,
+  est: (task: number) => number,
+  hosts: HostView[],
+  now: number,
+  maxLook: number,
+  copy: (c: Candidate) => { task: number; host: number; slot: number } | undefined,
+): PlacementResult {
+  const assigned: { task: number; host: number; slot: number }[] = [];
+  const held: number[] = [];
+  let idle = 0;
+  for (const h of hosts) for (const a of h.avail) if (a <= now) idle++;
+  for (let looked = 0; idle > 0 && looked < maxLook; looked++) {
+    const cand = next();
+    if (cand === undefined) break;
+    if (cand.stay !== undefined) {
+      const c = copy(cand);
+      if (c !== undefined) {
+        assigned.push(c);
+        idle--;
+      }
+      continue;
+    }
+    const work = est(cand.task);
+    let best: { host: number; slot: number } | undefined;
+    let bestFinish = Infinity;
+    let bestStart = Infinity;
+    let bestSpeed = 0;
+    let bestRedundant = true;
+    for (let h = 0; h < hosts.length; h++) {
+      const host = hosts[h]!;
+      let slot = -1;
+      let start = Infinity;
+      for (let s = 0; s < host.avail.length; s++)
+        if (host.avail[s]! < start) {
+          start = host.avail[s]!;
+          slot = s;
+        }
+      if (slot < 0) continue;
+      start = Math.max(start, now);
+      const finish = start + work / host.speed;
+      const redundant = slot >= host.redundantFrom;
+      if (
+        finish < bestFinish ||
+        (finish === bestFinish &&
+          (start < bestStart ||
+            (start === bestStart &&
+              (host.speed > bestSpeed ||
+                (host.speed === bestSpeed && bestRedundant && !redundant)))))
+      ) {
+        best = { host: h, slot };
+        bestFinish = finish;
+        bestStart = start;
+        bestSpeed = host.speed;
+        bestRedundant = redundant;
+      }
+    }
+    if (best === undefined) {
+      held.push(cand.task);
+      break;
+    }
+    hosts[best.host]!.avail[best.slot] = bestFinish;
+    if (bestStart <= now) {
+      assigned.push({ task: cand.task, ...best });
+      idle--;
+    } else held.push(cand.task);
+  }
+  return { assigned, held };
+}
+
+function prng(seed: number): () => number {
+  let a = seed >>> 0;
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = a;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+function randomCase(rand: () => number): {
+  hosts: HostView[];
+  work: number[];
+  stays: Set<number>;
+  now: number;
+} {
+  const now = 100;
+  const pick = <T>(xs: readonly T[]): T => xs[Math.floor(rand() * xs.length)]!;
+  const speeds = rand() < 0.5 ? [1] : [0.25, 0.5, 1, 1, 2, 1.7];
+  const n = 1 + Math.floor(rand() * 40);
+  const hosts: HostView[] = [];
+  for (let h = 0; h < n; h++) {
+    const slots = pick([1, 1, 1, 2, 3]);
+    const busy = Math.floor(rand() * (slots + 1));
+    const redundant = Math.floor(rand() * (slots - busy + 1) * (rand() < 0.3 ? 1 : 0));
+    const avail: number[] = [];
+    for (let s = 0; s < busy; s++) avail.push(now + pick([0.5, 1, 2, 3, rand() * 10]));
+    for (let s = busy; s < slots; s++) avail.push(rand() < 0.1 ? now - 1 : now);
+    hosts.push({
+      speed: rand() < 0.8 ? pick(speeds) : 0.2 + rand() * 2,
+      avail,
+      redundantFrom: slots - redundant,
+      idleSince: rand() * now,
+    });
+  }
+  const tasks = 1 + Math.floor(rand() * 60);
+  const work = Array.from({ length: tasks }, () => pick([0, 0.5, 1, 1, 2, 4, rand() * 20]));
+  const stays = new Set<number>();
+  for (let t = 0; t < tasks; t++) if (rand() < 0.05) stays.add(t);
+  return { hosts, work, stays, now };
+}
+
+test("placement: the same choices as a scan of every host, on 3,000 random cases", () => {
+  const rand = prng(7);
+  let placedSome = 0;
+  let heldSome = 0;
+  for (let i = 0; i < 3000; i++) {
+    const c = randomCase(rand);
+    const copyOf = (hosts: HostView[]) => {
+      let t = 0;
+      return () => {
+        if (t >= c.work.length) return undefined;
+        const task = t++;
+        return c.stays.has(task)
+          ? { task, stay: { hosts: [0], speed: hosts[0]!.speed, finish: c.now + 50 } }
+          : { task };
+      };
+    };
+    const mine = c.hosts.map((h) => ({ ...h, avail: [...h.avail] }));
+    const theirs = c.hosts.map((h) => ({ ...h, avail: [...h.avail] }));
+    const maxLook = 2 * c.hosts.length + 8;
+    const got = placeEarliestFinish(copyOf(mine), (t) => c.work[t]!, mine, c.now, maxLook);
+    // The reference places copies with the real placeCopy: run on its own views.
+    const want = referencePlace(
+      copyOf(theirs),
+      (t) => c.work[t]!,
+      theirs,
+      c.now,
+      maxLook,
+      (cand) => {
+        const one = placeEarliestFinish(
+          (() => {
+            let given = false;
+            return () => (given ? undefined : ((given = true), cand));
+          })(),
+          (t) => c.work[t]!,
+          theirs,
+          c.now,
+          1,
+        );
+        return one.assigned[0];
+      },
+    );
+    assert.deepEqual(got, want, `case ${i}`);
+    assert.deepEqual(
+      mine.map((h) => h.avail),
+      theirs.map((h) => h.avail),
+      `case ${i}: slots`,
+    );
+    if (got.assigned.length > 0) placedSome++;
+    if (got.held.length > 0) heldSome++;
+  }
+  // The cases exercise both outcomes.
+  assert.ok(placedSome > 1000, `${placedSome} cases placed tasks`);
+  assert.ok(heldSome > 100, `${heldSome} cases held a task`);
+});
