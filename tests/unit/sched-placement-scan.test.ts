@@ -13,6 +13,7 @@ import {
   type HostView,
   type PlacementResult,
 } from "../../src/core/sched/placement.js";
+import { seededRandom } from "../../src/core/sim/jitter.js";
 
 function referencePlace(
   next: () => Candidate | undefined,
@@ -84,17 +85,6 @@ function referencePlace(
   return { assigned, held };
 }
 
-function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
-
 function randomCase(rand: () => number): {
   hosts: HostView[];
   work: number[];
@@ -128,7 +118,7 @@ function randomCase(rand: () => number): {
 }
 
 test("placement: the same choices as a scan of every host, on 3,000 random cases", () => {
-  const rand = prng(7);
+  const rand = seededRandom(7);
   let placedSome = 0;
   let heldSome = 0;
   for (let i = 0; i < 3000; i++) {
