@@ -57,8 +57,10 @@ export interface RunFigures {
   readonly hostsCpuCores: number | null;
   /** Share of the wall time the master's main thread was runnable but waiting for a CPU (other load). */
   readonly waitShare: number | null;
-  /** From the later of (last dependency's `done` sent, the host's previous `done` sent) to the run request reaching the host, ms. */
+  /** From the later of (last dependency's `done` sent, the host's previous `done` sent) to the run request read off the host's socket, ms. */
   readonly dispatch: Quantiles;
+  /** The same, up to the fake host's protocol code handing the request to its handler, ms. */
+  readonly handled: Quantiles;
   /** From the scheduler's decision to the run request reaching the host, ms. */
   readonly assign: Quantiles;
   readonly rssMB: number;
@@ -189,6 +191,7 @@ export async function runScale(cfg: RunConfig): Promise<RunFigures> {
     policy: "herd",
     done: loaded.excluded,
     durations: cfg.history ? g.names.map(() => Math.max(cfg.taskMs, 1) / 1000) : undefined,
+    deferRefit: true,
   });
   const tasks = sched.remaining;
   // Milliseconds since `begin` (below) on the hosts' clock at which a task became
@@ -204,6 +207,7 @@ export async function runScale(cfg: RunConfig): Promise<RunFigures> {
   const deliver = new Float64Array(tasks);
   let delivered = 0;
   const dispatch = new Float64Array(tasks);
+  const handled = new Float64Array(tasks);
   const assign = new Float64Array(tasks);
   let started = 0;
   let failures = 0;
@@ -258,6 +262,7 @@ export async function runScale(cfg: RunConfig): Promise<RunFigures> {
       if (started < tasks) {
         const since = Math.max(readyAt[task]!, freeAt[hi]!);
         dispatch[started] = recv - since;
+        handled[started] = sinceBegin(st.handledNs) - since;
         assign[started] = recv - assigned;
         const seen = Math.max(readySeen[task]!, freeSeen[hi]!);
         decide[started] = assigned - seen;
@@ -312,6 +317,10 @@ export async function runScale(cfg: RunConfig): Promise<RunFigures> {
     const a1 = performance.now();
     slowest = Math.max(slowest, a1 - a0);
     for (const a of d.start) start(a.task, a.host);
+    // As src/build/loop.ts: refits wait until the round's tasks are on their way.
+    const m0 = performance.now();
+    if (sched.maintain() && traceFile !== undefined)
+      traceRows.push(`m ${(m0 - beginPerf).toFixed(2)} ${(performance.now() - m0).toFixed(2)}`);
     if (traceFile !== undefined && a1 - a0 > 0.5)
       traceRows.push(
         `r ${(a0 - beginPerf).toFixed(2)} ${(a1 - a0).toFixed(2)} ${d.start.length} ${(performance.now() - a1).toFixed(2)}`,
@@ -353,6 +362,7 @@ export async function runScale(cfg: RunConfig): Promise<RunFigures> {
     hostsCpuCores: hostsCpuS === null ? null : hostsCpuS / wallS,
     waitShare: wait0 === null || wait1 === null ? null : (wait1 - wait0) / wallS,
     dispatch: quantiles(dispatch.subarray(0, started)),
+    handled: quantiles(handled.subarray(0, started)),
     assign: quantiles(assign.subarray(0, started)),
     rssMB: rss / 2 ** 20,
     maxRssMB: process.resourceUsage().maxRSS / 1024,

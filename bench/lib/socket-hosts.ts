@@ -7,8 +7,9 @@
  *
  * The handler stamps each task with the host's monotonic clock
  * (process.hrtime, CLOCK_MONOTONIC, the same in every process of the machine):
- * the task's output is "RECV DONE", nanoseconds at which the run request
- * reached the host and at which the host answered `done`.
+ * the task's output is "RECV HANDLED DONE", nanoseconds at which the run
+ * request was read off the host's socket, handed to the handler by the fake
+ * host's protocol code, and answered with `done`.
  */
 import { connect, createServer, type Server, type Socket } from "node:net";
 import { FakeTransport } from "../../src/hosts/fake.js";
@@ -55,32 +56,47 @@ export class SocketTransport implements Transport {
   }
 }
 
-/** Parses a task output "RECV DONE" (ns) written by the hosts' handler. */
-export function taskStamps(output: Buffer): { recvNs: bigint; doneNs: bigint } | null {
-  const m = /^(\d+) (\d+)/.exec(output.toString());
-  return m === null ? null : { recvNs: BigInt(m[1]!), doneNs: BigInt(m[2]!) };
+/**
+ * Parses a task output "RECV HANDLED DONE" (ns) written by the hosts'
+ * handler: when the run request was read off the host's socket, when the
+ * fake host's protocol code handed it to the handler, when it answered.
+ */
+export function taskStamps(
+  output: Buffer,
+): { recvNs: bigint; handledNs: bigint; doneNs: bigint } | null {
+  const m = /^(\d+) (\d+) (\d+)/.exec(output.toString());
+  return m === null
+    ? null
+    : { recvNs: BigInt(m[1]!), handledNs: BigInt(m[2]!), doneNs: BigInt(m[3]!) };
 }
 
 /**
- * Replies wait for the end of the event-loop turn: the one process plays
- * hundreds of hosts, and on separate machines one host's reply would not
- * hold up the requests read for the others in the same turn. Order per host
- * is kept.
+ * The one process plays hundreds of hosts; on separate machines one host's
+ * work would not hold up another's. So within an event-loop turn the
+ * process first reads (and stamps) what every socket brought, and only
+ * then parses it and answers, once per host and turn, order per host kept.
  */
-const waiting = new Map<Socket, Buffer[]>();
-let flushing = false;
-function later(sock: Socket, d: Buffer): void {
-  const q = waiting.get(sock);
-  if (q === undefined) waiting.set(sock, [d]);
-  else q.push(d);
-  if (flushing) return;
-  flushing = true;
+const inbound = new Map<Socket, { chunks: Buffer[]; feed: (d: Buffer) => void }>();
+const outbound = new Map<Socket, Buffer[]>();
+let turnQueued = false;
+function endOfTurn(): void {
+  if (turnQueued) return;
+  turnQueued = true;
   setImmediate(() => {
-    flushing = false;
-    for (const [s, parts] of waiting)
+    turnQueued = false;
+    for (const { chunks, feed } of inbound.values())
+      feed(chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks));
+    inbound.clear();
+    for (const [s, parts] of outbound)
       if (!s.destroyed) s.write(parts.length === 1 ? parts[0]! : Buffer.concat(parts));
-    waiting.clear();
+    outbound.clear();
   });
+}
+function queue<T>(m: Map<Socket, T>, sock: Socket, fresh: () => T, add: (q: T) => void): void {
+  let q = m.get(sock);
+  if (q === undefined) m.set(sock, (q = fresh()));
+  add(q);
+  endOfTurn();
 }
 
 /**
@@ -96,14 +112,17 @@ export function serveFakeHosts(path: string, taskMs: number): Promise<Server> {
     return seed / 2 ** 31;
   };
   const server = createServer((sock) => {
+    // When the latest bytes from the master were read off this socket.
+    let arrived = 0n;
     const t = new FakeTransport({
       handler: async () => {
-        const recv = process.hrtime.bigint();
+        const handled = process.hrtime.bigint();
+        const recv = arrived;
         if (taskMs > 0) {
           const wait = taskMs * (0.5 + random());
           await new Promise((r) => setTimeout(r, wait));
         }
-        return { status: 0, output: `${recv} ${process.hrtime.bigint()}\n` };
+        return { status: 0, output: `${recv} ${handled} ${process.hrtime.bigint()}\n` };
       },
     });
     sock.on("error", () => undefined);
@@ -113,11 +132,25 @@ export function serveFakeHosts(path: string, taskMs: number): Promise<Server> {
         return;
       }
       const c = ch.value;
-      sock.on("data", (d: Buffer) => {
+      const feed = (d: Buffer): void => {
         c.input.write(d);
+      };
+      sock.on("data", (d: Buffer) => {
+        arrived = process.hrtime.bigint();
+        queue(
+          inbound,
+          sock,
+          () => ({ chunks: [], feed }),
+          (q) => q.chunks.push(d),
+        );
       });
       c.output.on("data", (d: Buffer) => {
-        later(sock, d);
+        queue(
+          outbound,
+          sock,
+          (): Buffer[] => [],
+          (q) => q.push(d),
+        );
       });
       sock.on("close", () => {
         c.destroy();

@@ -75,6 +75,7 @@ export async function buildLoop(o: LoopOptions): Promise<LoopResult> {
     policy: o.policy,
     durations: o.packages.map((p) => p.expectedSeconds),
     weights: o.packages.map((p) => p.weight),
+    deferRefit: true,
   });
   const known = new Set<string>();
   const caches = new Map<string, Set<string>>();
@@ -276,6 +277,8 @@ export async function buildLoop(o: LoopOptions): Promise<LoopResult> {
       const decisions = sched.nextAssignments(o.now());
       for (const a of decisions.stop) running.get(`${a.task}@${a.host}`)?.abort();
       for (const a of decisions.start) start(a.task, a.host);
+      // Learning waits until the round's tasks are on their way.
+      sched.maintain();
       const done = built + failed + indirect;
       if (done !== lastProgress) {
         lastProgress = done;

@@ -11,6 +11,7 @@
  *     s.onHostLost(host, now)                 -> tasks back in the queue
  *     s.addHost(...) / s.drainHost(host, now) // hosts come and go
  *     const { stop, start } = s.nextAssignments(now)  // stop first, then start
+ *     s.maintain()   // with options.deferRefit: refit after starting
  *   until s.isFinished();  estimateFinish(s, now) in ./eta.ts is the ETA.
  *
  * nextAssignments() marks what it starts as running from `now`. It may
@@ -323,18 +324,27 @@ export class Scheduler {
     for (const c of this.graph.dependents[task]!) {
       if (this.state[c] === S.Waiting && --this.pending[c]! === 0) this.makeReady(c);
     }
-    if (this.model.maybeRefit()) {
-      fillPriorities(
-        this.traits.ordering,
-        this.graph,
-        this.model.est,
-        this.facts,
-        this.primary,
-        this.secondary,
-      );
-      this.heap.rebuild();
-    }
+    if (this.options.deferRefit !== true) this.maintain();
     return { indirectlyFailed: [], stop: [], first: true };
+  }
+
+  /**
+   * Refits the duration model if enough new tasks finished since the last
+   * fit, and reorders the ready set by the new estimates; true if it did.
+   * Runs inside onTaskFinished unless the options defer it to the caller.
+   */
+  maintain(): boolean {
+    if (!this.model.maybeRefit()) return false;
+    fillPriorities(
+      this.traits.ordering,
+      this.graph,
+      this.model.est,
+      this.facts,
+      this.primary,
+      this.secondary,
+    );
+    this.heap.rebuild();
+    return true;
   }
 
   /**

@@ -16,6 +16,13 @@ export interface SchedulerOptions {
   readonly done?: ArrayLike<boolean> | undefined;
   /** Learn from finished tasks; defaults to what the policy does (only "herd" learns). */
   readonly learn?: boolean | undefined;
+  /**
+   * Refit the duration model only when the caller runs maintain(), not inside
+   * onTaskFinished: a live master calls maintain() once it has started what
+   * nextAssignments decided, so a refit (milliseconds on a large tree) never
+   * stands between a finished task and the tasks it made ready.
+   */
+  readonly deferRefit?: boolean | undefined;
 }
 
 export interface HostOptions {
