@@ -114,3 +114,26 @@ test("ETA: the same model played forward from the current state", () => {
   assert.deepEqual(estimateFinish(s, 3), { finish: 9, remaining: 6, stranded: 0 });
   assert.equal(s.taskState(1), "ready", "the forecast does not touch the scheduler");
 });
+
+test("deferRefit: finishing tasks leaves the estimates alone until maintain() refits them", () => {
+  const names: Record<string, number> = {};
+  for (let i = 0; i < 12; i++) names[`p${i}`] = 1;
+  const g = graphOf(names);
+  const now = new Scheduler(g.graph, { policy: "herd" });
+  const later = new Scheduler(g.graph, { policy: "herd", deferRefit: true });
+  for (const s of [now, later]) s.addHost(fast, { slots: 12, speed: 1 }, 0);
+  const started = now.nextAssignments(0).start.map((a) => a.task);
+  assert.deepEqual(
+    later.nextAssignments(0).start.map((a) => a.task),
+    started,
+  );
+  const before = later.estimates();
+  // Six finished tasks are enough for a first fit; they took 5 to 10 s, not the prior's guess.
+  for (const [i, t] of started.slice(0, 6).entries())
+    for (const s of [now, later]) s.onTaskFinished(t, fast, 5 + i, true);
+  assert.deepEqual(later.estimates(), before, "nothing refitted yet");
+  assert.notDeepEqual(now.estimates(), before, "the default refits inside onTaskFinished");
+  assert.equal(later.maintain(), true);
+  assert.deepEqual(later.estimates(), now.estimates());
+  assert.equal(later.maintain(), false, "nothing new to fit");
+});
