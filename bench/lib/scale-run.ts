@@ -3,17 +3,19 @@
  * real HostPool drive N fake hosts over unix sockets through every
  * buildable package of the full tree, one task per package, the way
  * src/build/loop.ts drives them (its dispatch part: hosts from the pool's
- * list, nextAssignments, pool.run, onTaskFinished) without the package
- * stages. Prints one JSON line of figures.
+ * list, nextAssignments, pool.run, onTaskFinished, the deferred refits and
+ * the ETA forecast by a worker thread) without the package stages. Prints
+ * one JSON line of figures.
  */
-import { fork, type ChildProcess } from "node:child_process";
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { fork, spawnSync, type ChildProcess } from "node:child_process";
+import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { loadavg, tmpdir } from "node:os";
 import { join } from "node:path";
 import { monitorEventLoopDelay, performance, PerformanceObserver } from "node:perf_hooks";
 import { loadGraph } from "../../src/cli/simulate-input.js";
 import { hostName, type HostName } from "../../src/core/hostspec.js";
 import { Scheduler } from "../../src/core/sched/scheduler.js";
+import { EtaForecaster } from "../../src/build/eta-worker.js";
 import { HostPool } from "../../src/hosts/pool.js";
 import { acceptsTasks } from "../../src/hosts/state.js";
 import { serveFakeHosts, SocketTransport, taskStamps } from "./socket-hosts.js";
@@ -135,6 +137,21 @@ function procCpuSeconds(pid: number): number | null {
   }
 }
 
+/** This process's thread ids (Linux). */
+function threadIds(): Set<string> {
+  try {
+    return new Set(readdirSync("/proc/self/task"));
+  } catch {
+    return new Set();
+  }
+}
+
+/** Whether this process runs under a real-time policy (chrt -f). */
+function isRealTime(): boolean {
+  const r = spawnSync("chrt", ["-p", String(process.pid)], { encoding: "utf8" });
+  return /SCHED_FIFO|SCHED_RR/.test(r.stdout);
+}
+
 /** Seconds the main thread has spent runnable but waiting for a CPU (/proc schedstat). */
 function runqueueWaitS(): number | null {
   try {
@@ -193,6 +210,16 @@ export async function runScale(cfg: RunConfig): Promise<RunFigures> {
     durations: cfg.history ? g.names.map(() => Math.max(cfg.taskMs, 1) / 1000) : undefined,
     deferRefit: true,
   });
+  // As src/build/loop.ts: the ETA of every progress event, forecast by a worker thread.
+  const threads0 = threadIds();
+  const forecaster = new EtaForecaster(sched, g.deps);
+  // Real-time priority (SCHED_FIFO) stands for a master machine of its own: it
+  // is for the dispatching thread, not for the ETA thread, which would hold a
+  // core for a whole forecast; that one goes back to the normal policy.
+  if (isRealTime())
+    for (const tid of threadIds())
+      if (!threads0.has(tid)) spawnSync("chrt", ["-o", "-p", "0", tid]);
+  let lastDone = -1;
   const tasks = sched.remaining;
   // Milliseconds since `begin` (below) on the hosts' clock at which a task became
   // ready (its last dependency's done) and at which a host freed; plain
@@ -317,6 +344,11 @@ export async function runScale(cfg: RunConfig): Promise<RunFigures> {
     const a1 = performance.now();
     slowest = Math.max(slowest, a1 - a0);
     for (const a of d.start) start(a.task, a.host);
+    const settled = tasks - sched.remaining;
+    if (settled !== lastDone) {
+      lastDone = settled;
+      forecaster.current(now());
+    }
     // As src/build/loop.ts: refits wait until the round's tasks are on their way.
     const m0 = performance.now();
     if (sched.maintain() && traceFile !== undefined)
@@ -343,6 +375,7 @@ export async function runScale(cfg: RunConfig): Promise<RunFigures> {
   clearInterval(sampler);
   rss = Math.max(rss, process.memoryUsage.rss());
   unsubscribe();
+  await forecaster.close();
   await pool.close();
   await hosts.stop();
   rmSync(tmp, { recursive: true, force: true });

@@ -6,7 +6,6 @@
  */
 import { hostName, type HostName } from "../core/hostspec.js";
 import { buildTaskGraph } from "../core/sched/graph.js";
-import { estimateFinish } from "../core/sched/eta.js";
 import { Scheduler } from "../core/sched/scheduler.js";
 import type { PolicyName } from "../core/sched/priority.js";
 import type { EventBus } from "../events/types.js";
@@ -15,6 +14,7 @@ import { acceptsTasks, describeState } from "../hosts/state.js";
 import { UserError } from "../cli/errors.js";
 import { err, ok } from "../protocol/result.js";
 import type { BuildControl } from "./control.js";
+import { EtaForecaster } from "./eta-worker.js";
 import { discardPackage, runJob, type JobConfig, type JobOutcome, type JobPackage } from "./job.js";
 
 export interface LoopPackage extends JobPackage {
@@ -77,6 +77,10 @@ export async function buildLoop(o: LoopOptions): Promise<LoopResult> {
     weights: o.packages.map((p) => p.weight),
     deferRefit: true,
   });
+  const forecaster = new EtaForecaster(
+    sched,
+    o.packages.map((p) => p.deps),
+  );
   const known = new Set<string>();
   const caches = new Map<string, Set<string>>();
   const running = new Map<string, AbortController>();
@@ -282,13 +286,14 @@ export async function buildLoop(o: LoopOptions): Promise<LoopResult> {
       const done = built + failed + indirect;
       if (done !== lastProgress) {
         lastProgress = done;
-        const eta = estimateFinish(sched, o.now());
+        const now = o.now();
+        const eta = forecaster.current(now);
         o.bus.emit({
           type: "progress",
           done,
           total: names.length,
           running: running.size,
-          etaSeconds: eta.stranded > 0 ? null : Math.round(eta.remaining),
+          etaSeconds: eta.stranded > 0 ? null : Math.max(0, Math.round(eta.finish - now)),
         });
       }
       await Promise.race([new Promise<void>((r) => (wake = r)), o.pool.changed(), sleep(1000)]);
@@ -297,6 +302,7 @@ export async function buildLoop(o: LoopOptions): Promise<LoopResult> {
   } finally {
     detach?.();
     unsubscribe();
+    await forecaster.close();
   }
   return { built, failed, indirect, stopped: flags.stopped };
 }

@@ -2,8 +2,16 @@
  * The ETA of a running build: the scheduler's own model played forward on a
  * virtual clock from its current state (what is done, what runs where since
  * when, the hosts and their speeds), every task taking its expected time.
+ *
+ * On the full tree one forecast takes tens to hundreds of milliseconds, so it
+ * comes in two parts: etaInput() snapshots the scheduler into plain data
+ * (cheap, structured-clonable), forecast() plays it forward (pure, fit for a
+ * worker thread: see src/build/eta-worker.ts).
  */
+import type { HostName } from "../hostspec.js";
 import { EventQueue } from "../sim/events.js";
+import type { TaskGraph } from "./graph.js";
+import type { PolicyName } from "./priority.js";
 import { Scheduler } from "./scheduler.js";
 
 export interface Forecast {
@@ -15,32 +23,69 @@ export interface Forecast {
   readonly stranded: number;
 }
 
-/** Plays the schedule forward from `now` with expected durations and returns the expected finish. */
-export function estimateFinish(s: Scheduler, now: number): Forecast {
-  const graph = s.graph;
-  const n = graph.names.length;
-  const est = s.estimates();
-  const done: boolean[] = [];
+/** What a forecast needs of a scheduler at one instant. */
+export interface EtaInput {
+  readonly policy: PolicyName;
+  readonly now: number;
+  /** Expected seconds at speed 1.0 per task. */
+  readonly est: Float64Array;
+  /** 1 for a settled task (done, failed or indirectly failed). */
+  readonly settled: Uint8Array;
+  /** The live hosts. */
+  readonly hosts: readonly {
+    readonly name: HostName;
+    readonly slots: number;
+    readonly speed: number;
+    readonly draining: boolean;
+  }[];
+  /** Running copies, with when each is expected to end. */
+  readonly running: readonly {
+    readonly task: number;
+    readonly host: HostName;
+    readonly start: number;
+    readonly end: number;
+  }[];
+}
+
+/** Snapshots a scheduler for forecast(). */
+export function etaInput(s: Scheduler, now: number): EtaInput {
+  const n = s.graph.names.length;
+  const settled = new Uint8Array(n);
   for (let t = 0; t < n; t++) {
     const st = s.taskState(t);
-    done.push(st === "done" || st === "failed" || st === "indirect-failed");
+    if (st === "done" || st === "failed" || st === "indirect-failed") settled[t] = 1;
   }
-  const copy = new Scheduler(graph, {
+  return {
     policy: s.options.policy,
+    now,
+    est: s.estimates(),
+    settled,
+    hosts: s
+      .hostList()
+      .filter((h) => h.alive)
+      .map((h) => ({ name: h.name, slots: h.slots, speed: h.speed, draining: h.draining })),
+    running: s.running().map((r) => ({ ...r, end: s.expectedEndOf(r.task, now) ?? now })),
+  };
+}
+
+/** Plays the snapshot forward with expected durations and returns the expected finish. */
+export function forecast(graph: TaskGraph, input: EtaInput): Forecast {
+  const { est, hosts, now } = input;
+  const copy = new Scheduler(graph, {
+    policy: input.policy,
     durations: Array.from(est),
-    done,
+    done: Array.from(input.settled, (x) => x === 1),
     learn: false,
   });
-  const hosts = s.hostList().filter((h) => h.alive);
   const hostIdx = new Map(hosts.map((h, i) => [h.name, i]));
   for (const h of hosts) {
     copy.addHost(h.name, { slots: h.slots, speed: h.speed }, now);
     if (h.draining) copy.drainHost(h.name, now);
   }
   const queue = new EventQueue();
-  for (const r of s.running()) {
+  for (const r of input.running) {
     if (!copy.markRunning(r.task, r.host, r.start)) continue;
-    queue.push(s.expectedEndOf(r.task, now) ?? now, r.task, hostIdx.get(r.host) ?? 0, 0);
+    queue.push(r.end, r.task, hostIdx.get(r.host) ?? 0, 0);
   }
   let t = now;
   let finish = now;
@@ -60,4 +105,9 @@ export function estimateFinish(s: Scheduler, now: number): Forecast {
     }
   }
   return { finish, remaining: finish - now, stranded: copy.remaining };
+}
+
+/** The forecast from a scheduler's current state, computed here and now. */
+export function estimateFinish(s: Scheduler, now: number): Forecast {
+  return forecast(s.graph, etaInput(s, now));
 }

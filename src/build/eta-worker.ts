@@ -1,0 +1,69 @@
+/**
+ * The build's ETA, forecast off the event loop. A forecast plays the whole
+ * remaining schedule forward (tens to hundreds of milliseconds on a full
+ * tree with hundreds of hosts): done in the loop after every finished
+ * package it would hold up every dispatch behind it. Here the loop hands a
+ * snapshot to a worker thread when it is free and reads the latest answer.
+ */
+import { Worker } from "node:worker_threads";
+import { etaInput, forecast, type EtaInput, type Forecast } from "../core/sched/eta.js";
+import type { Scheduler } from "../core/sched/scheduler.js";
+
+/** A snapshot is taken at most this often (seconds of the caller's clock). */
+const MIN_INTERVAL = 5;
+
+export class EtaForecaster {
+  readonly #sched: Scheduler;
+  #worker: Worker | null;
+  #busy = false;
+  #asked = -Infinity;
+  #latest: Forecast | undefined;
+
+  constructor(sched: Scheduler, deps: readonly (readonly number[])[]) {
+    this.#sched = sched;
+    this.#worker = new Worker(new URL("./eta-thread.js", import.meta.url), {
+      workerData: { names: sched.graph.names, deps },
+    });
+    this.#worker.unref();
+    this.#worker.on("message", (f: Forecast) => {
+      this.#busy = false;
+      this.#latest = f;
+    });
+    // Without the thread the forecast is made here, as before, only less often.
+    this.#worker.on("error", () => {
+      this.#worker = null;
+      this.#busy = false;
+    });
+  }
+
+  /**
+   * The latest forecast, asking for a fresher one when due. The first is
+   * computed at once, so there is an ETA from the start.
+   */
+  current(now: number): Forecast {
+    if (this.#latest === undefined) {
+      this.#latest = forecast(this.#sched.graph, etaInput(this.#sched, now));
+      this.#asked = now;
+      return this.#latest;
+    }
+    const interval = this.#worker === null ? 6 * MIN_INTERVAL : MIN_INTERVAL;
+    if (!this.#busy && now - this.#asked >= interval) {
+      this.#asked = now;
+      const input: EtaInput = etaInput(this.#sched, now);
+      if (this.#worker !== null) {
+        this.#busy = true;
+        this.#worker.postMessage(input);
+      } else {
+        this.#latest = forecast(this.#sched.graph, input);
+      }
+    }
+    return this.#latest;
+  }
+
+  /** Stops the thread. */
+  async close(): Promise<void> {
+    const w = this.#worker;
+    this.#worker = null;
+    if (w !== null) await w.terminate();
+  }
+}
