@@ -19,12 +19,14 @@
  * On a 2-core machine the whole tree takes hours per tool (about 1.5 s of
  * bmake per directory on average), a sample of it minutes.
  *   --herd-first  run herd before pbulk (default: pbulk first)
+ *   --pbulk-done FILE SECONDS  reuse pbulk-scan's output and wall time from a
+ *                 run of this bench that stopped before herd's turn
  *   --task-cost   only measure what one task costs through herd (a local agent
  *                 running `true` 300 times in a row), the floor of its overhead
  * The hosts' tree copies are kept in the cache (first run: one sync per host,
  * done before the timed scan).
  */
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { copyFileSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { availableParallelism, tmpdir } from "node:os";
 import { join } from "node:path";
 import { listPackageDirs } from "../src/build/scan-step.js";
@@ -182,7 +184,15 @@ await syncHosts(
 );
 
 const times: Record<string, number> = {};
+// --pbulk-done FILE SECONDS: pbulk-scan's output and wall time from a run of
+// this bench that stopped before herd's turn; only herd runs.
+const doneArg = args.indexOf("--pbulk-done");
+if (doneArg >= 0) {
+  copyFileSync(args[doneArg + 1]!, join(tmp, "pbulk.pscan"));
+  times.pbulk = Number(args[doneArg + 2]);
+}
 for (const tool of herdFirst ? ["herd", "pbulk"] : ["pbulk", "herd"]) {
+  if (times[tool] !== undefined) continue;
   process.stderr.write(`${new Date().toISOString()} ${tool} scan...\n`);
   times[tool] = tool === "herd" ? await herd() : await pbulk();
   process.stderr.write(`${new Date().toISOString()} ${tool}: ${times[tool].toFixed(1)} s\n`);
