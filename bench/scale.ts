@@ -114,8 +114,8 @@ dispatch latency: for each task, from the later of (the host's \`done\` of the t
   other); "to the handler" ends instead when the fake host's protocol code has parsed the
   request, which adds that process's own queue of hosts served one after another.
 history / cold: the scheduler is given every task's duration (as from an earlier build),
-  or starts with none and learns them (policy herd refits its model as tasks finish: on
-  the full tree each refit holds the event loop for tens of ms).
+  or starts with none and learns them (policy herd refits its model as tasks finish: a
+  few ms each on the full tree, run after the round's tasks are started).
 assign→host: from the scheduler's decision (nextAssignments returned it) to the \`run\`
   being read off the host's socket.
 loop lag: the master's event-loop delay while dispatching (perf_hooks, p99 / max).
