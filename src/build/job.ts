@@ -7,7 +7,7 @@
  */
 import { createHash } from "node:crypto";
 import { renameSync, rmSync } from "node:fs";
-import { mkdir, rm, stat, writeFile, readFile } from "node:fs/promises";
+import { mkdir, rm, writeFile, readFile } from "node:fs/promises";
 import { dirname, join } from "node:path";
 import type { HostName } from "../core/hostspec.js";
 import type { AgentConnection, TaskResult } from "../hosts/connection.js";
@@ -303,6 +303,8 @@ async function fetchPackage(ctx: JobContext, conn: AgentConnection): Promise<Job
   const dest = join(ctx.repo, name);
   const started = ctx.now();
   let staged = dest;
+  // The received bytes, read once for vetting and the checksum.
+  let data: Buffer | undefined;
   if (!ctx.config.sharedPackages) {
     // One name per host: two copies of a task may fetch at the same time.
     const incoming = `${dest}.${ctx.host}.incoming`;
@@ -319,7 +321,8 @@ async function fetchPackage(ctx: JobContext, conn: AgentConnection): Promise<Job
         reason: `could not fetch ${name}: ${got.error.message}`,
       };
     }
-    const bad = vetPackage(await readFile(incoming), ctx.pkg.pkgname);
+    data = await readFile(incoming);
+    const bad = vetPackage(data, ctx.pkg.pkgname);
     if (bad !== undefined) {
       await rm(incoming, { force: true });
       return {
@@ -332,10 +335,8 @@ async function fetchPackage(ctx: JobContext, conn: AgentConnection): Promise<Job
     staged = incoming;
   }
   try {
-    const st = await stat(staged);
-    const sha256 = createHash("sha256")
-      .update(await readFile(staged))
-      .digest("hex");
+    const bytes = data ?? (await readFile(staged));
+    const sha256 = createHash("sha256").update(bytes).digest("hex");
     ctx.onStage({
       stage: "Fetch",
       startedMs: started,
@@ -343,7 +344,7 @@ async function fetchPackage(ctx: JobContext, conn: AgentConnection): Promise<Job
       status: 0,
       log: null,
     });
-    return { ok: true, file: dest, staged, sha256, size: st.size };
+    return { ok: true, file: dest, staged, sha256, size: bytes.length };
   } catch {
     return { ok: false, lost: false, stage: "Package", reason: `the host made no ${name}` };
   }
