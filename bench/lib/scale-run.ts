@@ -212,7 +212,7 @@ export async function runScale(cfg: RunConfig): Promise<RunFigures> {
   });
   // As src/build/loop.ts: the ETA of every progress event, forecast by a worker thread.
   const threads0 = threadIds();
-  const forecaster = new EtaForecaster(sched, g.deps);
+  const forecaster = new EtaForecaster(sched);
   // Real-time priority (SCHED_FIFO) stands for a master machine of its own: it
   // is for the dispatching thread, not for the ETA thread, which would hold a
   // core for a whole forecast; that one goes back to the normal policy.

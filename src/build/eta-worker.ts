@@ -19,10 +19,11 @@ export class EtaForecaster {
   #asked = -Infinity;
   #latest: Forecast | undefined;
 
-  constructor(sched: Scheduler, deps: readonly (readonly number[])[]) {
+  constructor(sched: Scheduler) {
     this.#sched = sched;
+    // The thread rebuilds the same graph from its names and dependencies.
     this.#worker = new Worker(new URL("./eta-thread.js", import.meta.url), {
-      workerData: { names: sched.graph.names, deps },
+      workerData: { names: sched.graph.names, deps: sched.graph.deps },
     });
     this.#worker.unref();
     this.#worker.on("message", (f: Forecast) => {

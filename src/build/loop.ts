@@ -77,10 +77,7 @@ export async function buildLoop(o: LoopOptions): Promise<LoopResult> {
     weights: o.packages.map((p) => p.weight),
     deferRefit: true,
   });
-  const forecaster = new EtaForecaster(
-    sched,
-    o.packages.map((p) => p.deps),
-  );
+  const forecaster = new EtaForecaster(sched);
   const known = new Set<string>();
   const caches = new Map<string, Set<string>>();
   const running = new Map<string, AbortController>();

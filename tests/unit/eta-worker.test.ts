@@ -21,7 +21,7 @@ test("ETA from the worker thread: the same forecast as in place, computed off th
   const s = new Scheduler(g.graph, { policy: "herd", durations: [2, 3, 4, 5] });
   const h = hostName("h");
   s.addHost(h, { slots: 1, speed: 1 }, 0);
-  const f = new EtaForecaster(s, deps);
+  const f = new EtaForecaster(s);
   try {
     const first = f.current(0);
     assert.deepEqual(first, estimateFinish(s, 0), "the first forecast is made at once");
