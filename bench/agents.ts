@@ -13,12 +13,12 @@ import { cpus, loadavg, tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { performance } from "node:perf_hooks";
 import { parseArgs } from "node:util";
-import { HOST } from "../src/build/layout.js";
+import { HOST } from "../src/bulk/layout.js";
 import { hostName } from "../src/core/hostspec.js";
 import { dispatch, JobQueue } from "../src/hosts/dispatch.js";
 import { LocalTransport } from "../src/hosts/local.js";
 import { HostPool } from "../src/hosts/pool.js";
-import { stampTree, treeSyncPrepare } from "../src/hosts/treesync.js";
+import { stampTree, treeSyncPrepare } from "../src/hosts/treesync/treesync.js";
 
 const { values } = parseArgs({
   options: {

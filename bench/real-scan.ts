@@ -29,7 +29,7 @@
 import { copyFileSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { availableParallelism, tmpdir } from "node:os";
 import { join } from "node:path";
-import { listPackageDirs } from "../src/build/scan-step.js";
+import { listPackageDirs } from "../src/bulk/scan-step.js";
 import { hostName } from "../src/core/hostspec.js";
 import { LocalTransport } from "../src/hosts/local.js";
 import { HostPool } from "../src/hosts/pool.js";

@@ -18,7 +18,7 @@ import { cpSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { availableParallelism, loadavg, tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { performance } from "node:perf_hooks";
-import { listPackageDirs } from "../src/build/scan-step.js";
+import { listPackageDirs } from "../src/bulk/scan-step.js";
 import { writeTree } from "../tests/integration/tree-support.js";
 import { median } from "./lib/measure.js";
 

@@ -2,7 +2,7 @@
  * One run of the scale benchmark: the real scheduler (policy "herd") and the
  * real HostPool drive N fake hosts over unix sockets through every
  * buildable package of the full tree, one task per package, the way
- * src/build/loop.ts drives them (its dispatch part: hosts from the pool's
+ * src/bulk/loop.ts drives them (its dispatch part: hosts from the pool's
  * list, nextAssignments, pool.run, onTaskFinished, the deferred refits and
  * the ETA forecast by a worker thread) without the package stages. Prints
  * one JSON line of figures.
@@ -15,7 +15,7 @@ import { monitorEventLoopDelay, performance, PerformanceObserver } from "node:pe
 import { loadGraph } from "../../src/cli/simulate-input.js";
 import { hostName, type HostName } from "../../src/core/hostspec.js";
 import { Scheduler } from "../../src/core/sched/scheduler.js";
-import { EtaForecaster } from "../../src/build/eta-worker.js";
+import { EtaForecaster } from "../../src/bulk/eta-worker.js";
 import { HostPool } from "../../src/hosts/pool.js";
 import { acceptsTasks } from "../../src/hosts/state.js";
 import { serveFakeHosts, SocketTransport, taskStamps } from "./socket-hosts.js";
@@ -210,7 +210,7 @@ export async function runScale(cfg: RunConfig): Promise<RunFigures> {
     durations: cfg.history ? g.names.map(() => Math.max(cfg.taskMs, 1) / 1000) : undefined,
     deferRefit: true,
   });
-  // As src/build/loop.ts: the ETA of every progress event, forecast by a worker thread.
+  // As src/bulk/loop.ts: the ETA of every progress event, forecast by a worker thread.
   const threads0 = threadIds();
   const forecaster = new EtaForecaster(sched);
   // Real-time priority (SCHED_FIFO) stands for a master machine of its own: it
@@ -316,7 +316,7 @@ export async function runScale(cfg: RunConfig): Promise<RunFigures> {
       poke();
     });
   };
-  // As src/build/loop.ts: the hosts are looked at again only when one joins or leaves.
+  // As src/bulk/loop.ts: the hosts are looked at again only when one joins or leaves.
   let hostsChanged = true;
   const unsubscribe = pool.subscribe((e) => {
     if (e.type === "state" && !(acceptsTasks(e.from) && acceptsTasks(e.to))) hostsChanged = true;
@@ -349,7 +349,7 @@ export async function runScale(cfg: RunConfig): Promise<RunFigures> {
       lastDone = settled;
       forecaster.current(now());
     }
-    // As src/build/loop.ts: refits wait until the round's tasks are on their way.
+    // As src/bulk/loop.ts: refits wait until the round's tasks are on their way.
     const m0 = performance.now();
     if (sched.maintain() && traceFile !== undefined)
       traceRows.push(`m ${(m0 - beginPerf).toFixed(2)} ${(performance.now() - m0).toFixed(2)}`);

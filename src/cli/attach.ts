@@ -1,6 +1,6 @@
 import type { Command } from "commander";
 import { resolve } from "node:path";
-import { workPaths } from "../build/layout.js";
+import { workPaths } from "../bulk/layout.js";
 import { attachHostCommand } from "../hosts/attach.js";
 import { shellCommand } from "../hosts/local.js";
 import { connectMaster, readFirstLine } from "../hosts/socket.js";

@@ -5,7 +5,7 @@
 import { readFileSync } from "node:fs";
 import { isAbsolute, normalize } from "node:path";
 import { z } from "zod";
-import { DEFAULT_TARGETS, checkTargets } from "../build/targets.js";
+import { DEFAULT_TARGETS, checkTargets } from "../core/targets.js";
 import { POLICY_NAMES } from "../core/sched/priority.js";
 import { SANDBOX_KINDS } from "../hosts/sandbox.js";
 import { UserError } from "./errors.js";

@@ -1,6 +1,6 @@
 import type { Command } from "commander";
 import { existsSync } from "node:fs";
-import { workPaths } from "../build/layout.js";
+import { workPaths } from "../bulk/layout.js";
 import { Store } from "../store/store.js";
 import { UserError } from "./errors.js";
 

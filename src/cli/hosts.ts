@@ -1,6 +1,6 @@
 import type { Command } from "commander";
 import { resolve } from "node:path";
-import { workPaths } from "../build/layout.js";
+import { workPaths } from "../bulk/layout.js";
 import { controlRequest, type ControlRequest, type HostRow } from "../hosts/control.js";
 import { UserError } from "./errors.js";
 

@@ -1,15 +1,15 @@
 import type { Command } from "commander";
 import { existsSync, readFileSync } from "node:fs";
 import { join, resolve } from "node:path";
-import { scanStep } from "../build/scan-step.js";
-import { openWorkdir } from "../build/workdir.js";
+import { scanStep } from "../bulk/scan-step.js";
+import { openWorkdir } from "../bulk/workdir.js";
 import { printRecord } from "../core/records.js";
 import { EventBus } from "../events/types.js";
 import { localEntries, HOST_TREE } from "../hosts/factory.js";
 import { parseHostsFile, type HostEntry } from "../hosts/hostsfile.js";
 import { HostPool } from "../hosts/pool.js";
 import { describeState } from "../hosts/state.js";
-import { readTreeId, treeSyncPrepare } from "../hosts/treesync.js";
+import { readTreeId, treeSyncPrepare } from "../hosts/treesync/treesync.js";
 import { UserError } from "./errors.js";
 import { writeChunks } from "./output.js";
 import { createDisplay, type OutputMode } from "./progress.js";

@@ -1,7 +1,7 @@
 import type { Command } from "commander";
 import { existsSync, statSync } from "node:fs";
 import { resolve } from "node:path";
-import { readTreeId, stampTree, TREE_ID_FILE } from "../hosts/treesync.js";
+import { readTreeId, stampTree, TREE_ID_FILE } from "../hosts/treesync/treesync.js";
 import { UserError } from "./errors.js";
 
 function treeDir(dir: string): string {

@@ -4,8 +4,8 @@
  * work directory (`herd serve`).
  */
 import { existsSync } from "node:fs";
-import type { BuildControl } from "../build/control.js";
-import { workPaths } from "../build/layout.js";
+import type { BuildControl } from "../bulk/control.js";
+import { workPaths } from "../bulk/layout.js";
 import { UserError } from "../cli/errors.js";
 import { hostName } from "../core/hostspec.js";
 import type { EventBus } from "../events/types.js";

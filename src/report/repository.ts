@@ -9,7 +9,7 @@ import { promisify } from "node:util";
 import { readdir, readFile, rename, writeFile, stat } from "node:fs/promises";
 import { join } from "node:path";
 import { gzipSync } from "node:zlib";
-import { readTar, unsafeMember } from "./tar.js";
+import { readTar, unsafeMember } from "../core/tar.js";
 
 const execFileP = promisify(execFile);
 

@@ -8,7 +8,7 @@ import { mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from "node
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { describe, it } from "node:test";
-import { initArgv, localbaseOf, pkgDbDirOf, type PrefixConfig } from "../../src/build/prefix.js";
+import { initArgv, localbaseOf, pkgDbDirOf, type PrefixConfig } from "../../src/bulk/prefix.js";
 import { checkPrefix, defaultConfig } from "../../src/cli/config.js";
 import { sandboxShell } from "../../src/hosts/sandbox.js";
 

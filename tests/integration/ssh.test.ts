@@ -6,7 +6,7 @@ import { describe, test } from "node:test";
 import { AgentConnection } from "../../src/hosts/connection.js";
 import { getBuffer } from "../../src/hosts/get.js";
 import { SshTransport } from "../../src/hosts/ssh.js";
-import { stampTree, syncTree } from "../../src/hosts/treesync.js";
+import { stampTree, syncTree } from "../../src/hosts/treesync/treesync.js";
 import { tempDir } from "./agent-support.js";
 import { eventually, herd, scanTree } from "./cli-support.js";
 import { sshdUnavailable, startSshd } from "./sshd-support.js";

@@ -6,7 +6,7 @@ import { pipeline } from "node:stream/promises";
 import { Readable } from "node:stream";
 import { test } from "node:test";
 import { tarTree } from "../../src/hosts/tar.js";
-import { SYNC_EXCLUDE_NAMES, SYNC_EXCLUDE_TOP } from "../../src/hosts/treesync.js";
+import { SYNC_EXCLUDE_NAMES, SYNC_EXCLUDE_TOP } from "../../src/hosts/treesync/treesync.js";
 import { tempDir } from "./agent-support.js";
 import { sampleTree, snapshotTree, syncSkips } from "./tree-support.js";
 

@@ -11,8 +11,8 @@ import {
   syncTree,
   treeSyncPrepare,
   TREE_ID_FILE,
-} from "../../src/hosts/treesync.js";
-import { masterHasRsync } from "../../src/hosts/rsync.js";
+} from "../../src/hosts/treesync/treesync.js";
+import { masterHasRsync } from "../../src/hosts/treesync/rsync.js";
 import { tempDir } from "./agent-support.js";
 import { sshdUnavailable, startSshd } from "./sshd-support.js";
 import { snapshotTree, syncSkips, writeTree } from "./tree-support.js";

@@ -12,7 +12,7 @@ import {
   syncTree,
   treeSyncPrepare,
   TREE_ID_FILE,
-} from "../../src/hosts/treesync.js";
+} from "../../src/hosts/treesync/treesync.js";
 import { busyboxOnlyPath, startAgent, tempDir, waitState } from "./agent-support.js";
 import { sampleTree, snapshotTree, syncSkips, writeTree } from "./tree-support.js";
 import { biggerTree } from "./treesync-support.js";

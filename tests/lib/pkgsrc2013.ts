@@ -15,7 +15,7 @@ import { hostName } from "../../src/core/hostspec.js";
 import { LocalTransport } from "../../src/hosts/local.js";
 import { HostPool } from "../../src/hosts/pool.js";
 import { describeState } from "../../src/hosts/state.js";
-import { treeSyncPrepare } from "../../src/hosts/treesync.js";
+import { treeSyncPrepare } from "../../src/hosts/treesync/treesync.js";
 import {
   bootstrapOverrides,
   treeWithCategory as treeWithCategoryOf,

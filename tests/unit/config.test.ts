@@ -5,7 +5,7 @@ import { join } from "node:path";
 import { describe, it } from "node:test";
 import { defaultConfig, loadConfig } from "../../src/cli/config.js";
 import { UserError } from "../../src/cli/errors.js";
-import { multiVersionArgs } from "../../src/build/targets.js";
+import { multiVersionArgs } from "../../src/core/targets.js";
 
 const dir = mkdtempSync(join(tmpdir(), "herd-config-"));
 

@@ -1,12 +1,12 @@
 /**
- * The build loop's ETA comes from a worker thread (src/build/eta-worker.ts):
+ * The build loop's ETA comes from a worker thread (src/bulk/eta-worker.ts):
  * the first forecast at once, the later ones from snapshots the thread plays
  * forward, equal to the forecast made in place from the same state.
  */
 import assert from "node:assert/strict";
 import { test } from "node:test";
 import { setTimeout as sleep } from "node:timers/promises";
-import { EtaForecaster } from "../../src/build/eta-worker.js";
+import { EtaForecaster } from "../../src/bulk/eta-worker.js";
 import { hostName } from "../../src/core/hostspec.js";
 import { estimateFinish } from "../../src/core/sched/eta.js";
 import { buildTaskGraph } from "../../src/core/sched/graph.js";

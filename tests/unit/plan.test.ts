@@ -3,7 +3,7 @@ import { describe, it } from "node:test";
 import { parseRecords, type ScanRecord } from "../../src/core/records.js";
 import { resolveRecords } from "../../src/core/resolve.js";
 import { countDependents, planBuild } from "../../src/core/plan.js";
-import { installOrder } from "../../src/build/build.js";
+import { installOrder } from "../../src/core/install-order.js";
 
 function scan(text: string): ScanRecord[] {
   const r = parseRecords(text, "t");

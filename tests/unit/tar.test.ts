@@ -4,7 +4,7 @@ import { mkdtempSync, mkdirSync, readFileSync, symlinkSync, writeFileSync } from
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { describe, it } from "node:test";
-import { readTar, unsafeMember } from "../../src/report/tar.js";
+import { readTar, unsafeMember } from "../../src/core/tar.js";
 import { summaryRecord } from "../../src/report/repository.js";
 
 const dir = mkdtempSync(join(tmpdir(), "herd-tar-"));
@@ -108,7 +108,7 @@ describe("tar reading and vetting", () => {
 
 describe("vetting a received binary package", () => {
   it("accepts the package it asked for and rejects others", async () => {
-    const { vetPackage } = await import("../../src/build/job.js");
+    const { vetPackage } = await import("../../src/core/vet.js");
     const pkg = tgz(
       "vet",
       (r) => {

@@ -7,7 +7,7 @@ import {
   planDelta,
   type TreeEntry,
   type TreeManifest,
-} from "../../src/hosts/treedelta.js";
+} from "../../src/hosts/treesync/treedelta.js";
 
 const file = (crc: number, size = 1, exec = false): TreeEntry => ({
   kind: "file",

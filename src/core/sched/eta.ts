@@ -6,7 +6,7 @@
  * On the full tree one forecast takes tens to hundreds of milliseconds, so it
  * comes in two parts: etaInput() snapshots the scheduler into plain data
  * (cheap, structured-clonable), forecast() plays it forward (pure, fit for a
- * worker thread: see src/build/eta-worker.ts).
+ * worker thread: see src/bulk/eta-worker.ts).
  */
 import type { HostName } from "../hostspec.js";
 import { EventQueue } from "../sim/events.js";

@@ -4,7 +4,7 @@
  * Rewriting those to the master's tree makes a scan's output independent of
  * which host scanned which package: N hosts give the bytes one host gives.
  */
-import { withField, type ScanRecord } from "../core/records.js";
+import { withField, type ScanRecord } from "./records.js";
 
 /** Rewrites SCAN_DEPENDS paths under any of `hostTrees` to lie under `masterTree`. */
 export function rebaseScanDepends(

@@ -15,7 +15,7 @@ import { RecordParser, formatErrorText, isPkgPath, type ScanRecord } from "../co
 import type { EventBus } from "../events/types.js";
 import type { HostPool } from "../hosts/pool.js";
 import { UserError } from "../cli/errors.js";
-import { rebaseScanDepends } from "../hosts/scanpaths.js";
+import { rebaseScanDepends } from "../core/scanpaths.js";
 import { HOST } from "./layout.js";
 import { mayWork } from "./loop.js";
 import type { Workdir } from "./workdir.js";

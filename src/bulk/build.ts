@@ -7,10 +7,10 @@
 import { existsSync } from "node:fs";
 import { mkdir, readFile } from "node:fs/promises";
 import { join } from "node:path";
-import { topoOrder } from "../core/classify.js";
+import { installOrder, restrictedFiles } from "../core/install-order.js";
 import { planBuild, type PreviousPackage } from "../core/plan.js";
 import type { ScanRecord } from "../core/records.js";
-import { printResolution, resolveRecords, type Resolution } from "../core/resolve.js";
+import { printResolution, resolveRecords } from "../core/resolve.js";
 import { UserError } from "../cli/errors.js";
 import { writeChunks } from "../cli/output.js";
 import type { Config } from "../cli/config.js";
@@ -22,7 +22,7 @@ import { commitPackage } from "./job.js";
 import { buildLoop, type LoopPackage } from "./loop.js";
 import type { BuildControl } from "./control.js";
 import { publish } from "./publish.js";
-import { multiVersionArgs } from "./targets.js";
+import { multiVersionArgs } from "../core/targets.js";
 import { openWorkdir, type Workdir } from "./workdir.js";
 import { createHash } from "node:crypto";
 
@@ -409,33 +409,6 @@ function previousOf(
     }
     if (r.state !== "built" && r.state !== "up-to-date") continue;
     out.set(r.pkgname, { inputs: r.inputs, available: existsSync(join(all, `${r.pkgname}.tgz`)) });
-  }
-  return out;
-}
-
-/** For each package, every package it needs installed (transitively), dependencies first. */
-export function installOrder(res: Resolution): number[][] {
-  const order = topoOrder(res.depends);
-  const rank = new Int32Array(order.length);
-  order.forEach((v, k) => (rank[v] = k));
-  const closure: number[][] = new Array<number[]>(order.length);
-  for (const i of order) {
-    const set = new Set<number>();
-    for (const d of res.depends[i]!) {
-      set.add(d);
-      for (const x of closure[d] ?? []) set.add(x);
-    }
-    closure[i] = [...set].sort((a, b) => rank[a]! - rank[b]!);
-  }
-  return closure;
-}
-
-/** Package files pbulk leaves out of a published repository: RESTRICTED and NO_BIN_ON_FTP. */
-export function restrictedFiles(records: readonly ScanRecord[]): Set<string> {
-  const out = new Set<string>();
-  for (const r of records) {
-    if ((r.get("RESTRICTED") ?? "") !== "" || (r.get("NO_BIN_ON_FTP") ?? "") !== "")
-      out.add(`${r.pkgname}.tgz`);
   }
   return out;
 }

@@ -7,8 +7,8 @@
  * instead of reading every file.
  */
 import { spawn, spawnSync } from "node:child_process";
-import { shQuote } from "../agent/agent.js";
-import { err, ok, type Result } from "../protocol/result.js";
+import { shQuote } from "../../agent/agent.js";
+import { err, ok, type Result } from "../../protocol/result.js";
 import type { TreeFilter } from "./treemanifest.js";
 
 /** How to reach a host's agent root with rsync. */

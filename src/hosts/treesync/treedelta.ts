@@ -4,7 +4,7 @@
  * its own tree and sends only what is new or changed, plus the paths to
  * delete. Pure: parsing, path checks and the comparison do no I/O.
  */
-import { err, ok, type Result } from "../protocol/result.js";
+import { err, ok, type Result } from "../../protocol/result.js";
 
 /** One entry of a tree listing; files compare by size, cksum CRC and the owner's x bit. */
 export type TreeEntry =

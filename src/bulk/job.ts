@@ -13,10 +13,10 @@ import type { HostName } from "../core/hostspec.js";
 import type { AgentConnection, TaskResult } from "../hosts/connection.js";
 import { getToFile } from "../hosts/get.js";
 import type { HostPool } from "../hosts/pool.js";
-import { readTar, unsafeMember } from "../report/tar.js";
+import { failureReason, vetPackage } from "../core/vet.js";
 import { HOST } from "./layout.js";
 import { initArgv, kitOf, localbaseOf, pkgDbDirOf, shipKit, type PrefixConfig } from "./prefix.js";
-import { MASTER_STAGES } from "./targets.js";
+import { MASTER_STAGES } from "../core/targets.js";
 import { watchOutput } from "./watchdog.js";
 
 export interface JobConfig extends PrefixConfig {
@@ -360,38 +360,3 @@ export function discardPackage(o: { readonly file: string; readonly staged: stri
   if (o.staged !== o.file) rmSync(o.staged, { force: true });
 }
 
-/** Why a received binary package is not acceptable (not a package, escapes its directory, another PKGNAME). */
-export function vetPackage(data: Buffer, pkgname: string): string | undefined {
-  const tar = readTar(data);
-  if (!tar.ok) return tar.message;
-  const unsafe = unsafeMember(tar.entries);
-  if (unsafe !== undefined) return unsafe;
-  const contents = tar.entries.find((e) => e.name === "+CONTENTS" && e.type === "file");
-  if (contents === undefined) return "no +CONTENTS: not a pkgsrc binary package";
-  const name = /^@name (.*)$/m.exec(contents.data.toString("utf8"))?.[1]?.trim();
-  if (name !== pkgname) return `it is ${name ?? "unnamed"}, not ${pkgname}`;
-  return undefined;
-}
-
-/** A one-line reason from a failed stage: the last error line of its log, else its last line. */
-export function failureReason(stage: string, status: number, output: Buffer): string {
-  const lines = output
-    .toString("utf8")
-    .split("\n")
-    .map((l) => l.trim())
-    .filter(
-      (l) =>
-        l !== "" &&
-        // make's own bookkeeping, and summaries that name no cause ("1 error", collect2's).
-        !/^\*\*\* (\[[^\]]*\] )?Error code|^Stop\.?$|^\*\*\* Stop|^b?make(\[\d+\])?: stopped in |^\d+ errors?$|^collect2: error: ld returned/.test(
-          l,
-        ),
-    );
-  const last = (re: RegExp): string | undefined => [...lines].reverse().find((l) => re.test(l));
-  const pick =
-    last(/\berror\b|undefined reference/i) ??
-    last(/fatal|cannot|not found|failed/i) ??
-    lines.at(-1) ??
-    "";
-  return `${stage} failed (exit ${status})${pick === "" ? "" : `: ${pick.slice(0, 200)}`}`;
-}

@@ -1,6 +1,6 @@
 /**
  * The ETA worker thread: rebuilds the build's task graph once, then answers
- * each EtaInput it is sent with forecast() (see src/build/eta-worker.ts).
+ * each EtaInput it is sent with forecast() (see src/bulk/eta-worker.ts).
  */
 import { setPriority } from "node:os";
 import { parentPort, workerData } from "node:worker_threads";

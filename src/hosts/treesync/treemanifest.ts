@@ -8,8 +8,8 @@ import { createReadStream, lstatSync, readdirSync, readFileSync, type Stats } fr
 import { lstat } from "node:fs/promises";
 import { performance } from "node:perf_hooks";
 import { join } from "node:path";
-import { Cksum } from "../protocol/cksum.js";
-import { tarEntry, type TarStats } from "./tar.js";
+import { Cksum } from "../../protocol/cksum.js";
+import { tarEntry, type TarStats } from "../tar.js";
 import type { TreeEntry, TreeManifest } from "./treedelta.js";
 
 /** What a sync leaves out of the master's tree (as tarTree's options). */

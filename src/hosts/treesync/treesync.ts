@@ -12,11 +12,11 @@
 import { randomUUID } from "node:crypto";
 import { readFileSync, renameSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { err, ok, type Result } from "../protocol/result.js";
-import type { AgentConnection, RequestFailure, TaskResult } from "./connection.js";
-import { getBuffer } from "./get.js";
-import type { HostConfig, Prepare } from "./pool.js";
-import { tarTree } from "./tar.js";
+import { err, ok, type Result } from "../../protocol/result.js";
+import type { AgentConnection, RequestFailure, TaskResult } from "../connection.js";
+import { getBuffer } from "../get.js";
+import type { HostConfig, Prepare } from "../pool.js";
+import { tarTree } from "../tar.js";
 import {
   HOST_MANIFEST,
   isInsidePath,
@@ -26,7 +26,7 @@ import {
 } from "./treedelta.js";
 import { masterManifest, tarPaths, type DeltaStats, type TreeFilter } from "./treemanifest.js";
 import { masterHasRsync, rsyncArgv, runRsync, type RsyncRoute } from "./rsync.js";
-import { SshTransport } from "./ssh.js";
+import { SshTransport } from "../ssh.js";
 
 /** The tree id file at the root of a pkgsrc tree: one uuid and a newline. */
 export const TREE_ID_FILE = ".herd-tree-id";
