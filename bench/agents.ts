@@ -15,7 +15,7 @@ import { performance } from "node:perf_hooks";
 import { parseArgs } from "node:util";
 import { HOST } from "../src/bulk/layout.js";
 import { hostName } from "../src/core/hostspec.js";
-import { dispatch, JobQueue } from "../src/hosts/dispatch.js";
+import { runJobs as dispatchJobs } from "../src/bulk/dispatch.js";
 import { LocalTransport } from "../src/hosts/local.js";
 import { HostPool } from "../src/hosts/pool.js";
 import { stampTree, treeSyncPrepare } from "../src/hosts/treesync/treesync.js";
@@ -97,22 +97,19 @@ async function runJobs(
   pool: HostPool,
   jobs: { argv: string[]; cwd: string }[],
 ): Promise<{ ok: number; failed: number; where: Set<string> }> {
-  const q = new JobQueue<{ argv: string[]; cwd: string }>();
-  q.push(...jobs);
   let good = 0;
   let failed = 0;
   const where = new Set<string>();
-  const r = await dispatch(pool, q, async (host, job) => {
-    const t = await pool.run(host, { argv: job.argv, cwd: job.cwd, output: "split" });
-    if (!t.ok) return "requeue";
+  await dispatchJobs(pool, jobs, async (job, lease) => {
+    const t = await lease.run({ argv: job.argv, cwd: job.cwd, output: "split" });
+    if (!t.ok) return { kind: "lost", reason: t.error.message };
     if (t.value.status === 0) good++;
     else {
       failed++;
       where.add(job.cwd);
     }
-    return "done";
+    return { kind: "ok", value: null };
   });
-  if (!r.ok) throw new Error(r.error.message);
   return { ok: good, failed, where };
 }
 

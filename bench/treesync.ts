@@ -21,7 +21,12 @@ import { LocalTransport } from "../src/hosts/local.js";
 import { masterHasRsync } from "../src/hosts/treesync/rsync.js";
 import { SshTransport } from "../src/hosts/ssh.js";
 import type { Transport } from "../src/hosts/transport.js";
-import { rsyncRouteFor, stampTree, syncTree, type SyncReport } from "../src/hosts/treesync/treesync.js";
+import {
+  rsyncRouteFor,
+  stampTree,
+  syncTree,
+  type SyncReport,
+} from "../src/hosts/treesync/treesync.js";
 import { sshdUnavailable, startSshd, type TestSshd } from "../tests/integration/sshd-support.js";
 import { pkgsrc2013Missing, preparePkgsrc2013 } from "../tests/lib/pkgsrc2013.js";
 

@@ -9,13 +9,22 @@ import { createHash } from "node:crypto";
 import { renameSync, rmSync } from "node:fs";
 import { mkdir, rm, writeFile, readFile } from "node:fs/promises";
 import { dirname, join } from "node:path";
-import type { HostName } from "../core/hostspec.js";
-import type { AgentConnection, TaskResult } from "../hosts/connection.js";
+import type { TaskResult } from "../hosts/connection.js";
 import { getToFile } from "../hosts/get.js";
-import type { HostPool } from "../hosts/pool.js";
+import type { Lease } from "../hosts/pool.js";
+import { slotPaths } from "../hosts/sandbox.js";
+import type { HostCache } from "./host-cache.js";
 import { failureReason, vetPackage } from "../core/vet.js";
 import { HOST } from "./layout.js";
-import { initArgv, kitOf, localbaseOf, pkgDbDirOf, shipKit, type PrefixConfig } from "./prefix.js";
+import {
+  initArgv,
+  kitOf,
+  localbaseOf,
+  pkgDbDirOf,
+  shipKit,
+  type PrefixConfig,
+  type SendFailure,
+} from "./prefix.js";
 import { MASTER_STAGES } from "../core/targets.js";
 import { watchOutput } from "./watchdog.js";
 
@@ -68,16 +77,16 @@ export type JobOutcome =
   | { readonly ok: false; readonly lost: true; readonly reason: string };
 
 export interface JobContext {
-  readonly pool: HostPool;
-  readonly host: HostName;
+  /** The host's slot the package builds in. */
+  readonly lease: Lease;
   readonly pkg: JobPackage;
   readonly config: JobConfig;
   /** The master's packages/All directory. */
   readonly repo: string;
   /** This package's log directory on the master. */
   readonly logDir: string;
-  /** Packages already in this host's cache (kept across jobs). */
-  readonly hostCache: Set<string>;
+  /** What the host's shared cache holds (kept across jobs, shared by its slots). */
+  readonly hostCache: HostCache<SendFailure>;
   readonly now: () => number;
   readonly onStage: (rec: StageRecord) => void;
   readonly onStageStart?: (stage: string) => void;
@@ -92,11 +101,8 @@ type StageResult =
 
 /** Runs every target of one package on one host. */
 export async function runJob(ctx: JobContext): Promise<JobOutcome> {
-  const conn = ctx.pool.connection(ctx.host);
-  if (conn === null) return { ok: false, lost: true, reason: `host ${ctx.host} is not connected` };
-  const root = conn.info.root;
   await mkdir(ctx.logDir, { recursive: true });
-  const env = hostEnv(ctx, root);
+  const env = hostEnv(ctx);
   const pkgdir = `${HOST.tree}/${ctx.pkg.pkgpath}`;
   const make = (target: string): readonly string[] => [
     ctx.config.make,
@@ -112,7 +118,7 @@ export async function runJob(ctx: JobContext): Promise<JobOutcome> {
     if (MASTER_STAGES.has(stage)) {
       r = { ok: true, status: 0, output: Buffer.from(`${stage}: decided by the master's plan\n`) };
     } else if (stage === "Init") {
-      r = await init(ctx, conn, env);
+      r = await init(ctx, env);
     } else if (stage === "Clean") {
       r = await run(ctx, { argv: make("clean"), cwd: pkgdir, env });
     } else if (stage === "Vars") {
@@ -135,7 +141,7 @@ export async function runJob(ctx: JobContext): Promise<JobOutcome> {
         };
       }
     } else if (stage === "Depends") {
-      r = await installDepends(ctx, conn, env);
+      r = await installDepends(ctx, env);
     } else if (stage === "Package") {
       r = await run(ctx, { argv: make("package"), cwd: pkgdir, env });
     } else {
@@ -154,13 +160,16 @@ export async function runJob(ctx: JobContext): Promise<JobOutcome> {
   }
   if (ctx.signal?.aborted === true) return { ok: false, lost: true, reason: "cancelled" };
   if (ctx.shouldFetch?.() === false) return { ok: false, lost: true, reason: "redundant" };
-  return fetchPackage(ctx, conn);
+  return fetchPackage(ctx);
 }
 
-function hostEnv(ctx: JobContext, root: string): Record<string, string> {
+/** The environment of every stage: the slot's own prefix, package and work directories. */
+function hostEnv(ctx: JobContext): Record<string, string> {
+  const { root, slot } = ctx.lease;
   const abs = (p: string): string => `${root}/${p}`;
-  const localbase = localbaseOf(ctx.config, root);
-  const pkgdb = pkgDbDirOf(ctx.config, root);
+  const localbase = localbaseOf(ctx.config, root, slot);
+  const pkgdb = pkgDbDirOf(ctx.config, root, slot);
+  const dirs = slotPaths(slot);
   const path = [
     ...ctx.config.path,
     `${localbase}/bin`,
@@ -176,8 +185,8 @@ function hostEnv(ctx: JobContext, root: string): Record<string, string> {
     LOCALBASE: localbase,
     ...(pkgdb === undefined ? {} : { PKG_DBDIR: pkgdb }),
     // Shared (NFS) setups: the host writes straight into the master's repository.
-    PACKAGES: ctx.config.sharedPackages ? dirname(ctx.repo) : abs(HOST.packages),
-    WRKOBJDIR: abs(HOST.work),
+    PACKAGES: ctx.config.sharedPackages ? dirname(ctx.repo) : abs(dirs.packages),
+    WRKOBJDIR: abs(dirs.work),
     MAKE_JOBS: String(ctx.config.makeJobs),
     BATCH: "yes",
   };
@@ -187,9 +196,10 @@ async function run(
   ctx: JobContext,
   spec: { argv: readonly string[]; cwd?: string; env: Record<string, string> },
 ): Promise<StageResult> {
-  const conn = ctx.pool.connection(ctx.host);
-  if (conn === null) return { ok: false, lost: true, reason: `host ${ctx.host} went away` };
-  const task = conn.start({
+  const conn = ctx.lease.conn;
+  if (conn.closed !== null)
+    return { ok: false, lost: true, reason: `host ${ctx.lease.host} went away` };
+  const task = ctx.lease.start({
     argv: spec.argv,
     ...(spec.cwd === undefined ? {} : { cwd: spec.cwd }),
     env: spec.env,
@@ -229,16 +239,12 @@ function withNote(t: TaskResult, note: string): StageResult {
 }
 
 /** Empties the prefix (refilled from the bootstrap kit, shipped first if the host lacks it). */
-async function init(
-  ctx: JobContext,
-  conn: AgentConnection,
-  env: Record<string, string>,
-): Promise<StageResult> {
+async function init(ctx: JobContext, env: Record<string, string>): Promise<StageResult> {
   const kit = kitOf(ctx.config);
   if (!kit.ok) return { ok: true, status: 1, output: Buffer.from(`herd: ${kit.error}\n`) };
   let note = "";
   if (kit.value !== null) {
-    const shipped = await shipKit(conn, kit.value, ctx.hostCache);
+    const shipped = await shipKit(ctx.lease.conn, kit.value, ctx.hostCache);
     if (!shipped.ok) {
       if (shipped.error.lost) return { ok: false, lost: true, reason: shipped.error.message };
       return {
@@ -249,17 +255,13 @@ async function init(
     }
     note = shipped.value;
   }
-  const r = await run(ctx, { argv: initArgv(ctx.config, kit.value), env });
+  const r = await run(ctx, { argv: initArgv(ctx.config, kit.value, ctx.lease.slot), env });
   if (!r.ok || note === "") return r;
   return { ...r, output: Buffer.concat([Buffer.from(note), r.output]) };
 }
 
 /** Ships the dependency packages the host lacks, then installs them all in order. */
-async function installDepends(
-  ctx: JobContext,
-  conn: AgentConnection,
-  env: Record<string, string>,
-): Promise<StageResult> {
+async function installDepends(ctx: JobContext, env: Record<string, string>): Promise<StageResult> {
   const log: string[] = [];
   if (ctx.pkg.installs.length === 0)
     return { ok: true, status: 0, output: Buffer.from("no dependencies\n") };
@@ -271,22 +273,30 @@ async function installDepends(
       continue;
     }
     files.push(`${HOST.cache}/${file}`);
-    if (ctx.hostCache.has(dep)) continue;
-    const src = join(ctx.repo, file);
-    const put = await conn.put(`${HOST.cache}/${file}`, { file: src });
-    if (!put.ok) {
-      if (put.error.reason === "lost") return { ok: false, lost: true, reason: put.error.message };
+    const sent = await ctx.hostCache.ensure(dep, async () => {
+      const put = await ctx.lease.conn.put(`${HOST.cache}/${file}`, { file: join(ctx.repo, file) });
+      if (!put.ok)
+        return {
+          ok: false,
+          error: { lost: put.error.reason === "lost", message: put.error.message },
+        };
+      return {
+        ok: true,
+        value: `sent ${file} (${put.value.size} bytes, cksum ${put.value.crc})\n`,
+      };
+    });
+    if (!sent.ok) {
+      if (sent.error.lost) return { ok: false, lost: true, reason: sent.error.message };
       return {
         ok: true,
         status: 1,
-        output: Buffer.from(`${log.join("")}herd: could not send ${file}: ${put.error.message}\n`),
+        output: Buffer.from(`${log.join("")}herd: could not send ${file}: ${sent.error.message}\n`),
       };
     }
-    ctx.hostCache.add(dep);
-    log.push(`sent ${file} (${put.value.size} bytes, cksum ${put.value.crc})\n`);
+    log.push(sent.value);
   }
   // Only pkg_add sees PKG_PATH: pkgsrc refuses to work with it set.
-  const pkgPath = ctx.config.sharedPackages ? ctx.repo : `${conn.info.root}/${HOST.cache}`;
+  const pkgPath = ctx.config.sharedPackages ? ctx.repo : `${ctx.lease.root}/${HOST.cache}`;
   log.push(`pkg_add ${files.join(" ")}\n`);
   const r = await run(ctx, { argv: ["pkg_add", ...files], env: { ...env, PKG_PATH: pkgPath } });
   if (!r.ok) return r;
@@ -298,7 +308,8 @@ async function installDepends(
 }
 
 /** Brings the binary package back, verified in transit, and stores it under its sha256. */
-async function fetchPackage(ctx: JobContext, conn: AgentConnection): Promise<JobOutcome> {
+async function fetchPackage(ctx: JobContext): Promise<JobOutcome> {
+  const { conn, host, slot } = ctx.lease;
   const name = `${ctx.pkg.pkgname}.tgz`;
   const dest = join(ctx.repo, name);
   const started = ctx.now();
@@ -307,8 +318,8 @@ async function fetchPackage(ctx: JobContext, conn: AgentConnection): Promise<Job
   let data: Buffer | undefined;
   if (!ctx.config.sharedPackages) {
     // One name per host: two copies of a task may fetch at the same time.
-    const incoming = `${dest}.${ctx.host}.incoming`;
-    const got = await getToFile(conn, `${HOST.packages}/All/${name}`, incoming);
+    const incoming = `${dest}.${host}.${slot}.incoming`;
+    const got = await getToFile(conn, `${slotPaths(slot).packages}/All/${name}`, incoming);
     if (!got.ok) {
       await rm(incoming, { force: true });
       // Lost, or damaged in transit: nothing is kept and the package is built again.
@@ -329,7 +340,7 @@ async function fetchPackage(ctx: JobContext, conn: AgentConnection): Promise<Job
         ok: false,
         lost: false,
         stage: "Package",
-        reason: `rejected ${name} from ${ctx.host}: ${bad}`,
+        reason: `rejected ${name} from ${host}: ${bad}`,
       };
     }
     staged = incoming;
@@ -359,4 +370,3 @@ export function commitPackage(o: { readonly file: string; readonly staged: strin
 export function discardPackage(o: { readonly file: string; readonly staged: string }): void {
   if (o.staged !== o.file) rmSync(o.staged, { force: true });
 }
-

@@ -8,15 +8,9 @@ import { join } from "node:path";
 export const HOST = {
   /** The host's copy of the pkgsrc tree. */
   tree: "pkgsrc",
-  /** LOCALBASE: the prefix packages are installed into; emptied by the Init stage. */
-  prefix: "pkg",
-  pkgdb: "pkg/.pkgdb",
-  /** Where `bmake package` leaves binary packages (PACKAGES). */
-  packages: "packages",
-  /** Binary packages received from the master, kept between builds. */
+  /** Binary packages received from the master, kept between builds, shared by the slots. */
   cache: "cache",
-  /** WRKOBJDIR: build directories. */
-  work: "work",
+  // Each slot's prefix, PKG_DBDIR, PACKAGES and WRKOBJDIR: slotPaths() in src/hosts/sandbox.ts.
 } as const;
 
 /** Paths in the master's work directory. */

@@ -4,18 +4,20 @@
  * dependent indirectly failed; hosts joining or leaving mid-build are
  * picked up from the pool's events.
  */
-import { hostName, type HostName } from "../core/hostspec.js";
 import { buildTaskGraph } from "../core/sched/graph.js";
 import { Scheduler } from "../core/sched/scheduler.js";
 import type { PolicyName } from "../core/sched/priority.js";
 import type { EventBus } from "../events/types.js";
-import type { HostPool, HostSnapshot } from "../hosts/pool.js";
-import { acceptsTasks, describeState } from "../hosts/state.js";
+import type { HostPool, Lease } from "../hosts/pool.js";
+import { describeState } from "../hosts/state.js";
 import { UserError } from "../cli/errors.js";
 import { err, ok } from "../protocol/result.js";
 import type { BuildControl } from "./control.js";
+import { dispatchLoop, type CopyControl, type Outcome } from "./dispatch.js";
 import { EtaForecaster } from "./eta-worker.js";
+import { HostCache } from "./host-cache.js";
 import { discardPackage, runJob, type JobConfig, type JobOutcome, type JobPackage } from "./job.js";
+import type { SendFailure } from "./prefix.js";
 
 export interface LoopPackage extends JobPackage {
   /** Indices (into the loop's package list) of the packages to build before it. */
@@ -78,79 +80,45 @@ export async function buildLoop(o: LoopOptions): Promise<LoopResult> {
     deferRefit: true,
   });
   const forecaster = new EtaForecaster(sched);
-  const known = new Set<string>();
-  const caches = new Map<string, Set<string>>();
-  const running = new Map<string, AbortController>();
-  let wake: (() => void) | undefined;
-  const poke = (): void => {
-    wake?.();
+  const caches = new Map<string, HostCache<SendFailure>>();
+  const cacheOf = (host: string): HostCache<SendFailure> => {
+    let c = caches.get(host);
+    if (c === undefined) caches.set(host, (c = new HostCache()));
+    return c;
   };
   let built = 0;
   let failed = 0;
   let indirect = 0;
-  const flags = { stopped: false };
-  // A job that throws (the master cannot write its logs, packages or store: a full disk) stops the build.
-  let broken: { error: unknown } | undefined;
-  void o.stop?.then(() => {
-    flags.stopped = true;
-    poke();
-  });
+  const t0 = new Map<number, number>();
 
-  // The scheduler's view of the hosts changes only when one joins, leaves or
-  // drains; a host going from idle to busy and back (every task) does not.
-  let hostsChanged = true;
-  const syncHosts = (): void => {
-    if (!hostsChanged) return;
-    hostsChanged = false;
-    const now = o.now();
-    for (const h of o.pool.list()) {
-      const name = h.name as string;
-      const usable = acceptsTasks(h.state);
-      if (usable && !known.has(name)) {
-        known.add(name);
-        sched.addHost(h.name, { slots: h.slots, speed: h.speed }, now);
-      } else if (
-        !usable &&
-        known.has(name) &&
-        h.state.kind !== "syncing" &&
-        h.state.kind !== "connecting"
-      ) {
-        known.delete(name);
-        if (h.state.kind === "draining") sched.drainHost(h.name, now);
-        else sched.onHostLost(h.name, now);
-      }
-    }
-  };
-  const unsubscribe = o.pool.subscribe((e) => {
-    if (e.type === "state" && !(acceptsTasks(e.from) && acceptsTasks(e.to))) hostsChanged = true;
-    poke();
-  });
-
-  const start = (task: number, host: HostName): void => {
+  const run = async (
+    task: number,
+    lease: Lease,
+    copy: CopyControl,
+  ): Promise<Outcome<JobOutcome>> => {
     const pkg = o.packages[task]!;
-    const key = `${task}@${host}`;
-    const startedMs = Date.now();
-    const firstCopy =
-      ![...running.keys()].some((k) => k.startsWith(`${task}@`)) &&
-      sched.taskState(task) !== "done";
+    const host = lease.host;
     // Extra copies (to overtake a slow host or measure a new one) leave the package's record alone.
-    if (firstCopy) o.onStart(pkg, host, startedMs);
-    o.bus.emit({ type: "package-start", pkgname: pkg.pkgname, pkgpath: pkg.pkgpath, host });
-    let cache = caches.get(host);
-    if (cache === undefined) caches.set(host, (cache = new Set()));
-    const t0 = o.now();
-    const abort = new AbortController();
-    running.set(key, abort);
-    const job = runJob({
-      pool: o.pool,
+    if (copy.first) {
+      o.onStart(pkg, host, Date.now());
+      t0.set(task, o.now());
+    }
+    o.bus.emit({
+      type: "package-start",
+      pkgname: pkg.pkgname,
+      pkgpath: pkg.pkgpath,
       host,
+      slot: lease.slot,
+    });
+    const outcome = await runJob({
+      lease,
       pkg,
       config: o.config,
       repo: o.repo,
       logDir: o.logDir(pkg.pkgname),
-      hostCache: cache,
-      signal: abort.signal,
-      shouldFetch: () => sched.taskState(task) !== "done",
+      hostCache: cacheOf(host),
+      signal: copy.signal,
+      shouldFetch: copy.wanted,
       now: () => o.now() * 1000,
       onStage: (rec) => {
         o.onStage(pkg, host, rec);
@@ -163,83 +131,78 @@ export async function buildLoop(o: LoopOptions): Promise<LoopResult> {
           wallMs: rec.wallMs,
         });
       },
-    }).then((outcome) => {
-      running.delete(key);
-      // The scheduler stopped this copy: it knows, and the copy counts for nothing.
-      if (abort.signal.aborted) {
-        if (outcome.ok) discardPackage(outcome);
-        return;
-      }
-      const now = o.now();
-      if (!outcome.ok && outcome.reason === "redundant") {
-        // Another copy delivered first; this one's time still teaches the scheduler the host's speed.
-        sched.onTaskFinished(task, host, now, true);
-        poke();
-        return;
-      }
-      const wallMs = Math.round((now - t0) * 1000);
-      if (!outcome.ok && outcome.lost) {
-        o.bus.emit({
-          type: "package-end",
-          pkgname: pkg.pkgname,
-          pkgpath: pkg.pkgpath,
-          host,
-          result: "lost",
-          reason: outcome.reason,
-          wallMs,
-        });
-        o.onSettled(pkg, host, outcome, startedMs);
-        // The host is gone or going: the scheduler hears of it from the pool and requeues the task.
-        o.pool.reportFailure(host, outcome.reason);
-        if (sched.taskState(task) === "running") sched.onHostLost(host, now);
-        known.delete(host);
-        poke();
-        return;
-      }
-      if (outcome.ok) built++;
-      else failed++;
-      o.onSettled(pkg, host, outcome, startedMs);
-      const fin = sched.onTaskFinished(task, host, now, outcome.ok);
-      for (const a of fin.stop) running.get(`${a.task}@${a.host}`)?.abort();
-      if (!fin.first) {
-        poke();
-        return;
-      }
-      if (!outcome.ok) {
-        o.bus.emit({
-          type: "package-end",
-          pkgname: pkg.pkgname,
-          pkgpath: pkg.pkgpath,
-          host,
-          result: "failed",
-          stage: outcome.stage,
-          reason: outcome.reason,
-          wallMs,
-        });
-      } else {
-        o.bus.emit({
-          type: "package-end",
-          pkgname: pkg.pkgname,
-          pkgpath: pkg.pkgpath,
-          host,
-          result: "built",
-          wallMs,
-        });
-      }
-      for (const t of fin.indirectlyFailed) {
-        indirect++;
-        o.onIndirect(o.packages[t]!, pkg);
-        o.bus.emit({ type: "indirect-failed", pkgname: names[t]!, culprit: pkg.pkgname });
-      }
-      poke();
     });
-    void job.catch((error: unknown) => {
-      broken ??= { error };
-      poke();
-    });
+    if (copy.signal.aborted) {
+      if (outcome.ok) discardPackage(outcome);
+      return { kind: "lost", reason: "stopped" };
+    }
+    if (outcome.ok) return { kind: "ok", value: outcome };
+    if (!outcome.lost) return { kind: "failed", value: outcome };
+    if (outcome.reason === "redundant") return { kind: "redundant" };
+    return { kind: "lost", reason: outcome.reason };
+  };
+
+  const settled = (
+    task: number,
+    host: string,
+    outcome: Outcome<JobOutcome>,
+    fin: { indirectlyFailed: number[]; first: boolean } | null,
+  ): void => {
+    const pkg = o.packages[task]!;
+    const wallMs = Math.round((o.now() - (t0.get(task) ?? o.now())) * 1000);
+    if (outcome.kind === "redundant") return;
+    if (outcome.kind === "lost") {
+      o.bus.emit({
+        type: "package-end",
+        pkgname: pkg.pkgname,
+        pkgpath: pkg.pkgpath,
+        host,
+        result: "lost",
+        reason: outcome.reason,
+        wallMs,
+      });
+      o.onSettled(pkg, host, { ok: false, lost: true, reason: outcome.reason }, 0);
+      return;
+    }
+    const job = outcome.value;
+    if (fin?.first !== true) {
+      // A later copy of a package that already settled brings nothing.
+      if (job.ok) discardPackage(job);
+      return;
+    }
+    if (job.ok) built++;
+    else failed++;
+    o.onSettled(pkg, host, job, 0);
+    if (!job.ok && !job.lost) {
+      o.bus.emit({
+        type: "package-end",
+        pkgname: pkg.pkgname,
+        pkgpath: pkg.pkgpath,
+        host,
+        result: "failed",
+        stage: job.stage,
+        reason: job.reason,
+        wallMs,
+      });
+    } else {
+      o.bus.emit({
+        type: "package-end",
+        pkgname: pkg.pkgname,
+        pkgpath: pkg.pkgpath,
+        host,
+        result: "built",
+        wallMs,
+      });
+    }
+    for (const t of fin.indirectlyFailed) {
+      indirect++;
+      o.onIndirect(o.packages[t]!, pkg);
+      o.bus.emit({ type: "indirect-failed", pkgname: names[t]!, culprit: pkg.pkgname });
+    }
   };
 
   const index = new Map(names.map((n, i) => [n, i]));
+  let retried: (() => void) | undefined;
   const detach = o.control?.attach((pkgname) => {
     const task = index.get(pkgname);
     if (task === undefined) return err(`${pkgname} is not among the packages this build builds`);
@@ -253,35 +216,25 @@ export async function buildLoop(o: LoopOptions): Promise<LoopResult> {
       revived.map((t) => o.packages[t]!),
     );
     o.bus.emit({ type: "retry", pkgname, revived: revived.map((t) => names[t]!) });
-    poke();
+    retried?.();
     return ok(
       `${pkgname} is queued again${revived.length > 0 ? `, with ${revived.length} packages that depend on it` : ""}`,
     );
   });
   let lastProgress = -1;
   try {
-    while (!sched.isFinished() && !flags.stopped) {
-      if (broken !== undefined) throw broken.error;
-      syncHosts();
-      if (running.size === 0 && !o.pool.list().some(mayWork)) {
-        throw new UserError(
-          "hosts",
-          `no build host is left (${
-            o.pool
-              .list()
-              .map((h) => `${h.name}: ${describeState(h.state)}`)
-              .join("; ") || "none configured"
-          }); ${sched.remaining} packages not built`,
-          "add or repair hosts and run the same command again to resume",
-        );
-      }
-      const decisions = sched.nextAssignments(o.now());
-      for (const a of decisions.stop) running.get(`${a.task}@${a.host}`)?.abort();
-      for (const a of decisions.start) start(a.task, a.host);
-      // Learning waits until the round's tasks are on their way.
-      sched.maintain();
-      const done = built + failed + indirect;
-      if (done !== lastProgress) {
+    const r = await dispatchLoop<JobOutcome>({
+      pool: o.pool,
+      planner: sched,
+      now: o.now,
+      label: (t) => names[t]!,
+      run,
+      settled,
+      wake: (poke) => (retried = poke),
+      ...(o.stop === undefined ? {} : { stop: o.stop }),
+      round: (running) => {
+        const done = built + failed + indirect;
+        if (done === lastProgress) return;
         lastProgress = done;
         const now = o.now();
         const eta = forecaster.current(now);
@@ -289,28 +242,22 @@ export async function buildLoop(o: LoopOptions): Promise<LoopResult> {
           type: "progress",
           done,
           total: names.length,
-          running: running.size,
+          running,
           etaSeconds: eta.stranded > 0 ? null : Math.max(0, Math.round(eta.finish - now)),
         });
-      }
-      await Promise.race([new Promise<void>((r) => (wake = r)), o.pool.changed(), sleep(1000)]);
-    }
-    if (broken !== undefined) throw broken.error;
+      },
+      noHosts: (hosts) =>
+        new UserError(
+          "hosts",
+          `no build host is left (${
+            hosts.map((h) => `${h.name}: ${describeState(h.state)}`).join("; ") || "none configured"
+          }); ${sched.remaining} packages not built`,
+          "add or repair hosts and run the same command again to resume",
+        ),
+    });
+    return { built, failed, indirect, stopped: r.stopped };
   } finally {
     detach?.();
-    unsubscribe();
     await forecaster.close();
   }
-  return { built, failed, indirect, stopped: flags.stopped };
 }
-
-/** A host that works or may come back by itself (not removed, not quarantined). */
-export function mayWork(h: HostSnapshot): boolean {
-  return h.state.kind !== "gone" && !(h.state.kind === "lost" && h.state.quarantine !== null);
-}
-
-function sleep(ms: number): Promise<void> {
-  return new Promise((r) => setTimeout(r, ms).unref());
-}
-
-export { hostName };

@@ -1,21 +1,25 @@
 /**
- * A build host's prefix (LOCALBASE) and how every build starts from a clean
- * one. By default the prefix is the agent's own ROOT/pkg, emptied by Init.
+ * A build slot's prefix (LOCALBASE) and how every build starts from a clean
+ * one. By default the prefix is the slot's own ROOT/slots/K/pkg, emptied by
+ * Init.
  * A real pkgsrc bootstrap compiles its prefix into bmake and the pkg tools,
  * so the config may name it (`localbase`); Init then empties that directory
  * and, given a bootstrap kit (a tar of the pristine prefix, as pbulk's
- * `bootstrapkit`), unpacks the kit into it again. The kit is shipped to each
- * host once and kept in its cache directory.
+ * `bootstrapkit`), unpacks the kit into it again; each slot sees its own
+ * copy of that directory through its sandbox (src/hosts/sandbox.ts). The kit
+ * is shipped to each host once and kept in its cache directory.
  */
 import { createHash } from "node:crypto";
 import { readFileSync, statSync } from "node:fs";
 import type { AgentConnection } from "../hosts/connection.js";
 import type { Prepare } from "../hosts/pool.js";
+import { inSlot, NO_SANDBOX, slotPaths } from "../hosts/sandbox.js";
 import { err, ok, type Result } from "../protocol/result.js";
+import type { HostCache } from "./host-cache.js";
 import { HOST } from "./layout.js";
 
 export interface PrefixConfig {
-  /** Absolute LOCALBASE on the hosts; "" for the agent's ROOT/pkg. */
+  /** Absolute LOCALBASE on the hosts; "" for each slot's ROOT/slots/K/pkg. */
   readonly localbase: string;
   /** Absolute PKG_DBDIR; "" for the default (see pkgDbDirOf). */
   readonly pkgDbDir: string;
@@ -23,18 +27,18 @@ export interface PrefixConfig {
   readonly bootstrapKit: string;
 }
 
-/** LOCALBASE as the host sees it. */
-export function localbaseOf(c: PrefixConfig, root: string): string {
-  return c.localbase === "" ? `${root}/${HOST.prefix}` : c.localbase;
+/** LOCALBASE as slot `slot` of the host sees it. */
+export function localbaseOf(c: PrefixConfig, root: string, slot: number): string {
+  return c.localbase === "" ? `${root}/${slotPaths(slot).prefix}` : c.localbase;
 }
 
 /**
  * PKG_DBDIR to pass, or undefined to pass none: with a bootstrap's prefix the
  * bootstrap's mk.conf and its pkg tools already agree on one.
  */
-export function pkgDbDirOf(c: PrefixConfig, root: string): string | undefined {
+export function pkgDbDirOf(c: PrefixConfig, root: string, slot: number): string | undefined {
   if (c.pkgDbDir !== "") return c.pkgDbDir;
-  return c.localbase === "" ? `${root}/${HOST.pkgdb}` : undefined;
+  return c.localbase === "" ? `${root}/${slotPaths(slot).pkgdb}` : undefined;
 }
 
 export interface Kit {
@@ -80,18 +84,19 @@ const RESET = [
   'if [ -n "$kit" ]; then tar -xf "$kit" -C "$lb"; fi',
 ].join("; ");
 
-/** The Init stage's argv: an empty prefix (or the pristine kit), fresh work directories. */
-export function initArgv(c: PrefixConfig, kit: Kit | null): readonly string[] {
+/** The Init stage's argv for a slot: an empty prefix (or the pristine kit), fresh work directories. */
+export function initArgv(c: PrefixConfig, kit: Kit | null, slot: number): readonly string[] {
+  const dirs = slotPaths(slot);
   if (c.localbase === "")
     return [
       "sh",
       "-c",
       'rm -rf -- "$1" "$4" && mkdir -p -- "$1" "$2" "$3/All" "$4" "$5"',
       "herd-init",
-      HOST.prefix,
-      HOST.pkgdb,
-      HOST.packages,
-      HOST.work,
+      dirs.prefix,
+      dirs.pkgdb,
+      dirs.packages,
+      dirs.work,
       HOST.cache,
     ];
   return [
@@ -102,46 +107,60 @@ export function initArgv(c: PrefixConfig, kit: Kit | null): readonly string[] {
     c.localbase,
     c.pkgDbDir,
     kit?.hostFile ?? "",
-    HOST.work,
-    `${HOST.packages}/All`,
+    dirs.work,
+    `${dirs.packages}/All`,
     HOST.cache,
   ];
 }
 
-/** Sends the kit to the host unless `sent` says it has it. */
+/** Why sending something to a host failed; `lost`: the link went. */
+export interface SendFailure {
+  readonly lost: boolean;
+  readonly message: string;
+}
+
+/** Sends the kit to the host unless its cache says it has it. */
 export async function shipKit(
   conn: AgentConnection,
   kit: Kit,
-  sent: Set<string>,
-): Promise<Result<string, { lost: boolean; message: string }>> {
-  const key = `bootstrap-kit:${kit.sha256}`;
-  if (sent.has(key)) return ok("");
-  const put = await conn.put(kit.hostFile, { file: kit.file });
-  if (!put.ok) return err({ lost: put.error.reason === "lost", message: put.error.message });
-  sent.add(key);
-  return ok(`sent ${kit.hostFile} (${put.value.size} bytes, cksum ${put.value.crc})\n`);
+  cache: HostCache<SendFailure> | null,
+): Promise<Result<string, SendFailure>> {
+  const send = async (): Promise<Result<string, SendFailure>> => {
+    const put = await conn.put(kit.hostFile, { file: kit.file });
+    if (!put.ok) return err({ lost: put.error.reason === "lost", message: put.error.message });
+    return ok(`sent ${kit.hostFile} (${put.value.size} bytes, cksum ${put.value.crc})\n`);
+  };
+  return cache === null ? send() : cache.ensure(`bootstrap-kit:${kit.sha256}`, send);
 }
 
 /**
  * The pool's preparation step for a configured prefix: before a host scans
- * or builds anything, its prefix holds the pristine kit (a local host in a
- * sandbox starts with an empty private prefix, without even bmake).
+ * or builds anything, the prefix of each of its slots holds the pristine kit
+ * (a slot in a sandbox starts with an empty private prefix, without even
+ * bmake).
  */
 export function prefixPrepare(c: PrefixConfig): Prepare {
-  return async (conn) => {
+  return async (conn, host) => {
     const k = kitOf(c);
     if (!k.ok) return err(k.error);
     const kit = k.value;
     if (c.localbase === "" || kit === null) return ok("");
-    const shipped = await shipKit(conn, kit, new Set());
+    const shipped = await shipKit(conn, kit, null);
     if (!shipped.ok) return err(`sending the bootstrap kit failed: ${shipped.error.message}`);
-    const r = await conn.run({ argv: initArgv(c, kit) });
-    if (!r.ok) return err(`resetting the prefix failed: ${r.error.message}`);
-    if (r.value.status !== 0)
-      return err(
-        `resetting the prefix ${c.localbase} failed (status ${r.value.status}): ${r.value.output.toString().trim().slice(-300)}`,
-      );
-    return ok(`prefix ${c.localbase} reset from the bootstrap kit`);
+    for (let slot = 1; slot <= host.slots; slot++) {
+      const spec = inSlot(host.sandbox ?? NO_SANDBOX, slot, conn.info.root, {
+        argv: initArgv(c, kit, slot),
+      });
+      const r = await conn.run(spec);
+      if (!r.ok) return err(`resetting the prefix of slot ${slot} failed: ${r.error.message}`);
+      if (r.value.status !== 0)
+        return err(
+          `resetting the prefix ${c.localbase} of slot ${slot} failed (status ${r.value.status}): ${r.value.output.toString().trim().slice(-300)}`,
+        );
+    }
+    return ok(
+      `prefix ${c.localbase} reset from the bootstrap kit${host.slots > 1 ? ` in ${host.slots} slots` : ""}`,
+    );
   };
 }
 

@@ -17,7 +17,8 @@ import type { HostPool } from "../hosts/pool.js";
 import { UserError } from "../cli/errors.js";
 import { rebaseScanDepends } from "../core/scanpaths.js";
 import { HOST } from "./layout.js";
-import { mayWork } from "./loop.js";
+import { QueuePlanner } from "../core/sched/queue.js";
+import { dispatchLoop, mayWork } from "./dispatch.js";
 import type { Workdir } from "./workdir.js";
 
 export interface ScanStepOptions {
@@ -165,7 +166,9 @@ export async function scanStep(o: ScanStepOptions): Promise<ScanRecord[]> {
   }
   const wanted = o.pkgs === undefined ? listPackageDirs(o.tree) : [...o.pkgs];
   const seen = new Set<string>();
-  const queue: string[] = [];
+  // The directories to scan, one task each, run by the one dispatch loop.
+  const planner = new QueuePlanner();
+  const paths: string[] = [];
   const results = new Map<string, ScanRecord[]>();
   const enqueue = (p: string): void => {
     if (seen.has(p)) return;
@@ -174,7 +177,7 @@ export async function scanStep(o: ScanStepOptions): Promise<ScanRecord[]> {
     if (hit !== undefined) {
       results.set(p, hit);
       follow(hit);
-    } else queue.push(p);
+    } else paths[planner.add()] = p;
   };
   const follow = (recs: readonly ScanRecord[]): void => {
     if (o.pkgs === undefined) return;
@@ -193,46 +196,46 @@ export async function scanStep(o: ScanStepOptions): Promise<ScanRecord[]> {
   };
   progress();
 
-  const inflight = new Set<Promise<void>>();
-  const tryHost = (): boolean => {
-    const host = o.pool.list().find((h) => h.free > 0);
-    if (host === undefined || queue.length === 0) return false;
-    const pkgpath = queue.shift()!;
-    const job = o.pool
-      .run(host.name, {
+  type Scanned = { records: ScanRecord[] } | { error: string };
+  await dispatchLoop<Scanned>({
+    pool: o.pool,
+    planner,
+    now: () => performance.now() / 1000,
+    label: (t) => `scan ${paths[t]!}`,
+    run: async (t, lease) => {
+      const pkgpath = paths[t]!;
+      const r = await lease.run({
         argv: [o.make, "pbulk-index"],
         cwd: `${HOST.tree}/${pkgpath}`,
         // No BATCH: pbulk-scan sets none, and with it 2013's bsd.pkg.mk reads one more
         // file (mk/bulk/bsd.bulk-pkg.mk), so SCAN_DEPENDS would differ from pbulk's.
         env: {},
         output: "split",
-      })
-      .then((r) => {
-        if (!r.ok) {
-          if (r.error.reason === "lost" || r.error.reason === "unavailable") queue.unshift(pkgpath);
-          else {
-            failed++;
-            o.bus.emit({ type: "scan-error", pkgpath, host: host.name, message: r.error.message });
-          }
-          return;
-        }
-        const t = r.value;
-        const framed = frameScanOutput(t.output, pkgpath, new Set());
-        const parsed = t.status === 0 ? parse(framed, pkgpath) : undefined;
-        if (parsed === undefined || !parsed.ok) {
-          failed++;
-          const why =
-            parsed === undefined ? `exit ${t.status}: ${lastLines(t.stderr)}` : parsed.message;
-          o.bus.emit({ type: "scan-error", pkgpath, host: host.name, message: why });
-          return;
-        }
-        // SCAN_DEPENDS names files by the host's tree path: say them as the master's tree
-        // does, so a scan is the same whichever host made it.
-        const root = o.pool.get(host.name)?.info?.root;
-        const records =
-          root === undefined
-            ? parsed.records
-            : parsed.records.map((rec) => rebaseScanDepends(rec, [`${root}/${HOST.tree}`], o.tree));
+      });
+      if (!r.ok) {
+        if (r.error.reason === "lost") return { kind: "lost", reason: r.error.message };
+        return { kind: "failed", value: { error: r.error.message } };
+      }
+      const out = r.value;
+      const framed = frameScanOutput(out.output, pkgpath, new Set());
+      const parsed = out.status === 0 ? parse(framed, pkgpath) : undefined;
+      if (parsed === undefined || !parsed.ok) {
+        const why =
+          parsed === undefined ? `exit ${out.status}: ${lastLines(out.stderr)}` : parsed.message;
+        return { kind: "failed", value: { error: why } };
+      }
+      // SCAN_DEPENDS names files by the host's tree path: say them as the master's tree
+      // does, so a scan is the same whichever host made it.
+      const hostTree = `${lease.root}/${HOST.tree}`;
+      return {
+        kind: "ok",
+        value: { records: parsed.records.map((rec) => rebaseScanDepends(rec, [hostTree], o.tree)) },
+      };
+    },
+    settled: (t, host, outcome) => {
+      const pkgpath = paths[t]!;
+      if (outcome.kind === "ok" && "records" in outcome.value) {
+        const records = outcome.value.records;
         results.set(pkgpath, records);
         o.wd.store.putScan(
           pkgpath,
@@ -240,39 +243,26 @@ export async function scanStep(o: ScanStepOptions): Promise<ScanRecord[]> {
           Buffer.concat(records.map((rec) => rec.raw)),
         );
         follow(records);
-      })
-      .finally(() => {
-        inflight.delete(job);
-        progress();
-      });
-    inflight.add(job);
-    return true;
-  };
-
-  const deadline = Date.now() + 10 * 60_000;
-  while (queue.length > 0 || inflight.size > 0) {
-    while (tryHost()) {
-      /* start as many as there are free slots */
-    }
-    const usable = o.pool.list().some(mayWork);
-    if (!usable && inflight.size === 0)
-      throw new UserError(
-        "hosts",
-        "no build host is usable for the scan",
-        "check the hosts with herd hosts list, or see the log lines above",
-      );
-    if (inflight.size === 0 && Date.now() > deadline)
-      throw new UserError(
-        "hosts",
-        "no build host came up within 10 minutes",
-        "check that the hosts can run the agent",
-      );
-    await Promise.race([
-      ...inflight,
-      o.pool.changed(),
-      new Promise((r) => setTimeout(r, 500).unref()),
-    ]);
-  }
+      } else if (outcome.kind === "failed" && "error" in outcome.value) {
+        failed++;
+        o.bus.emit({ type: "scan-error", pkgpath, host, message: outcome.value.error });
+      }
+      progress();
+    },
+    idleTimeoutMs: 10 * 60_000,
+    noHosts: (hosts) =>
+      hosts.some(mayWork)
+        ? new UserError(
+            "hosts",
+            "no build host came up within 10 minutes",
+            "check that the hosts can run the agent",
+          )
+        : new UserError(
+            "hosts",
+            "no build host is usable for the scan",
+            "check the hosts with herd hosts list, or see the log lines above",
+          ),
+  });
   // pbulk keeps the first record of a PKGNAME (multi-version directories repeat some).
   const out: ScanRecord[] = [];
   const names = new Set<string>();

@@ -5,13 +5,11 @@ import { BuildControl } from "../bulk/control.js";
 import { runBuild, type BuildSummary } from "../bulk/build.js";
 import { HOST } from "../bulk/layout.js";
 import { scanStep } from "../bulk/scan-step.js";
-import { hostName } from "../core/hostspec.js";
 import { EventBus } from "../events/types.js";
-import { LocalTransport } from "../hosts/local.js";
-import { localHostShell, sandboxProblem } from "../hosts/sandbox.js";
+import { sandboxProblem } from "../hosts/sandbox.js";
 import { allOf, prefixPrepare } from "../bulk/prefix.js";
 import { prepareRealDemo } from "./demo-real.js";
-import { HostPool, type HostConfig } from "../hosts/pool.js";
+import { HostPool } from "../hosts/pool.js";
 import { serveHosts } from "../hosts/serve.js";
 import { readTreeId, stampTree, treeSyncPrepare } from "../hosts/treesync/treesync.js";
 import { hostEntries, readPkgList } from "./scan.js";
@@ -27,6 +25,7 @@ import { buildDashboard, TOKEN_ENV } from "../dashboard/start.js";
 export interface BuildCliOptions {
   readonly tree: string;
   readonly local?: string;
+  readonly slots?: string;
   readonly hosts?: string;
   readonly work: string;
   readonly pkgs?: string;
@@ -48,6 +47,7 @@ export function registerBuild(program: Command): void {
     .description("run (or resume) a bulk build: sync, scan, resolve, plan, build, report")
     .requiredOption("-t, --tree <dir>", "the pkgsrc tree")
     .option("-l, --local <n>", "use N local build hosts")
+    .option("--slots <k>", "with --local: packages each local host builds at once", "1")
     .option(
       "-H, --hosts <file>",
       "use the hosts of this hosts file (watched: hosts join and leave as it changes)",
@@ -130,7 +130,6 @@ async function buildCommand(
   };
   // --local N or --hosts FILE, checked (and a hosts file parsed) before anything starts.
   const entries = hostEntries(opts);
-  const n = opts.local === undefined ? 0 : entries.length;
   const work = resolve(opts.work);
   const pkgs = opts.pkgs === undefined ? undefined : readPkgList(opts.pkgs);
   const mode: OutputMode = opts.json === true ? "json" : process.stderr.isTTY ? "tty" : "plain";
@@ -155,25 +154,6 @@ async function buildCommand(
       `sandbox "${config.sandbox}": ${sandboxIssue}`,
       "install it, or set sandbox to another kind",
     );
-  const hosts: HostConfig[] = [];
-  for (let i = 1; i <= n; i++) {
-    const name = `local${i}`;
-    hosts.push({
-      name: hostName(name),
-      transport: new LocalTransport({
-        root: join(work, "hosts", name),
-        // A bootstrap's prefix is private to each local host (see src/hosts/sandbox.ts).
-        shell: localHostShell(
-          config,
-          join(work, "hosts", name),
-          opts.shell === "busybox" ? ["busybox", "sh"] : [opts.shell ?? "sh"],
-        ),
-      }),
-      slots: 1,
-      speed: 1,
-      tags: [],
-    });
-  }
   let stop: () => void = () => undefined;
   const stopped = new Promise<void>((r) => (stop = r));
   const onSignal = (): void => {
@@ -205,23 +185,34 @@ async function buildCommand(
       work,
       config,
       pool,
-      hosts,
+      hosts: [],
       bus,
       stop: stopped,
       // The control socket (herd hosts, herd attach) and the watched hosts file, once the work directory is ours.
-      serve: (wd) =>
-        serveHosts({
+      serve: async (wd) => {
+        const served = await serveHosts({
           pool,
           work,
           tree,
           socketPath: wd.paths.control,
           syncs,
-          localShell: (root, shell) => localHostShell(config, root, shell),
+          sandbox: { kind: config.sandbox, localbase: config.localbase },
           ...(opts.hosts === undefined ? {} : { hostsFile: resolve(opts.hosts) }),
           warn: (message) => {
             bus.emit({ type: "warning", message });
           },
-        }),
+        });
+        // --local N: the same factory as a hosts file's lines.
+        if (opts.hosts === undefined)
+          for (const e of entries) {
+            const r = served.add(e);
+            if (!r.ok) {
+              await served.close();
+              throw new UserError("hosts", r.error, "check the hosts and the config's sandbox");
+            }
+          }
+        return served;
+      },
       control,
       scan: (wd) =>
         scanStep({

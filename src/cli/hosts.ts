@@ -28,16 +28,19 @@ async function send(opts: HostsOptions, req: ControlRequest): Promise<void> {
 }
 
 function table(rows: readonly HostRow[]): string {
-  const head = ["NAME", "STATE", "SLOTS", "FREE", "SPEED", "TRANSPORT", "TAGS"];
-  const body = rows.map((h) => [
-    h.name,
-    h.detail,
-    String(h.slots),
-    String(h.free),
-    String(h.speed),
-    h.transport,
-    h.tags.join(","),
-  ]);
+  const head = ["NAME", "STATE", "SLOTS", "FREE", "SPEED", "TRANSPORT", "TAGS", "RUNNING"];
+  const body = rows.map((h) =>
+    [
+      h.name,
+      h.detail,
+      String(h.slots),
+      String(h.free),
+      String(h.speed),
+      h.transport,
+      h.tags.join(","),
+      h.tasks.map((t) => `${t.slot}:${t.label}`).join(" "),
+    ].map(oneLine),
+  );
   const widths = head.map((t, i) => Math.max(t.length, ...body.map((r) => r[i]!.length)));
   return [head, ...body]
     .map(
@@ -48,6 +51,11 @@ function table(rows: readonly HostRow[]): string {
           .trimEnd() + "\n",
     )
     .join("");
+}
+
+/** A cell on one line: control characters (a reason's CR/LF) escaped as the log does. */
+function oneLine(s: string): string {
+  return JSON.stringify(s).slice(1, -1).replace(/\\"/g, '"');
 }
 
 /** `herd hosts list|add|drain|remove`: talks to the running master over its control socket. */
@@ -73,7 +81,10 @@ export function registerHosts(program: Command): void {
     await send(opts, { op: "add", line: words.join(" ") });
   });
   common(
-    hosts.command("drain").description("let a host finish its task, then leave").argument("<name>"),
+    hosts
+      .command("drain")
+      .description("let a host finish every package it builds, then leave")
+      .argument("<name>"),
   ).action(async (name: string, opts: HostsOptions) => {
     await send(opts, { op: "drain", name });
   });

@@ -18,6 +18,7 @@ import { serveHosts, type Served } from "../hosts/serve.js";
 interface ScanOptions {
   readonly tree: string;
   readonly local?: string;
+  readonly slots?: string;
   readonly hosts?: string;
   readonly output: string;
   readonly make: string;
@@ -37,6 +38,7 @@ export function registerScan(program: Command): void {
     )
     .requiredOption("-t, --tree <dir>", "the pkgsrc tree (stamped with herd tree stamp)")
     .option("-l, --local <n>", "use N local hosts")
+    .option("--slots <k>", "with --local: directories each local host scans at once", "1")
     .option("-H, --hosts <file>", "use the hosts in this hosts file")
     .option("-o, --output <file>", "write the records here (- for stdout)", "-")
     .option("--make <path>", "make program on the hosts", "bmake")
@@ -54,7 +56,12 @@ export function registerScan(program: Command): void {
 }
 
 /** Hosts from --local N or --hosts FILE (exactly one of them). */
-export function hostEntries(opts: { local?: string; hosts?: string; shell?: string }): HostEntry[] {
+export function hostEntries(opts: {
+  local?: string;
+  slots?: string;
+  hosts?: string;
+  shell?: string;
+}): HostEntry[] {
   if ((opts.local === undefined) === (opts.hosts === undefined)) {
     throw new UserError(
       "usage",
@@ -71,7 +78,10 @@ export function hostEntries(opts: { local?: string; hosts?: string; shell?: stri
         "e.g. --local 4",
       );
     }
-    return localEntries(n, opts.shell ?? null);
+    const slots = Number(opts.slots ?? "1");
+    if (!Number.isInteger(slots) || slots < 1 || slots > 1024)
+      throw new UserError("usage", "--slots K needs a number from 1 to 1024", "e.g. --slots 4");
+    return localEntries(n, opts.shell ?? null, slots);
   }
   const file = opts.hosts!;
   let text: string;

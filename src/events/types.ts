@@ -48,6 +48,8 @@ export type BuildEvent =
       readonly pkgname: string;
       readonly pkgpath: string;
       readonly host: string;
+      /** The host's slot it builds in (1-based). */
+      readonly slot?: number;
     }
   | {
       readonly type: "stage";

@@ -27,6 +27,8 @@ export interface HostRow {
   readonly tags: readonly string[];
   readonly failures: number;
   readonly uname: string | null;
+  /** What each busy slot runs. */
+  readonly tasks: readonly { readonly slot: number; readonly label: string }[];
 }
 
 export type ControlReply =
@@ -53,6 +55,7 @@ export function hostRows(pool: HostPool): HostRow[] {
     tags: h.tags,
     failures: h.failures,
     uname: h.info?.uname ?? null,
+    tasks: h.tasks.map((t) => ({ slot: t.slot, label: t.label })),
   }));
 }
 

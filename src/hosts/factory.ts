@@ -9,6 +9,7 @@ import { err, ok, type Result } from "../protocol/result.js";
 import type { HostEntry } from "./hostsfile.js";
 import { LocalTransport, shellCommand } from "./local.js";
 import type { HostConfig } from "./pool.js";
+import { slotSandbox, type SandboxKind } from "./sandbox.js";
 import type { Transport } from "./transport.js";
 
 /** Where a host's tree copy lives, relative to its agent root (as the build expects it). */
@@ -21,8 +22,11 @@ export interface FactoryContext {
   readonly tree: string;
   /** Builds the transports this module does not know itself (ssh, attach). */
   readonly remote?: (entry: HostEntry) => Result<Transport, string>;
-  /** Wraps a local host's shell (e.g. in a sandbox giving it a private prefix: src/hosts/sandbox.ts). */
-  readonly localShell?: (root: string, shell: readonly string[]) => readonly string[];
+  /**
+   * The config's sandbox kind and prefix: each slot of a host sees its own
+   * `localbase` (src/hosts/sandbox.ts), unless its line names its own `sandbox=`.
+   */
+  readonly sandbox?: { readonly kind: SandboxKind; readonly localbase: string };
 }
 
 export interface PoolMember {
@@ -31,13 +35,14 @@ export interface PoolMember {
   readonly sync: boolean;
 }
 
-/** `--local N`: N local hosts named local1..localN. */
-export function localEntries(n: number, shell: string | null): HostEntry[] {
+/** `--local N [--slots K]`: N local hosts named local1..localN. */
+export function localEntries(n: number, shell: string | null, slots = 1): HostEntry[] {
   return Array.from({ length: n }, (_, i) => ({
     name: `local${i + 1}`,
     transport: "local" as const,
     address: null,
-    slots: 1,
+    slots,
+    sandbox: null,
     speed: 1,
     tags: [],
     root: null,
@@ -52,6 +57,14 @@ export function localEntries(n: number, shell: string | null): HostEntry[] {
 
 /** The pool member for one entry, or why it cannot be made. */
 export function memberFor(entry: HostEntry, ctx: FactoryContext): Result<PoolMember, string> {
+  const sandbox = slotSandbox({
+    name: entry.name,
+    slots: entry.slots,
+    hook: entry.sandbox,
+    kind: ctx.sandbox?.kind ?? "none",
+    localbase: ctx.sandbox?.localbase ?? "",
+  });
+  if (!sandbox.ok) return sandbox;
   let transport: Transport;
   if (entry.transport === "local") {
     const root = resolve(entry.address ?? join(ctx.work, "hosts", entry.name));
@@ -60,7 +73,7 @@ export function memberFor(entry: HostEntry, ctx: FactoryContext): Result<PoolMem
       if (!r.ok) return r;
     }
     const shell = shellCommand(entry.shell ?? undefined);
-    transport = new LocalTransport({ root, shell: ctx.localShell?.(root, shell) ?? shell });
+    transport = new LocalTransport({ root, shell });
   } else {
     if (ctx.remote === undefined) return err(`${entry.transport} hosts are not available here`);
     const t = ctx.remote(entry);
@@ -74,6 +87,7 @@ export function memberFor(entry: HostEntry, ctx: FactoryContext): Result<PoolMem
       slots: entry.slots,
       speed: entry.speed,
       tags: entry.tags,
+      sandbox: sandbox.value,
     },
     sync: entry.sync,
   });

@@ -20,12 +20,15 @@
  *   shell=CMD          shell that runs the agent: /bin/sh (default), dash, busybox
  *   sync=yes|no        no: ROOT/pkgsrc is the master's tree itself (NFS, or for a
  *                      local host a symlink herd makes): never synced
+ *   sandbox=KIND|"CMD" how each slot gets a private prefix: none, unshare, bwrap,
+ *                      or a command template entering slot {slot}'s sandbox
+ *                      (e.g. sandbox="chroot /sandbox/slot{slot}"); see the README
  *   identity=FILE      ssh: private key file
  *   known_hosts=FILE   ssh: known_hosts file (host keys are always checked)
  *   ssh_option=OPT     ssh: extra `-o OPT`, repeatable (e.g. ssh_option=ConnectTimeout=20)
  *
- * `#` starts a comment; blank lines are ignored. Every error names the file
- * and line.
+ * A value may be double-quoted to hold spaces. `#` starts a comment; blank
+ * lines are ignored. Every error names the file and line.
  */
 import { err, ok, type Result } from "../protocol/result.js";
 
@@ -42,6 +45,8 @@ export interface HostEntry {
   readonly root: string | null;
   readonly shell: string | null;
   readonly sync: boolean;
+  /** `sandbox=`: one kind word, or the words of a hook template; null when not given. */
+  readonly sandbox: readonly string[] | null;
   readonly identity: string | null;
   readonly knownHosts: string | null;
   readonly sshOptions: readonly string[];
@@ -64,12 +69,12 @@ const KEYS = [
   "root",
   "shell",
   "sync",
+  "sandbox",
   "identity",
   "known_hosts",
   "ssh_option",
 ];
-const HINT =
-  "see the format at the top of src/hosts/hostsfile.ts: NAME TRANSPORT [ADDRESS] [key=value ...]";
+const HINT = 'one host per line: NAME TRANSPORT [ADDRESS] [key=value ...] (README, "Build hosts")';
 
 /** Parses a hosts file's text; the first problem is an error value naming file:line. */
 export function parseHostsFile(text: string, file: string): Result<HostEntry[], HostsFileError> {
@@ -80,10 +85,8 @@ export function parseHostsFile(text: string, file: string): Result<HostEntry[], 
     const lineNo = i + 1;
     const fail = (message: string): Result<HostEntry[], HostsFileError> =>
       err({ code: "hosts-file", message: `${file}:${lineNo}: ${message}`, hint: HINT });
-    const words = lines[i]!.replace(/#.*/, "")
-      .trim()
-      .split(/\s+/)
-      .filter((w) => w !== "");
+    const words = splitLine(lines[i]!);
+    if (words === null) return fail("a double quote is not closed");
     if (words.length === 0) continue;
     const [name, transport, ...rest] = words as [string, string | undefined, ...string[]];
     if (!NAME.test(name)) return fail(`bad host name ${JSON.stringify(name)}`);
@@ -130,6 +133,11 @@ export function parseHostsFile(text: string, file: string): Result<HostEntry[], 
     if (!Number.isFinite(speed) || speed <= 0) return fail(`speed must be a number greater than 0`);
     const sync = kv.get("sync") ?? "yes";
     if (sync !== "yes" && sync !== "no") return fail(`sync must be yes or no`);
+    const sandboxValue = kv.get("sandbox");
+    const sandbox =
+      sandboxValue === undefined ? null : sandboxValue.split(/\s+/).filter((w) => w !== "");
+    if (sandbox !== null && sandbox.length === 0)
+      return fail(`sandbox needs a kind (none, unshare, bwrap) or a quoted command`);
     names.add(name);
     hosts.push({
       name,
@@ -141,6 +149,7 @@ export function parseHostsFile(text: string, file: string): Result<HostEntry[], 
       root: kv.get("root") ?? null,
       shell: kv.get("shell") ?? null,
       sync: sync === "yes",
+      sandbox,
       identity: kv.get("identity") ?? null,
       knownHosts: kv.get("known_hosts") ?? null,
       sshOptions,
@@ -160,8 +169,44 @@ export function formatHostEntry(h: Omit<HostEntry, "line">): string {
   if (h.root !== null) w.push(`root=${h.root}`);
   if (h.shell !== null) w.push(`shell=${h.shell}`);
   if (!h.sync) w.push("sync=no");
+  if (h.sandbox !== null)
+    w.push(
+      h.sandbox.length === 1 ? `sandbox=${h.sandbox[0]!}` : `sandbox="${h.sandbox.join(" ")}"`,
+    );
   if (h.identity !== null) w.push(`identity=${h.identity}`);
   if (h.knownHosts !== null) w.push(`known_hosts=${h.knownHosts}`);
   for (const o of h.sshOptions) w.push(`ssh_option=${o}`);
   return w.join(" ");
+}
+
+/**
+ * The words of a line without its comment; a double-quoted part (in a
+ * value: `sandbox="chroot /s/{slot}"`) keeps its spaces and loses its
+ * quotes. Null when a quote is left open.
+ */
+function splitLine(line: string): string[] | null {
+  const words: string[] = [];
+  let cur = "";
+  let inWord = false;
+  let quoted = false;
+  for (const ch of line) {
+    if (quoted) {
+      if (ch === '"') quoted = false;
+      else cur += ch;
+    } else if (ch === '"') {
+      quoted = true;
+      inWord = true;
+    } else if (ch === "#") break;
+    else if (/\s/.test(ch)) {
+      if (inWord) words.push(cur);
+      cur = "";
+      inWord = false;
+    } else {
+      cur += ch;
+      inWord = true;
+    }
+  }
+  if (quoted) return null;
+  if (inWord) words.push(cur);
+  return words;
 }

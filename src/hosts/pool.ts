@@ -17,7 +17,8 @@ import {
   type RunningTask,
   type TaskResult,
 } from "./connection.js";
-import { acceptsTasks, runningIn, transition, type HostEvent, type HostState } from "./state.js";
+import { inSlot, NO_SANDBOX, type SlotSandbox } from "./sandbox.js";
+import { acceptsTasks, transition, type HostEvent, type HostState } from "./state.js";
 import type { Transport } from "./transport.js";
 
 export interface HostConfig {
@@ -27,6 +28,33 @@ export interface HostConfig {
   /** Relative speed (1.0 = the reference host); a hint for placement. */
   readonly speed: number;
   readonly tags: readonly string[];
+  /** How each slot's commands get their private prefix (default: no sandbox). */
+  readonly sandbox?: SlotSandbox;
+}
+
+/** What one busy slot of a host runs. */
+export interface SlotTask {
+  /** 1-based. */
+  readonly slot: number;
+  /** What runs there: a PKGNAME, `scan PKGPATH`, ... */
+  readonly label: string;
+  /** Date.now() when it started. */
+  readonly since: number;
+}
+
+/**
+ * One slot of a host, held for the length of a task: every command the task
+ * runs goes through it, inside the slot's sandbox.
+ */
+export interface Lease {
+  readonly host: HostName;
+  readonly slot: number;
+  /** The agent's root directory on the host. */
+  readonly root: string;
+  readonly conn: AgentConnection;
+  /** Starts a command in this slot. */
+  start(spec: RunSpec): RunningTask;
+  run(spec: RunSpec): Promise<Result<TaskResult, RequestFailure>>;
 }
 
 export interface HostSnapshot {
@@ -40,6 +68,8 @@ export interface HostSnapshot {
   /** Consecutive failures (link lost, connect failed, reported); reset by a finished task. */
   readonly failures: number;
   readonly info: AgentInfo | null;
+  /** The busy slots, in slot order. */
+  readonly tasks: readonly SlotTask[];
 }
 
 export type PoolEvent =
@@ -85,7 +115,8 @@ interface Entry {
   retryTimer: NodeJS.Timeout | null;
   /** Bumped on every connection attempt, so stale async work knows to stop. */
   gen: number;
-  readonly tasks: Set<RunningTask>;
+  /** Busy slots: index K-1 holds slot K's task. */
+  readonly slots: (SlotTask | null)[];
   needsSync: boolean;
 }
 
@@ -123,7 +154,7 @@ export class HostPool {
       lastPing: 0,
       retryTimer: null,
       gen: 0,
-      tasks: new Set(),
+      slots: Array.from({ length: config.slots }, () => null),
       needsSync: true,
     };
     this.#hosts.set(config.name, e);
@@ -197,30 +228,56 @@ export class HostPool {
     return new Promise((res) => this.#waiters.push(res));
   }
 
-  /** Runs a task on a host with a free slot; `lost` means requeue it elsewhere. */
-  async run(name: HostName, spec: RunSpec): Promise<Result<TaskResult, RunFailure>> {
+  /**
+   * Runs `body` in a free slot of a host: the slot, the host's state
+   * (idle ⇄ busy, draining → gone) and its failure counter follow the task.
+   * `unavailable` when the host cannot take a task now; a task whose host
+   * is lost meanwhile sees its commands fail as `lost`.
+   */
+  async task<T>(
+    name: HostName,
+    label: string,
+    body: (lease: Lease) => Promise<T>,
+  ): Promise<Result<T, RunFailure>> {
     const e = this.#hosts.get(name);
     if (e === undefined) return err({ reason: "unavailable", message: `no host ${name}` });
-    if (
-      e.conn === null ||
-      !acceptsTasks(e.state) ||
-      e.needsSync ||
-      runningIn(e.state) >= e.config.slots
-    ) {
+    const conn = e.conn;
+    const k = e.slots.indexOf(null);
+    if (conn === null || !acceptsTasks(e.state) || e.needsSync || k < 0) {
       return err({ reason: "unavailable", message: `host ${name} cannot take a task now` });
     }
     const gen = e.gen;
-    const task = e.conn.start(spec);
-    e.tasks.add(task);
+    const failuresBefore = e.failures;
+    const slot = k + 1;
+    e.slots[k] = { slot, label, since: Date.now() };
     this.#apply(e, { type: "taskStarted" });
-    const r = await task.result;
-    e.tasks.delete(task);
-    if (gen === e.gen && (e.state.kind === "busy" || e.state.kind === "draining")) {
-      if (r.ok) e.failures = 0;
-      this.#apply(e, { type: "taskEnded" });
-      if (stateOf(e).kind === "idle" && syncPending(e)) this.#startSync(e);
+    const sandbox = e.config.sandbox ?? NO_SANDBOX;
+    const root = conn.info.root;
+    const lease: Lease = {
+      host: name,
+      slot,
+      root,
+      conn,
+      start: (spec) => conn.start(inSlot(sandbox, slot, root, spec)),
+      run: (spec) => conn.start(inSlot(sandbox, slot, root, spec)).result,
+    };
+    try {
+      return ok(await body(lease));
+    } finally {
+      e.slots[k] = null;
+      if (gen === e.gen && (e.state.kind === "busy" || e.state.kind === "draining")) {
+        // A task that ended with no failure reported meanwhile shows the host works.
+        if (e.failures <= failuresBefore) e.failures = 0;
+        this.#apply(e, { type: "taskEnded" });
+        if (stateOf(e).kind === "idle" && syncPending(e)) this.#startSync(e);
+      }
     }
-    return r;
+  }
+
+  /** Runs one command in a free slot of a host; `lost` means requeue it elsewhere. */
+  async run(name: HostName, spec: RunSpec): Promise<Result<TaskResult, RunFailure>> {
+    const r = await this.task(name, spec.argv.join(" ").slice(0, 80), (l) => l.run(spec));
+    return r.ok ? r.value : r;
   }
 
   /** Closes every link (agents kill their tasks) and stops the timers. */
@@ -238,8 +295,8 @@ export class HostPool {
   }
 
   #snapshot(e: Entry): HostSnapshot {
-    const running = runningIn(e.state);
-    const free = acceptsTasks(e.state) && !e.needsSync ? Math.max(0, e.config.slots - running) : 0;
+    const free =
+      acceptsTasks(e.state) && !e.needsSync ? e.slots.filter((t) => t === null).length : 0;
     return {
       name: e.config.name,
       state: e.state,
@@ -250,6 +307,7 @@ export class HostPool {
       transport: e.config.transport.description,
       failures: e.failures,
       info: e.conn?.closed === null ? e.conn.info : null,
+      tasks: e.slots.filter((t): t is SlotTask => t !== null),
     };
   }
 
@@ -281,7 +339,7 @@ export class HostPool {
     e.conn = null;
     if (c === null) return;
     let leaving: Promise<void>;
-    if (e.tasks.size === 0) {
+    if (e.slots.every((t) => t === null)) {
       leaving = c.close(5_000).then(() => e.config.transport.dispose?.());
     } else {
       c.destroy(e.state.kind === "gone" ? e.state.reason : "gone");

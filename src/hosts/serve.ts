@@ -9,7 +9,7 @@ import { hostName } from "../core/hostspec.js";
 import { err, ok, type Result } from "../protocol/result.js";
 import { AttachServer } from "./attach.js";
 import { controlService } from "./control.js";
-import { memberFor } from "./factory.js";
+import { memberFor, type FactoryContext } from "./factory.js";
 import { formatHostEntry, parseHostsFile, type HostEntry } from "./hostsfile.js";
 import type { HostPool } from "./pool.js";
 import { remoteTransports } from "./remote.js";
@@ -30,8 +30,8 @@ export interface ServeOptions {
   readonly syncs: Map<string, boolean>;
   /** Problems worth telling the operator (a hosts file that no longer parses). */
   readonly warn?: (message: string) => void;
-  /** Wraps local hosts' shells (see FactoryContext.localShell). */
-  readonly localShell?: (root: string, shell: readonly string[]) => readonly string[];
+  /** The config's sandbox kind and prefix (see FactoryContext.sandbox). */
+  readonly sandbox?: FactoryContext["sandbox"];
   /** The ssh client (tests); default "ssh". */
   readonly ssh?: string;
 }
@@ -56,7 +56,7 @@ export async function serveHosts(o: ServeOptions): Promise<Served> {
       work: o.work,
       tree: o.tree,
       remote,
-      ...(o.localShell === undefined ? {} : { localShell: o.localShell }),
+      ...(o.sandbox === undefined ? {} : { sandbox: o.sandbox }),
     });
     if (!m.ok) return err(`host ${entry.name}: ${m.error}`);
     o.syncs.set(entry.name, m.value.sync);

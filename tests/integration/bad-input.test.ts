@@ -337,7 +337,7 @@ describe("bad config files (herd build -c)", () => {
 describe("bad hosts files (herd scan --hosts)", () => {
   const box = tempBox("bad-hosts");
   const formatHint =
-    "see the format at the top of src/hosts/hostsfile.ts: NAME TRANSPORT [ADDRESS] [key=value ...]";
+    'one host per line: NAME TRANSPORT [ADDRESS] [key=value ...] (README, "Build hosts")';
   const cases: [string, string, string, string][] = [
     [
       "typo",

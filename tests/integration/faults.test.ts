@@ -261,7 +261,7 @@ describe("damaged, truncated and forged packages from the hosts", () => {
       assert.match(
         lost[0]!.reason as string,
         new RegExp(
-          `^${damaged}\\.tgz: packages/All/${damaged}\\.tgz failed its checksum in transit$`,
+          `^${damaged}\\.tgz: slots/1/packages/All/${damaged}\\.tgz failed its checksum in transit$`,
         ),
       );
       assert.equal(endCounts(r.events, "built").get(damaged), 1, `${damaged} is built again, once`);

@@ -4,7 +4,7 @@ import { join } from "node:path";
 import { performance } from "node:perf_hooks";
 import { test } from "node:test";
 import { hostName } from "../../src/core/hostspec.js";
-import { dispatch, JobQueue } from "../../src/hosts/dispatch.js";
+import { runJobs } from "../../src/bulk/dispatch.js";
 import { LocalTransport } from "../../src/hosts/local.js";
 import { HostPool } from "../../src/hosts/pool.js";
 import { SshTransport } from "../../src/hosts/ssh.js";
@@ -60,25 +60,23 @@ test(
       const started = join(tmp.path, "long-started");
       const where: string[] = [];
       const failures: string[] = [];
-      const q = new JobQueue<string>();
-      q.push("long");
-      const done = dispatch(pool, q, async (host) => {
-        where.push(host);
-        const script = host === "far" ? `touch ${started}; exec sleep 600` : "echo elsewhere";
-        const r = await pool.run(host, { argv: ["sh", "-c", script] });
+      const done = runJobs(pool, ["long"], async (_job, lease) => {
+        where.push(lease.host);
+        const script = lease.host === "far" ? `touch ${started}; exec sleep 600` : "echo elsewhere";
+        const r = await lease.run({ argv: ["sh", "-c", script] });
         if (!r.ok) {
           failures.push(r.error.reason);
-          return "requeue";
+          return { kind: "lost", reason: r.error.message };
         }
         assert.equal(r.value.output.toString(), "elsewhere\n");
-        return "done";
+        return { kind: "ok", value: null };
       });
       while (!existsSync(started)) await new Promise((r) => setTimeout(r, 50));
 
       const cutAt = performance.now();
       far.cut();
       const r = await done;
-      assert.ok(r.ok);
+      assert.equal(r.get(0)?.kind, "ok");
       // The task on the cut host came back as lost and was requeued on the other host.
       assert.deepEqual(where, ["far", "near"]);
       assert.deepEqual(failures, ["lost"]);

@@ -3,7 +3,7 @@ import { existsSync } from "node:fs";
 import { join } from "node:path";
 import { test } from "node:test";
 import { hostName } from "../../src/core/hostspec.js";
-import { dispatch, JobQueue } from "../../src/hosts/dispatch.js";
+import { runJobs } from "../../src/bulk/dispatch.js";
 import { LocalTransport } from "../../src/hosts/local.js";
 import { HostPool } from "../../src/hosts/pool.js";
 import type { HostStateKind } from "../../src/hosts/state.js";
@@ -54,18 +54,17 @@ test(
       });
 
       // Jobs: "hang" sleeps on host a (the fastest, so it gets it first) until a dies.
-      const q = new JobQueue<string>();
-      q.push("hang", ...Array.from({ length: 6 }, (_, i) => `j${i}`));
+      const jobs = ["hang", ...Array.from({ length: 6 }, (_, i) => `j${i}`)];
       const where = new Map<string, string[]>();
       let killedPid = 0;
-      const done = dispatch(pool, q, async (host, job) => {
-        where.set(job, [...(where.get(job) ?? []), host]);
+      const done = runJobs(pool, jobs, async (job, lease) => {
+        where.set(job, [...(where.get(job) ?? []), lease.host]);
         const script =
-          job === "hang" && host === "a" ? "touch ../hang-started; sleep 60" : `echo ${job}`;
-        const r = await pool.run(host, { argv: ["sh", "-c", script] });
-        if (!r.ok) return "requeue";
+          job === "hang" && lease.host === "a" ? "touch ../hang-started; sleep 60" : `echo ${job}`;
+        const r = await lease.run({ argv: ["sh", "-c", script] });
+        if (!r.ok) return { kind: "lost", reason: r.error.message };
         assert.equal(r.value.output.toString(), `${job}\n`);
-        return "done";
+        return { kind: "ok", value: job };
       });
       while (!existsSync(join(tmp.path, "hang-started")))
         await new Promise((res) => setTimeout(res, 20));
@@ -75,7 +74,7 @@ test(
       // only the missing heartbeat answers can tell.
       process.kill(pid, "SIGKILL");
       const r = await done;
-      assert.ok(r.ok);
+      assert.equal(r.size, jobs.length);
       assert.deepEqual(where.get("hang"), ["a", "b"]);
       assert.equal(lostReasons.length, 1);
       assert.match(lostReasons[0]!, /heartbeat timeout/);

@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
 import { hostName, type HostName } from "../../src/core/hostspec.js";
-import { dispatch, JobQueue } from "../../src/hosts/dispatch.js";
+import { runJobs } from "../../src/bulk/dispatch.js";
 import { FakeTransport, type FakeHandler } from "../../src/hosts/fake.js";
 import { getBuffer } from "../../src/hosts/get.js";
 import { HostPool, type PoolOptions } from "../../src/hosts/pool.js";
@@ -103,7 +103,7 @@ test("a host that keeps failing is quarantined with the reason", { timeout: 10_0
 });
 
 test(
-  "removing a busy host fails its task as lost; dispatch requeues it elsewhere",
+  "removing a busy host fails its task as lost; the dispatch loop requeues it elsewhere",
   { timeout: 10_000 },
   async () => {
     const pool = new HostPool(FAST);
@@ -125,19 +125,18 @@ test(
     await until(pool, "a", "idle");
     add(pool, "b", tb, 1, 1);
     await until(pool, "b", "idle");
-    const q = new JobQueue<string>();
-    q.push(...Array.from({ length: 10 }, (_, i) => `job${i}`));
-    const dispatched = dispatch(pool, q, async (host, job) => {
-      ran.set(job, [...(ran.get(job) ?? []), host]);
-      const r = await pool.run(host, { argv: [job] });
-      if (!r.ok) return "requeue";
-      return "done";
+    const jobs = Array.from({ length: 10 }, (_, i) => `job${i}`);
+    const dispatched = runJobs(pool, jobs, async (job, lease) => {
+      ran.set(job, [...(ran.get(job) ?? []), lease.host]);
+      const r = await lease.run({ argv: [job] });
+      if (!r.ok) return { kind: "lost", reason: r.error.message };
+      return { kind: "ok", value: job };
     });
     // a is the fastest, so it takes job0 first, and hangs on it.
     await until(pool, "a", "busy");
     assert.ok(pool.remove(hostName("a"), "operator said so").ok);
     const res = await dispatched;
-    assert.ok(res.ok);
+    assert.equal(res.size, 10);
     assert.deepEqual(ran.get("job0"), [hostName("a"), hostName("b")]);
     for (let i = 1; i < 10; i++) assert.deepEqual(ran.get(`job${i}`), [hostName("b")]);
     assert.deepEqual(pool.get(hostName("a"))!.state, { kind: "gone", reason: "operator said so" });
@@ -145,14 +144,16 @@ test(
   },
 );
 
-test("dispatch reports, as a value, that no host can take work", { timeout: 10_000 }, async () => {
-  const pool = new HostPool({ ...FAST, maxFailures: 1 });
-  add(pool, "bad", new FakeTransport({ failOpens: 5 }));
-  const q = new JobQueue<number>();
-  q.push(1, 2);
-  const r = await dispatch(pool, q, () => Promise.resolve("done"));
-  assert.ok(!r.ok);
-  assert.equal(r.error.pending, 2);
-  assert.match(r.error.message, /bad: failed 1 times/);
-  await pool.close();
-});
+test(
+  "the dispatch loop stops, naming each host, when no host can take work",
+  { timeout: 10_000 },
+  async () => {
+    const pool = new HostPool({ ...FAST, maxFailures: 1 });
+    add(pool, "bad", new FakeTransport({ failOpens: 5 }));
+    await assert.rejects(
+      runJobs(pool, [1, 2], () => Promise.resolve({ kind: "ok" as const, value: null })),
+      /no host can take work \(bad: quarantined: failed 1 times in a row, last: cannot connect: fake host unreachable\); 2 jobs not run/,
+    );
+    await pool.close();
+  },
+);

@@ -91,6 +91,26 @@ export class RunTable {
   }
 
   /**
+   * One copy of a task on a host is gone (its slot was lost) while the host
+   * stays: true when the task now runs nowhere (it must be queued again).
+   */
+  dropCopy(task: number, host: number): boolean {
+    const h = this.hosts[host];
+    if (h === undefined) return false;
+    if (this.dropRedundant(task, host) !== undefined) return false;
+    const c = h.active.find((x) => x.task === task);
+    if (c === undefined) return false;
+    remove(h.active, c);
+    const rest = (this.byTask.get(task) ?? []).filter((x) => x !== c);
+    if (rest.length > 0) {
+      this.byTask.set(task, rest);
+      return false;
+    }
+    this.byTask.delete(task);
+    return true;
+  }
+
+  /**
    * Removes everything a host ran. Returns the tasks that now run nowhere
    * (they must be queued again).
    */

@@ -170,6 +170,21 @@ export class Scheduler {
     return back;
   }
 
+  /** One copy of a task lost its slot while its host stays: the task is ready again unless another copy runs. */
+  onTaskLost(task: number, host: HostName, now: number): void {
+    const i = this.hostIndex.get(host);
+    if (i === undefined) return;
+    if (this.state[task] !== S.Running) {
+      // A redundant copy (its task settled elsewhere) only frees its slot.
+      this.runs.dropRedundant(task, i);
+      return;
+    }
+    if (!this.runs.dropCopy(task, i)) return;
+    if (this.runs.activeOn(i).length === 0) this.hosts[i]!.idleSince = now;
+    this.state[task] = S.Ready;
+    this.heap.push(task);
+  }
+
   /** Fixes a host's speed factor (an operator override or a learned figure). */
   setHostSpeed(name: HostName, speed: number): void {
     const i = this.hostIndex.get(name);

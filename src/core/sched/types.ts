@@ -66,3 +66,22 @@ export interface HostInfo {
   readonly draining: boolean;
   readonly running: number;
 }
+
+/**
+ * What a dispatch loop needs of whatever decides what runs where: the
+ * build's Scheduler and the scan's QueuePlanner both are one.
+ */
+export interface Planner {
+  addHost(name: HostName, opts: HostOptions, now: number): void;
+  drainHost(name: HostName, now: number): void;
+  onHostLost(name: HostName, now: number): number[];
+  /** One copy of a task lost its slot; the task is queued again when no other copy runs. */
+  onTaskLost(task: number, host: HostName, now: number): void;
+  nextAssignments(now: number): Decisions;
+  onTaskFinished(task: number, host: HostName, now: number, ok: boolean): FinishResult;
+  /** Deferred upkeep (model refits), run once the round's tasks are started. */
+  maintain(): boolean;
+  taskState(task: number): TaskState;
+  isFinished(): boolean;
+  readonly remaining: number;
+}

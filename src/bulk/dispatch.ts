@@ -1,0 +1,238 @@
+/**
+ * The one dispatch loop: a planner decides what runs where (the build's
+ * Scheduler, or the scan's queue), the pool runs it in a slot of that host.
+ * The build, the scan and the scale benchmark all run this loop.
+ *
+ * The loop keeps the planner's view of the hosts in step with the pool
+ * (join → addHost; drain, sync → drainHost; lost, removed → onHostLost), and
+ * settles every copy it started exactly once: a task that lost its slot
+ * (its host dropped, or a transfer broke while the host stays) goes back to
+ * the planner alone; the tasks of a host that left are requeued once, by
+ * onHostLost.
+ */
+import type { HostName } from "../core/hostspec.js";
+import type { FinishResult, Planner } from "../core/sched/types.js";
+import type { HostPool, HostSnapshot, Lease } from "../hosts/pool.js";
+import { QueuePlanner } from "../core/sched/queue.js";
+import { acceptsTasks, describeState } from "../hosts/state.js";
+
+/** How one copy of a task ended. */
+export type Outcome<R> =
+  | { readonly kind: "ok"; readonly value: R }
+  | { readonly kind: "failed"; readonly value: R }
+  /** The slot or the host went: the task runs again elsewhere. */
+  | { readonly kind: "lost"; readonly reason: string }
+  /** Another copy delivered first: this one's time still teaches the planner. */
+  | { readonly kind: "redundant" };
+
+export interface CopyControl {
+  /** Aborted when the planner stops this copy (its task settled elsewhere). */
+  readonly signal: AbortSignal;
+  /** False once another copy delivered: this one should bring nothing back. */
+  readonly wanted: () => boolean;
+  /** No other copy of the task was running when this one started. */
+  readonly first: boolean;
+}
+
+export interface DispatchOptions<R> {
+  readonly pool: HostPool;
+  readonly planner: Planner;
+  /** Seconds on a monotonic clock. */
+  readonly now: () => number;
+  /** What a slot shows while it runs the task. */
+  readonly label: (task: number) => string;
+  /** Runs one copy of a task in the slot it was given. */
+  readonly run: (task: number, lease: Lease, copy: CopyControl) => Promise<Outcome<R>>;
+  /**
+   * A copy settled and the planner knows (`fin`: what its finishing decided;
+   * null for a lost copy, reported only when the task went back to the queue).
+   * Called before anything else happens, so the caller can persist it.
+   */
+  readonly settled: (task: number, host: HostName, o: Outcome<R>, fin: FinishResult | null) => void;
+  /** Hands the caller a function that wakes the loop (e.g. after an operator's retry). */
+  readonly wake?: (poke: () => void) => void;
+  /** After every round of decisions (progress displays). */
+  readonly round?: (running: number) => void;
+  /** Resolves when the operator asks the work to stop. */
+  readonly stop?: Promise<void>;
+  /** The error to throw when no host is left that could ever take the remaining work. */
+  readonly noHosts: (hosts: readonly HostSnapshot[]) => Error;
+  /** Give up when nothing has run for this long and no host is usable (ms; default: never). */
+  readonly idleTimeoutMs?: number;
+  /** For benchmarks: the time each round spent on the hosts, the decisions and the starts (ms). */
+  readonly probe?: (hostsMs: number, decideMs: number, startMs: number, starts: number) => void;
+}
+
+export interface DispatchResult {
+  readonly stopped: boolean;
+}
+
+/** Runs the planner's work on the pool until it is finished or stopped. */
+export async function dispatchLoop<R>(o: DispatchOptions<R>): Promise<DispatchResult> {
+  const { pool, planner } = o;
+  const known = new Set<HostName>();
+  const running = new Map<string, AbortController>();
+  const key = (task: number, host: HostName): string => `${task}@${host}`;
+  const copies = new Map<number, number>();
+  let wake: (() => void) | undefined;
+  const poke = (): void => {
+    wake?.();
+  };
+  o.wake?.(poke);
+  const flags = { stopped: false };
+  // A callback that throws (the master cannot write its logs, packages or store) stops the work.
+  let broken: { error: unknown } | undefined;
+  void o.stop?.then(() => {
+    flags.stopped = true;
+    poke();
+  });
+
+  // The planner's view of the hosts changes only when one joins, leaves,
+  // drains or syncs; idle ⇄ busy (every task) does not.
+  let hostsChanged = true;
+  const syncHosts = (): void => {
+    if (!hostsChanged) return;
+    hostsChanged = false;
+    const now = o.now();
+    for (const h of pool.list()) {
+      const usable = acceptsTasks(h.state) && h.free + h.tasks.length === h.slots;
+      if (usable && !known.has(h.name)) {
+        known.add(h.name);
+        planner.addHost(h.name, { slots: h.slots, speed: h.speed }, now);
+      } else if (!usable && known.has(h.name)) {
+        known.delete(h.name);
+        // Draining or syncing: what runs there finishes; lost or gone: it runs again elsewhere.
+        if (h.state.kind === "draining" || h.state.kind === "syncing" || acceptsTasks(h.state))
+          planner.drainHost(h.name, now);
+        else planner.onHostLost(h.name, now);
+      }
+    }
+  };
+  const unsubscribe = pool.subscribe((e) => {
+    if (e.type === "state" && !(acceptsTasks(e.from) && acceptsTasks(e.to))) hostsChanged = true;
+    poke();
+  });
+
+  const start = (task: number, host: HostName): void => {
+    const k = key(task, host);
+    const first = (copies.get(task) ?? 0) === 0 && planner.taskState(task) !== "done";
+    copies.set(task, (copies.get(task) ?? 0) + 1);
+    const abort = new AbortController();
+    running.set(k, abort);
+    const control: CopyControl = {
+      signal: abort.signal,
+      wanted: () => planner.taskState(task) !== "done",
+      first,
+    };
+    // Settled inside the slot, so the outcome is known before the slot frees
+    // (and before a drained host leaves).
+    const settle = (outcome: Outcome<R>, inSlot: boolean): void => {
+      running.delete(k);
+      copies.set(task, (copies.get(task) ?? 1) - 1);
+      // The planner stopped this copy: it knows, and the copy counts for nothing.
+      if (abort.signal.aborted) return;
+      const now = o.now();
+      if (outcome.kind === "redundant") {
+        planner.onTaskFinished(task, host, now, true);
+      } else if (outcome.kind === "lost") {
+        planner.onTaskLost(task, host, now);
+        // The host is gone or going: the pool counts it, the loop hears of it from the pool.
+        if (inSlot) pool.reportFailure(host, outcome.reason);
+        // Unavailable: the host changed state since the planner chose it.
+        else hostsChanged = true;
+        if (planner.taskState(task) === "ready") o.settled(task, host, outcome, null);
+      } else {
+        const fin = planner.onTaskFinished(task, host, now, outcome.kind === "ok");
+        for (const a of fin.stop) running.get(key(a.task, a.host))?.abort();
+        o.settled(task, host, outcome, fin);
+      }
+      poke();
+    };
+    const job = pool
+      .task(host, o.label(task), async (lease) => {
+        settle(await o.run(task, lease, control), true);
+      })
+      .then((r) => {
+        if (!r.ok) settle({ kind: "lost", reason: r.error.message }, false);
+      });
+    void job.catch((error: unknown) => {
+      broken ??= { error };
+      poke();
+    });
+  };
+
+  let idleSince = Date.now();
+  try {
+    while (!planner.isFinished() && !flags.stopped) {
+      if (broken !== undefined) throw broken.error;
+      const t0 = o.probe === undefined ? 0 : performance.now();
+      syncHosts();
+      if (running.size > 0) idleSince = Date.now();
+      const hosts = running.size === 0 ? pool.list() : [];
+      if (running.size === 0 && !hosts.some(mayWork)) throw o.noHosts(hosts);
+      if (
+        running.size === 0 &&
+        o.idleTimeoutMs !== undefined &&
+        Date.now() - idleSince > o.idleTimeoutMs &&
+        !hosts.some((h) => acceptsTasks(h.state))
+      )
+        throw o.noHosts(hosts);
+      const t1 = o.probe === undefined ? 0 : performance.now();
+      const decisions = planner.nextAssignments(o.now());
+      const t2 = o.probe === undefined ? 0 : performance.now();
+      for (const a of decisions.stop) running.get(key(a.task, a.host))?.abort();
+      for (const a of decisions.start) start(a.task, a.host);
+      // Upkeep waits until the round's tasks are on their way.
+      planner.maintain();
+      if (o.probe !== undefined)
+        o.probe(t1 - t0, t2 - t1, performance.now() - t2, decisions.start.length);
+      o.round?.(running.size);
+      await Promise.race([new Promise<void>((r) => (wake = r)), pool.changed(), sleep(1000)]);
+    }
+    if (broken !== undefined) throw broken.error;
+  } finally {
+    unsubscribe();
+  }
+  return { stopped: flags.stopped };
+}
+
+/** A host that works or may come back by itself (not removed, not quarantined). */
+export function mayWork(h: HostSnapshot): boolean {
+  return h.state.kind !== "gone" && !(h.state.kind === "lost" && h.state.quarantine !== null);
+}
+
+function sleep(ms: number): Promise<void> {
+  return new Promise((r) => setTimeout(r, ms).unref());
+}
+
+/**
+ * Runs independent jobs on the pool through the one loop (a QueuePlanner
+ * decides): each job once, on the fastest host with a free slot, again
+ * elsewhere when its slot is lost. Resolves with each job's outcome.
+ */
+export async function runJobs<J, R>(
+  pool: HostPool,
+  jobs: readonly J[],
+  run: (job: J, lease: Lease) => Promise<Outcome<R>>,
+  opts: { readonly label?: (job: J) => string; readonly idleTimeoutMs?: number } = {},
+): Promise<Map<number, Outcome<R>>> {
+  const planner = new QueuePlanner();
+  jobs.forEach(() => planner.add());
+  const out = new Map<number, Outcome<R>>();
+  await dispatchLoop<R>({
+    pool,
+    planner,
+    now: () => performance.now() / 1000,
+    label: (t) => opts.label?.(jobs[t]!) ?? `job ${t}`,
+    run: (t, lease) => run(jobs[t]!, lease),
+    settled: (t, _host, o) => {
+      if (o.kind !== "lost") out.set(t, o);
+    },
+    ...(opts.idleTimeoutMs === undefined ? {} : { idleTimeoutMs: opts.idleTimeoutMs }),
+    noHosts: (hosts) =>
+      new Error(
+        `no host can take work (${hosts.map((h) => `${h.name}: ${describeState(h.state)}`).join("; ") || "none"}); ${planner.remaining} jobs not run`,
+      ),
+  });
+  return out;
+}

@@ -1,0 +1,258 @@
+/**
+ * Several builds at once on one host, as an operator meets them: a hosts
+ * file line `big local slots=4` builds the fixture tree to the same outcomes
+ * and the same pkg_summary as three single-slot hosts; `herd hosts list`
+ * shows a busy host and what each slot builds; `herd hosts drain` lets every
+ * running package of a busy multi-slot host finish there before it leaves;
+ * `herd hosts remove` gives its packages to another host.
+ */
+import assert from "node:assert/strict";
+import { spawn, spawnSync } from "node:child_process";
+import { writeFileSync } from "node:fs";
+import { join } from "node:path";
+import { describe, it } from "node:test";
+import { CLI } from "../lib/paths.js";
+import {
+  build,
+  expectedOutcomes,
+  herdJson,
+  sandbox,
+  stableSummary,
+  type Event,
+} from "../lib/fixture.js";
+
+function outcomes(events: readonly Event[]): Map<string, string> {
+  const out = new Map<string, string>();
+  for (const e of events) {
+    if (e.type === "package-end" && e.result !== "lost")
+      out.set(e.pkgname as string, e.result as string);
+    if (e.type === "indirect-failed") out.set(e.pkgname as string, "indirect-failed");
+  }
+  return out;
+}
+
+/** The built/failed/indirect outcomes expected of the fixture tree. */
+function expectedBuildOutcomes(): Map<string, string> {
+  return new Map(
+    [...expectedOutcomes()].filter(([, o]) => ["built", "failed", "indirect-failed"].includes(o)),
+  );
+}
+
+/** `herd hosts ARGS --work WORK --json`, parsed. */
+function hostsCmd(work: string, ...args: string[]): { ok: boolean; [k: string]: unknown } {
+  const r = spawnSync("node", [CLI, "hosts", ...args, "--work", work, "--json"], {
+    encoding: "utf8",
+  });
+  assert.equal(r.status, 0, r.stderr);
+  return JSON.parse(r.stdout) as { ok: boolean };
+}
+
+interface Live {
+  readonly events: Event[];
+  /** Resolves when an event matching `pred` has arrived (the newest such event). */
+  until(what: string, pred: (e: Event) => boolean): Promise<Event>;
+  readonly done: Promise<number | null>;
+}
+
+/** A build running in the background with its NDJSON events as they come. */
+function liveBuild(args: readonly string[], timeoutMs = 240_000): Live {
+  const child = spawn("node", [CLI, "build", ...args, "--json"], {
+    stdio: ["ignore", "pipe", "pipe"],
+  });
+  const events: Event[] = [];
+  const waiters: (() => void)[] = [];
+  let buf = "";
+  let err = "";
+  child.stdout.on("data", (d: Buffer) => {
+    buf += d.toString();
+    const lines = buf.split("\n");
+    buf = lines.pop()!;
+    for (const l of lines) if (l.startsWith("{")) events.push(JSON.parse(l) as Event);
+    for (const w of waiters.splice(0)) w();
+  });
+  child.stderr.on("data", (d: Buffer) => (err += d.toString()));
+  const timer = setTimeout(() => child.kill("SIGKILL"), timeoutMs);
+  const done = new Promise<number | null>((res) =>
+    child.on("close", (code) => {
+      clearTimeout(timer);
+      for (const w of waiters.splice(0)) w();
+      if (code !== 0) process.stderr.write(err);
+      res(code);
+    }),
+  );
+  let closed = false;
+  void done.then(() => (closed = true));
+  return {
+    events,
+    done,
+    until: async (what, pred) => {
+      for (;;) {
+        const hit = events.findLast(pred);
+        if (hit !== undefined) return hit;
+        if (closed) throw new Error(`the build ended before ${what}`);
+        await new Promise<void>((r) => waiters.push(r));
+      }
+    },
+  };
+}
+
+describe("slots", () => {
+  it(
+    "one local host with slots=4 builds the fixture tree as 3 single-slot hosts do",
+    {
+      timeout: 300_000,
+    },
+    async () => {
+      const box = sandbox("slots4");
+      const hosts = join(box.dir, "hosts.txt");
+      writeFileSync(hosts, "big local slots=4\n");
+      const work = join(box.dir, "work-big");
+      const r = await herdJson([
+        "build",
+        "--tree",
+        box.tree,
+        "--hosts",
+        hosts,
+        "--work",
+        work,
+        "-c",
+        box.config,
+      ]);
+      assert.equal(r.code, 0, r.stderr);
+      assert.deepEqual(outcomes(r.events), expectedBuildOutcomes());
+      // The slots really were used at once.
+      const slots = new Set(
+        r.events.filter((e) => e.type === "package-start").map((e) => e.slot as number),
+      );
+      assert.ok(slots.size >= 2, `slots used: ${[...slots].join(",")}`);
+      assert.ok([...slots].every((s) => s >= 1 && s <= 4));
+      const three = join(box.dir, "work-3");
+      const r3 = await build(box, three, 3);
+      assert.equal(r3.code, 0, r3.stderr);
+      assert.deepEqual(stableSummary(work), stableSummary(three));
+    },
+  );
+
+  it(
+    "drain lets a busy multi-slot host finish every running package, then it leaves",
+    {
+      timeout: 300_000,
+    },
+    async () => {
+      // Slow builds (3 s each), so the host is caught with both slots busy.
+      const box = sandbox("drain", { env: { FIXTURE_SLEEP: "3" } });
+      const hosts = join(box.dir, "hosts.txt");
+      writeFileSync(hosts, "a local slots=2\nb local slots=2\n");
+      const work = join(box.dir, "work");
+      const live = liveBuild([
+        "--tree",
+        box.tree,
+        "--hosts",
+        hosts,
+        "--work",
+        work,
+        "-c",
+        box.config,
+      ]);
+      // Wait until a runs two packages at once.
+      const running = (host: string): Set<string> => {
+        const on = new Set<string>();
+        for (const e of live.events) {
+          if (e.type === "package-start" && e.host === host) on.add(e.pkgname as string);
+          if (e.type === "package-end" || e.type === "indirect-failed")
+            on.delete(e.pkgname as string);
+        }
+        return on;
+      };
+      await live.until("host a busy in both slots", () => running("a").size === 2);
+      const list = hostsCmd(work, "list") as unknown as {
+        hosts: {
+          name: string;
+          state: string;
+          free: number;
+          tasks: { slot: number; label: string }[];
+        }[];
+      };
+      const a = list.hosts.find((h) => h.name === "a")!;
+      assert.equal(a.state, "busy");
+      assert.equal(a.free, 0);
+      assert.deepEqual(
+        a.tasks.map((t) => t.slot),
+        [1, 2],
+      );
+      const onA = running("a");
+      assert.deepEqual(new Set(a.tasks.map((t) => t.label)), onA);
+      const drained = hostsCmd(work, "drain", "a");
+      assert.equal(drained.ok, true);
+      const drainAt = live.events.length;
+      assert.equal(await live.done, 0);
+      const after = live.events.slice(drainAt);
+      // Both packages a was building end built on a; a starts nothing new; then a is gone.
+      for (const p of onA) {
+        const ends = live.events.filter((e) => e.type === "package-end" && e.pkgname === p);
+        assert.deepEqual(
+          ends.map((e) => [e.result, e.host]),
+          [["built", "a"]],
+          `${p} was finished where it ran`,
+        );
+      }
+      assert.ok(!after.some((e) => e.type === "package-start" && e.host === "a"));
+      const gone = after.find((e) => e.type === "host" && e.host === "a" && e.state === "gone");
+      assert.ok(gone !== undefined, "a left");
+      assert.equal(gone.detail, "drained");
+      const goneAt = after.indexOf(gone);
+      assert.ok(
+        after.slice(goneAt).every((e) => !(e.type === "package-end" && e.host === "a")),
+        "a left after its last package",
+      );
+      // Nothing was built twice, and the outcomes are the fixture's.
+      const built = live.events.filter((e) => e.type === "package-end" && e.result === "built");
+      assert.equal(new Set(built.map((e) => e.pkgname)).size, built.length);
+      assert.deepEqual(outcomes(live.events), expectedBuildOutcomes());
+    },
+  );
+
+  it(
+    "remove stops a busy multi-slot host at once; its packages are built elsewhere",
+    {
+      timeout: 300_000,
+    },
+    async () => {
+      const box = sandbox("remove", { env: { FIXTURE_SLEEP: "3" } });
+      const hosts = join(box.dir, "hosts.txt");
+      writeFileSync(hosts, "a local slots=2\nb local slots=2\n");
+      const work = join(box.dir, "work");
+      const live = liveBuild([
+        "--tree",
+        box.tree,
+        "--hosts",
+        hosts,
+        "--work",
+        work,
+        "-c",
+        box.config,
+      ]);
+      const started = await live.until(
+        "a package started on b",
+        (e) =>
+          e.type === "package-start" &&
+          e.host === "b" &&
+          expectedOutcomes().get(e.pkgname as string) === "built",
+      );
+      const removed = hostsCmd(work, "remove", "b");
+      assert.equal(removed.ok, true);
+      assert.equal(await live.done, 0);
+      const p = started.pkgname as string;
+      const ends = live.events.filter((e) => e.type === "package-end" && e.pkgname === p);
+      assert.deepEqual(
+        ends.map((e) => [e.result, e.host]),
+        [
+          ["lost", "b"],
+          ["built", "a"],
+        ],
+      );
+      assert.ok(live.events.some((e) => e.type === "host" && e.host === "b" && e.state === "gone"));
+      assert.deepEqual(outcomes(live.events), expectedBuildOutcomes());
+    },
+  );
+});
