@@ -1,11 +1,11 @@
 /**
  * One run of the scale benchmark: the real scheduler (policy "herd") and the
  * real HostPool drive N fake hosts over unix sockets through every
- * buildable package of the full tree, one task per package, the way
- * src/bulk/loop.ts drives them (its dispatch part: hosts from the pool's
- * list, nextAssignments, pool.run, onTaskFinished, the deferred refits and
- * the ETA forecast by a worker thread) without the package stages. Prints
- * one JSON line of figures.
+ * buildable package of the full tree, one task per package, through the
+ * build's own dispatch loop (src/bulk/dispatch.ts: hosts from the pool,
+ * nextAssignments, a slot lease per task, onTaskFinished, the deferred
+ * refits) and the ETA forecast by a worker thread, without the package
+ * stages. Prints one JSON line of figures.
  */
 import { fork, spawnSync, type ChildProcess } from "node:child_process";
 import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
@@ -15,9 +15,10 @@ import { monitorEventLoopDelay, performance, PerformanceObserver } from "node:pe
 import { loadGraph } from "../../src/cli/simulate-input.js";
 import { hostName, type HostName } from "../../src/core/hostspec.js";
 import { Scheduler } from "../../src/core/sched/scheduler.js";
+import type { Planner } from "../../src/core/sched/types.js";
+import { dispatchLoop } from "../../src/bulk/dispatch.js";
 import { EtaForecaster } from "../../src/bulk/eta-worker.js";
 import { HostPool } from "../../src/hosts/pool.js";
-import { acceptsTasks } from "../../src/hosts/state.js";
 import { serveFakeHosts, SocketTransport, taskStamps } from "./socket-hosts.js";
 
 export interface RunConfig {
@@ -238,11 +239,6 @@ export async function runScale(cfg: RunConfig): Promise<RunFigures> {
   const assign = new Float64Array(tasks);
   let started = 0;
   let failures = 0;
-  const known = new Set<HostName>();
-  let wake: (() => void) | undefined;
-  const poke = (): void => {
-    wake?.();
-  };
   const now = (): number => performance.now() / 1000;
 
   let rss = 0;
@@ -272,17 +268,65 @@ export async function runScale(cfg: RunConfig): Promise<RunFigures> {
   for (const [i, h] of names.entries()) hostIndex.set(h, i);
   const w0 = performance.now();
 
-  const start = (task: number, host: HostName): void => {
-    const assigned = sinceBegin(process.hrtime.bigint());
-    const hi = hostIndex.get(host)!;
-    void pool.run(host, { argv: ["true"] }).then((r) => {
+  // The scheduler as the loop sees it, with its two calls timed.
+  const timed: Planner = {
+    addHost: (h, o, t) => {
+      sched.addHost(h, o, t);
+    },
+    drainHost: (h, t) => {
+      sched.drainHost(h, t);
+    },
+    onHostLost: (h, t) => sched.onHostLost(h, t),
+    onTaskLost: (task, h, t) => {
+      sched.onTaskLost(task, h, t);
+    },
+    nextAssignments: (t) => {
+      const a0 = performance.now();
+      const d = sched.nextAssignments(t);
+      slowest = Math.max(slowest, performance.now() - a0);
+      return d;
+    },
+    onTaskFinished: (task, h, t, ok) => {
+      const f0 = performance.now();
+      const fin = sched.onTaskFinished(task, h, t, ok);
+      const f1 = performance.now();
+      slowest = Math.max(slowest, f1 - f0);
+      if (traceFile !== undefined && f1 - f0 > 0.5)
+        traceRows.push(`f ${(f0 - beginPerf).toFixed(2)} ${(f1 - f0).toFixed(2)} ${task}`);
+      return fin;
+    },
+    maintain: () => {
+      const m0 = performance.now();
+      const did = sched.maintain();
+      if (did && traceFile !== undefined)
+        traceRows.push(`m ${(m0 - beginPerf).toFixed(2)} ${(performance.now() - m0).toFixed(2)}`);
+      return did;
+    },
+    taskState: (task) => sched.taskState(task),
+    isFinished: () => sched.isFinished(),
+    get remaining() {
+      return sched.remaining;
+    },
+  };
+
+  let rounds = 0;
+  let hostsMs = 0;
+  let decideMs = 0;
+  let startMs = 0;
+  await dispatchLoop<null>({
+    pool,
+    planner: timed,
+    now,
+    label: (t) => g.names[t] ?? String(t),
+    run: async (task, lease) => {
+      // The loop calls this as it starts the task, right after its decision.
+      const assigned = sinceBegin(process.hrtime.bigint());
+      const hi = hostIndex.get(lease.host)!;
+      const r = await lease.run({ argv: ["true"] });
       const st = r.ok ? taskStamps(r.value.output) : null;
       if (!r.ok || st === null) {
         failures++;
-        sched.onHostLost(host, now());
-        known.delete(host);
-        poke();
-        return;
+        return { kind: "lost", reason: r.ok ? "no stamps" : r.error.message };
       }
       const recv = sinceBegin(st.recvNs);
       const doneAt = sinceBegin(st.doneNs);
@@ -295,7 +339,7 @@ export async function runScale(cfg: RunConfig): Promise<RunFigures> {
         decide[started] = assigned - seen;
         if (traceFile !== undefined)
           traceRows.push(
-            `t ${seen.toFixed(2)} ${assigned.toFixed(2)} ${recv.toFixed(2)} ${since.toFixed(2)} ${host}`,
+            `t ${seen.toFixed(2)} ${assigned.toFixed(2)} ${recv.toFixed(2)} ${since.toFixed(2)} ${lease.host}`,
           );
         started++;
       }
@@ -307,61 +351,29 @@ export async function runScale(cfg: RunConfig): Promise<RunFigures> {
         if (readyAt[c]! < doneAt) readyAt[c] = doneAt;
         readySeen[c] = seenAt;
       }
-      const f0 = performance.now();
-      sched.onTaskFinished(task, host, now(), true);
-      const f1 = performance.now();
-      slowest = Math.max(slowest, f1 - f0);
-      if (traceFile !== undefined && f1 - f0 > 0.5)
-        traceRows.push(`f ${(f0 - beginPerf).toFixed(2)} ${(f1 - f0).toFixed(2)} ${task}`);
-      poke();
-    });
-  };
-  // As src/bulk/loop.ts: the hosts are looked at again only when one joins or leaves.
-  let hostsChanged = true;
-  const unsubscribe = pool.subscribe((e) => {
-    if (e.type === "state" && !(acceptsTasks(e.from) && acceptsTasks(e.to))) hostsChanged = true;
-    poke();
-  });
-  let rounds = 0;
-  let hostsMs = 0;
-  let decideMs = 0;
-  let startMs = 0;
-  while (!sched.isFinished()) {
-    rounds++;
-    const l0 = performance.now();
-    const t = now();
-    if (hostsChanged) {
-      hostsChanged = false;
-      for (const h of pool.list()) {
-        if (acceptsTasks(h.state) && !known.has(h.name)) {
-          known.add(h.name);
-          sched.addHost(h.name, { slots: h.slots, speed: h.speed }, t);
-        }
+      return { kind: "ok", value: null };
+    },
+    settled: () => undefined,
+    // As the build: the ETA of every progress step, forecast by a worker thread.
+    round: () => {
+      const settled = tasks - sched.remaining;
+      if (settled !== lastDone) {
+        lastDone = settled;
+        forecaster.current(now());
       }
-    }
-    const a0 = performance.now();
-    const d = sched.nextAssignments(now());
-    const a1 = performance.now();
-    slowest = Math.max(slowest, a1 - a0);
-    for (const a of d.start) start(a.task, a.host);
-    const settled = tasks - sched.remaining;
-    if (settled !== lastDone) {
-      lastDone = settled;
-      forecaster.current(now());
-    }
-    // As src/bulk/loop.ts: refits wait until the round's tasks are on their way.
-    const m0 = performance.now();
-    if (sched.maintain() && traceFile !== undefined)
-      traceRows.push(`m ${(m0 - beginPerf).toFixed(2)} ${(performance.now() - m0).toFixed(2)}`);
-    if (traceFile !== undefined && a1 - a0 > 0.5)
-      traceRows.push(
-        `r ${(a0 - beginPerf).toFixed(2)} ${(a1 - a0).toFixed(2)} ${d.start.length} ${(performance.now() - a1).toFixed(2)}`,
-      );
-    hostsMs += a0 - l0;
-    decideMs += a1 - a0;
-    startMs += performance.now() - a1;
-    await Promise.race([new Promise<void>((r) => (wake = r)), pool.changed(), sleep(1000)]);
-  }
+    },
+    probe: (h, d, st, starts) => {
+      rounds++;
+      hostsMs += h;
+      decideMs += d;
+      startMs += st;
+      if (traceFile !== undefined && d > 0.5)
+        traceRows.push(
+          `r ${(performance.now() - st - d - beginPerf).toFixed(2)} ${d.toFixed(2)} ${starts} ${st.toFixed(2)}`,
+        );
+    },
+    noHosts: () => new Error("every fake host is gone"),
+  });
   const wallS = (performance.now() - w0) / 1000;
   if (traceFile !== undefined) {
     gcObs.disconnect();
@@ -374,7 +386,6 @@ export async function runScale(cfg: RunConfig): Promise<RunFigures> {
   const wait1 = runqueueWaitS();
   clearInterval(sampler);
   rss = Math.max(rss, process.memoryUsage.rss());
-  unsubscribe();
   await forecaster.close();
   await pool.close();
   await hosts.stop();
@@ -408,8 +419,4 @@ export async function runScale(cfg: RunConfig): Promise<RunFigures> {
     loopLag: { p50: lag.percentile(50) / 1e6, p99: lag.percentile(99) / 1e6, max: lag.max / 1e6 },
     load: [load0, loadavg()[0]!],
   };
-}
-
-function sleep(ms: number): Promise<void> {
-  return new Promise((r) => setTimeout(r, ms).unref());
 }

@@ -164,14 +164,15 @@ export const CLIENT_JS = String.raw`(function () {
       }
       var lines = h.running.length ? h.running : [null];
       lines.forEach(function (p, i) {
-        // Jobs run on a host's agent directly: the pool may call a host idle while it builds.
+        // The event stream leaves out idle/busy flips (package events tell them): busy while it builds.
         var shown = h.running.length && h.state === "idle" ? "busy" : h.state;
         var state = el("span", { cls: "st st-" + cls(shown), text: shown || "?" });
         if (h.detail) state.setAttribute("title", h.detail);
         tb.appendChild(el("tr", { "data-host": h.name }, [
           el("td", { text: i === 0 ? h.name : "" }),
           el("td", {}, [i === 0 ? state : null]),
-          el("td", {}, [p ? pkgLink(p.pkgname, h.name) : null]),
+          el("td", {}, [p ? pkgLink(p.pkgname, h.name) : null,
+            p && p.slot && h.running.length > 1 ? el("span", { cls: "slot", text: " slot " + p.slot }) : null]),
           el("td", { cls: "stage", text: p ? p.stage : "" }),
           el("td", { cls: "num", text: dur(((now() - (p ? p.since : h.since)) / 1000)) }),
           el("td", {}, [i === 0 ? btn : null])

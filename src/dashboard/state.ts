@@ -10,6 +10,8 @@ import type { BuildEvent } from "../events/types.js";
 export interface RunningPackage {
   readonly pkgname: string;
   readonly pkgpath: string;
+  /** The host's slot it builds in (1-based; 0 when the event did not say). */
+  readonly slot: number;
   /** The stage running now (the one after the last finished), "" when unknown. */
   stage: string;
   /** The last stage that finished, whose log can be shown. */
@@ -191,6 +193,7 @@ export function applyEvent(s: DashState, e: BuildEvent, t: number): number[] {
       h.running.push({
         pkgname: e.pkgname,
         pkgpath: e.pkgpath,
+        slot: e.slot ?? 0,
         stage,
         lastStage: null,
         since: t,

@@ -6,7 +6,8 @@
  * prefix is private to it and reset from the kit at every Init), plus a local
  * category in the test's copy of the tree: a chain of three packages linked
  * through buildlink3, and one that needs pkgtools/mtree, which fails to link
- * on a modern glibc (a real failure).
+ * on a modern glibc (a real failure). Then the same set on one host with
+ * three slots, each with its own private view of the bootstrap prefix.
  */
 import assert from "node:assert/strict";
 import { spawnSync } from "node:child_process";
@@ -24,7 +25,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
 import { REAL_BUILD_PACKAGES } from "../../src/cli/demo-real.js";
-import type { Event } from "../lib/fixture.js";
+import { stableSummary, type Event } from "../lib/fixture.js";
 import { CLI } from "../lib/paths.js";
 import {
   bootstrapConfig,
@@ -153,6 +154,62 @@ describe(
           spawnSync(join(x, "bin/herd-greeter"), ["world"], { encoding: "utf8" }).stdout,
           "hello, world\n",
         );
+      },
+    );
+
+    it(
+      "gives the same outcomes and pkg_summary on one host with slots=3, the prefix private per slot",
+      { timeout: 20 * 60_000 },
+      async () => {
+        const work3 = join(tmp, "work-slots");
+        const hosts = join(tmp, "hosts-slots.txt");
+        // The first host's synced tree copy, now one host building three packages at once.
+        writeFileSync(hosts, `big local ${join(hostSet(p, "real-build"), "local1")} slots=3\n`);
+        const r = await runCmd(
+          [
+            "node",
+            CLI,
+            "build",
+            "--tree",
+            tree,
+            "--hosts",
+            hosts,
+            "--work",
+            work3,
+            "-c",
+            join(tmp, "herd.json"),
+            "--pkgs",
+            join(tmp, "list"),
+            "--json",
+          ],
+          { timeoutMs: 18 * 60_000 },
+        );
+        assert.equal(r.code, 0, r.stderr.slice(-3000));
+        const ev = r.stdout
+          .split("\n")
+          .filter((l) => l.startsWith("{"))
+          .map((l) => JSON.parse(l) as Event);
+        const results = (es: readonly Event[]): string[] =>
+          es
+            .filter((e) => e.type === "package-end" && e.result !== "lost")
+            .map((e) => `${e.pkgname as string} ${e.result as string}`)
+            .sort();
+        assert.deepEqual(results(ev), results(events));
+        const slots = new Set(
+          ev
+            .filter((e) => e.type === "package-start")
+            .map((e) => `${e.host as string}.${e.slot as number}`),
+        );
+        assert.ok(slots.size >= 2, `slots used: ${[...slots].join(",")}`);
+        assert.deepEqual(stableSummary(work3), stableSummary(work));
+        // Each slot has its own prefix, filled from the kit; the real prefix is untouched.
+        for (const k of [1, 2, 3])
+          assert.ok(
+            existsSync(
+              join(hostSet(p, "real-build"), "local1", "slots", String(k), "pkg", "bin", "bmake"),
+            ),
+            `slot ${k} has the bootstrap's bmake in its own prefix`,
+          );
       },
     );
 

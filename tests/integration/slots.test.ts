@@ -12,6 +12,7 @@ import { writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { describe, it } from "node:test";
 import { CLI } from "../lib/paths.js";
+import { startSshd } from "./sshd-support.js";
 import {
   build,
   expectedOutcomes,
