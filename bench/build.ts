@@ -1,9 +1,12 @@
 /**
- * Bulk builds of the fixture tree on 1, 2 and 4 local hosts: wall time of
- * the build phase against the simulator's prediction for the same
- * per-package durations, and the master's overhead per package (the time a
- * package spends outside its stages: dispatch, transfers, bookkeeping).
- * Usage: node dist/bench/build.js
+ * Bulk builds of the fixture tree on 1, 2 and 4 local hosts (or, with
+ * --slots, on one local host with 1, 2 and 4 slots): wall time of the build
+ * phase against the simulator's prediction for the same per-package
+ * durations and the same hosts, and the master's overhead per package (the
+ * time a package spends outside its stages: dispatch, transfers,
+ * bookkeeping). --sleep S sets FIXTURE_SLEEP (each tick package's build
+ * sleeps S seconds, a slow build that leaves the CPU free).
+ * Usage: node dist/bench/build.js [--slots] [--sleep S]
  */
 import { spawnSync } from "node:child_process";
 import { cpSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
@@ -23,8 +26,17 @@ cpSync(join(root, "tests/fixtures/tree"), tree, {
   filter: (s) => !/\/work$|\.herd-tree-id$/.test(s),
 });
 spawnSync("node", [cli, "tree", "stamp", "--tree", tree]);
+const slotMode = process.argv.includes("--slots");
+const sleepAt = process.argv.indexOf("--sleep");
+const sleep = sleepAt < 0 ? "0" : (process.argv[sleepAt + 1] ?? "0");
 const config = join(tmp, "herd.json");
-writeFileSync(config, JSON.stringify({ path: [join(root, "tests/fixtures/tools")] }));
+writeFileSync(
+  config,
+  JSON.stringify({
+    path: [join(root, "tests/fixtures/tools")],
+    ...(sleep === "0" ? {} : { env: { FIXTURE_SLEEP: sleep } }),
+  }),
+);
 
 interface Row {
   pkgname: string;
@@ -32,6 +44,7 @@ interface Row {
   finished_ms: number;
 }
 
+/** A build on N local hosts, or (--slots) on one local host with N slots. */
 function run(hosts: number): { buildSeconds: number; db: Database.Database } {
   const work = join(tmp, `work${hosts}`);
   const r = spawnSync(
@@ -42,7 +55,7 @@ function run(hosts: number): { buildSeconds: number; db: Database.Database } {
       "--tree",
       tree,
       "--local",
-      String(hosts),
+      ...(slotMode ? ["1", "--slots", String(hosts)] : [String(hosts)]),
       "--work",
       work,
       "-c",
@@ -111,19 +124,17 @@ if (!g.ok) throw new Error("graph");
 const actual = names.map((n) => (stageMs.get(n) ?? 0) / 1000 + overheadPerPkg / 1000);
 
 console.log(
-  `fixture tree: ${rows.length} packages sent to hosts (built or failed), herd build on N local hosts of this ${String(availableParallelism())}-core machine`,
+  `fixture tree: ${rows.length} packages sent to hosts (built or failed), FIXTURE_SLEEP=${sleep}, herd build on ${slotMode ? "one local host with N slots" : "N local hosts"} of this ${String(availableParallelism())}-core machine`,
 );
 console.log(
   `master overhead per package: ${overheadPerPkg.toFixed(0)} ms inside a package's span outside its stages, ${gapPerPkg.toFixed(0)} ms between packages on one host; Depends (ship + pkg_add) and Fetch stages ${(transferMs.ms / rows.length).toFixed(0)} ms per package`,
 );
-console.log("hosts  build phase (s)  simulated (s)  ratio");
+console.log(`${slotMode ? "slots" : "hosts"}  build phase (s)  simulated (s)  ratio`);
 for (const n of [1, 2, 4]) {
   const r = n === 1 ? one : run(n);
-  const hosts: HostSpec[] = Array.from({ length: n }, (_, i) => ({
-    name: hostName(`h${i + 1}`),
-    speed: 1,
-    slots: 1,
-  }));
+  const hosts: HostSpec[] = slotMode
+    ? [{ name: hostName("h1"), speed: 1, slots: n }]
+    : Array.from({ length: n }, (_, i) => ({ name: hostName(`h${i + 1}`), speed: 1, slots: 1 }));
   const sim = simulate({
     graph: g.graph,
     hosts,

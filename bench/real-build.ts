@@ -1,11 +1,13 @@
 /**
  * The real build of the 2013 tree's no-distfile packages (and the local
- * category's chain; see src/cli/demo-real.ts) on 1, 2 and 3 local hosts,
- * each wall time against `herd simulate`'s prediction from the history the
- * 1-host build recorded (per package: its whole span on the host, from Init
- * to the package fetched back).
+ * category's chain; see src/cli/demo-real.ts) on 1, 2 and 3 local hosts (or,
+ * with --slots, on one local host with 1, 2 and 3 slots, each slot with its
+ * private view of the bootstrap prefix), each wall time against `herd
+ * simulate`'s prediction from the history the 1-host build recorded (per
+ * package: its whole span on the host, from Init to the package fetched
+ * back).
  *
- * Usage: npx tsc -p . && node dist/bench/real-build.js [ROUNDS]
+ * Usage: npx tsc -p . && node dist/bench/real-build.js [ROUNDS] [--slots]
  * The hosts' tree copies are kept in the cache (synced once, before timing).
  */
 import { mkdirSync, mkdtempSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
@@ -25,7 +27,8 @@ import {
   treeWithCategory,
 } from "../tests/lib/pkgsrc2013.js";
 
-const rounds = Number(process.argv[2] ?? "1");
+const slotMode = process.argv.includes("--slots");
+const rounds = Number(process.argv.slice(2).find((a) => /^\d+$/.test(a)) ?? "1");
 const p = preparePkgsrc2013();
 const tree = treeWithCategory(p, LOCAL_CATEGORY);
 const set = hostSet(p, "bench-build");
@@ -43,7 +46,14 @@ interface Event {
   readonly phase?: string;
 }
 
-/** One build on N hosts; the build phase's wall seconds and its work directory. */
+/** --slots: a hosts file of one local host (the first synced copy) with N slots. */
+function hostsFile(slots: number, tag: string): string {
+  const f = join(tmp, `hosts-${tag}.txt`);
+  writeFileSync(f, `local1 local ${join(set, "local1")} slots=${slots}\n`);
+  return f;
+}
+
+/** One build on N hosts (or N slots); the build phase's wall seconds and its work directory. */
 async function build(hosts: number, tag: string): Promise<{ seconds: number; work: string }> {
   const work = join(tmp, `work-${tag}`);
   mkdirSync(work);
@@ -55,8 +65,7 @@ async function build(hosts: number, tag: string): Promise<{ seconds: number; wor
       "build",
       "--tree",
       tree,
-      "--local",
-      String(hosts),
+      ...(slotMode ? ["--hosts", hostsFile(hosts, tag)] : ["--local", String(hosts)]),
       "--work",
       work,
       "-c",
@@ -120,7 +129,7 @@ async function predicted(work: string, history: string, hosts: number): Promise<
     "--history",
     history,
     "--hosts",
-    String(hosts),
+    slotMode ? `1x1.0:${hosts}` : String(hosts),
     "--json",
   ]);
   if (r.code !== 0) throw new Error(`herd simulate failed: ${r.stderr}`);
@@ -132,7 +141,9 @@ const walls = new Map<number, number[]>();
 let reference: string | undefined;
 for (let round = 0; round < rounds; round++) {
   for (const n of [1, 2, 3]) {
-    process.stderr.write(`${new Date().toISOString()} round ${round + 1}: ${n} host(s)...\n`);
+    process.stderr.write(
+      `${new Date().toISOString()} round ${round + 1}: ${n} ${slotMode ? "slot(s)" : "host(s)"}...\n`,
+    );
     const b = await build(n, `${n}-${round}`);
     walls.set(n, [...(walls.get(n) ?? []), b.seconds]);
     if (n === 1 && reference === undefined) reference = b.work;
@@ -141,9 +152,9 @@ for (let round = 0; round < rounds; round++) {
 const history = join(tmp, "history.csv");
 const packages = historyCsv(reference!, history);
 console.log(
-  `real 2013 tree: ${packages} packages sent to hosts (no-distfile pkgtools, a local chain of 3, mtree failing), on N local hosts of this ${availableParallelism()}-core machine; median of ${rounds} round(s)`,
+  `real 2013 tree: ${packages} packages sent to hosts (no-distfile pkgtools, a local chain of 3, mtree failing), on ${slotMode ? "one local host with N slots" : "N local hosts"} of this ${availableParallelism()}-core machine; median of ${rounds} round(s)`,
 );
-console.log("hosts  build phase (s)  herd simulate (s)  ratio");
+console.log(`${slotMode ? "slots" : "hosts"}  build phase (s)  herd simulate (s)  ratio`);
 for (const n of [1, 2, 3]) {
   const wall = median(walls.get(n)!);
   const sim = await predicted(reference!, history, n);

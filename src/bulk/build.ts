@@ -7,6 +7,7 @@
 import { existsSync } from "node:fs";
 import { mkdir, readFile } from "node:fs/promises";
 import { join } from "node:path";
+import { carryFailures } from "../core/carry.js";
 import { installOrder, restrictedFiles } from "../core/install-order.js";
 import { planBuild, type PreviousPackage } from "../core/plan.js";
 import type { ScanRecord } from "../core/records.js";
@@ -17,6 +18,12 @@ import type { Config } from "../cli/config.js";
 import type { EventBus } from "../events/types.js";
 import type { HostConfig, HostPool } from "../hosts/pool.js";
 import type { PackageRow } from "../store/store.js";
+import {
+  initialState,
+  packageTransition,
+  type PackageEvent,
+  type PackageState,
+} from "../core/pkgstate.js";
 import { indexRepository } from "../report/repository.js";
 import { commitPackage } from "./job.js";
 import { buildLoop, type LoopPackage } from "./loop.js";
@@ -158,6 +165,20 @@ async function build(req: BuildRequest, wd: Workdir): Promise<BuildSummary> {
     emit({ type: "plan", counts: plan.counts, packages: plan.packages.length });
 
     const rows = new Map(ownRows.map((r) => [r.pkgname, r]));
+    // Every state change of a package from here on goes through its machine (src/core/pkgstate.ts).
+    const states = new Map<string, PackageState>(
+      planned
+        ? ownRows.map((r) => [r.pkgname, r.state === "building" ? "pending" : r.state])
+        : plan.packages.map((p) => [p.pkgname, initialState(p.state)]),
+    );
+    const move = (name: string, ev: PackageEvent, fields: PackageFields = {}): void => {
+      const from = states.get(name);
+      const to = from === undefined ? undefined : packageTransition(from, ev);
+      if (to === undefined || !to.ok)
+        throw new Error(`bug: package ${name}: ${ev.type} in state ${from ?? "unknown"}`);
+      states.set(name, to.value);
+      store.setPackage(buildId, name, { ...fields, state: to.value });
+    };
     if (planned) {
       const back = store.requeueBuilding(buildId);
       if (back > 0)
@@ -179,40 +200,35 @@ async function build(req: BuildRequest, wd: Workdir): Promise<BuildSummary> {
       if (r.state === "built") return existsSync(join(wd.paths.all, `${name}.tgz`));
       return r.state === "failed" || r.state === "indirect-failed";
     };
-    // Packages that will not build, each with the failed package to blame.
-    const blocked = new Map<number, string>();
-    const toBuild: number[] = [];
-    // Each package's MULTI_VERSION words as make arguments, checked once.
-    const makeArgsOf = new Map<number, string[]>();
-    for (const i of plan.toBuild) {
-      const name = plan.packages[i]!.pkgname;
-      const makeArgs = multiVersionArgs(records[i]!.get("MULTI_VERSION"));
-      const state = rows.get(name)?.state;
-      const culprit = res.depends[i]!.map((d) => blocked.get(d)).find((c) => c !== undefined);
-      if (state === "failed" || state === "indirect-failed") {
-        blocked.set(i, rows.get(name)?.culprit ?? name);
-      } else if (culprit !== undefined) {
-        blocked.set(i, culprit);
-        store.setPackage(buildId, name, {
-          state: "indirect-failed",
-          culprit,
-          reason: `depends on ${culprit}`,
-        });
-      } else if (makeArgs === undefined) {
-        // Never passed to make: this package fails, the build goes on.
-        blocked.set(i, name);
-        const reason = `unsafe MULTI_VERSION "${records[i]!.get("MULTI_VERSION") ?? ""}" (it holds VAR=value words only); nothing of it was run`;
-        store.setPackage(buildId, name, {
-          state: "failed",
-          failedStage: "MULTI_VERSION",
-          reason,
-        });
-        emit({ type: "warning", message: `${name}: ${reason}` });
-      } else if (!settled(name)) {
-        toBuild.push(i);
-        makeArgsOf.set(i, makeArgs);
-      }
+    // What the plan's "build" packages become: carried-over failures block their dependents.
+    const carry = carryFailures({
+      order: plan.toBuild,
+      depends: res.depends,
+      earlier: (i) => {
+        const r = rows.get(plan.packages[i]!.pkgname);
+        return r === undefined ? undefined : { state: r.state, culprit: r.culprit };
+      },
+      makeArgs: (i) => multiVersionArgs(records[i]!.get("MULTI_VERSION")),
+      name: (i) => plan.packages[i]!.pkgname,
+    });
+    for (const [i, culprit] of carry.blocked) {
+      move(
+        plan.packages[i]!.pkgname,
+        { type: "blocked" },
+        { culprit, reason: `depends on ${culprit}` },
+      );
     }
+    for (const i of carry.refused) {
+      // Never passed to make: this package fails, the build goes on.
+      const name = plan.packages[i]!.pkgname;
+      const reason = `unsafe MULTI_VERSION "${records[i]!.get("MULTI_VERSION") ?? ""}" (it holds VAR=value words only); nothing of it was run`;
+      move(name, { type: "refused" }, { failedStage: "MULTI_VERSION", reason });
+      emit({ type: "warning", message: `${name}: ${reason}` });
+    }
+    const toBuild = carry.build
+      .filter(([i]) => !settled(plan.packages[i]!.pkgname))
+      .map(([i]) => i);
+    const makeArgsOf = new Map(carry.build);
     const loopIndex = new Map(toBuild.map((i, k) => [i, k]));
     const history = store.history();
     const installs = installOrder(res);
@@ -258,23 +274,21 @@ async function build(req: BuildRequest, wd: Workdir): Promise<BuildSummary> {
       ...(req.control === undefined ? {} : { control: req.control }),
       onRetry: (pkg, revived) => {
         for (const p of [pkg, ...revived])
-          store.setPackage(buildId, p.pkgname, {
-            state: "pending",
-            host: null,
-            startedMs: null,
-            finishedMs: null,
-            failedStage: null,
-            culprit: null,
-            reason: "",
-          });
+          move(
+            p.pkgname,
+            { type: "retry" },
+            {
+              host: null,
+              startedMs: null,
+              finishedMs: null,
+              failedStage: null,
+              culprit: null,
+              reason: "",
+            },
+          );
       },
       onStart: (pkg, host, startedMs) => {
-        store.setPackage(buildId, pkg.pkgname, {
-          state: "building",
-          host,
-          startedMs,
-          finishedMs: null,
-        });
+        move(pkg.pkgname, { type: "start" }, { host, startedMs, finishedMs: null });
       },
       onStage: (pkg, host, s) => {
         store.recordStage(buildId, {
@@ -290,34 +304,43 @@ async function build(req: BuildRequest, wd: Workdir): Promise<BuildSummary> {
       },
       onSettled: (pkg, host, outcome) => {
         if (outcome.ok) {
-          store.setPackage(buildId, pkg.pkgname, {
-            state: "built",
-            host,
-            finishedMs: Date.now(),
-            sha256: outcome.sha256,
-            size: outcome.size,
-            reason: "",
-          });
+          move(
+            pkg.pkgname,
+            { type: "built" },
+            {
+              host,
+              finishedMs: Date.now(),
+              sha256: outcome.sha256,
+              size: outcome.size,
+              reason: "",
+            },
+          );
           // Only now into the repository: a store write that fails (full disk)
           // or a master killed in between leaves no unrecorded file there.
           commitPackage(outcome);
         } else if (outcome.lost)
-          store.setPackage(buildId, pkg.pkgname, { state: "pending", host: null, startedMs: null });
+          move(pkg.pkgname, { type: "lost" }, { host: null, startedMs: null });
         else
-          store.setPackage(buildId, pkg.pkgname, {
-            state: "failed",
-            host,
-            finishedMs: Date.now(),
-            failedStage: outcome.stage,
-            reason: outcome.reason,
-          });
+          move(
+            pkg.pkgname,
+            { type: "failed" },
+            {
+              host,
+              finishedMs: Date.now(),
+              failedStage: outcome.stage,
+              reason: outcome.reason,
+            },
+          );
       },
       onIndirect: (pkg, culprit) => {
-        store.setPackage(buildId, pkg.pkgname, {
-          state: "indirect-failed",
-          culprit: culprit.pkgname,
-          reason: `depends on ${culprit.pkgname}`,
-        });
+        move(
+          pkg.pkgname,
+          { type: "blocked" },
+          {
+            culprit: culprit.pkgname,
+            reason: `depends on ${culprit.pkgname}`,
+          },
+        );
       },
     });
 
@@ -361,12 +384,14 @@ async function build(req: BuildRequest, wd: Workdir): Promise<BuildSummary> {
   }
 }
 
+/** The fields of a package's row that change with its state (the state itself moves through `move`). */
+type PackageFields = Partial<Omit<PackageRow, "state" | "pkgname" | "pkgpath">>;
+
 function newRow(p: ReturnType<typeof planBuild>["packages"][number]): PackageRow {
-  const state = p.state === "build" ? "pending" : p.state;
   return {
     pkgname: p.pkgname,
     pkgpath: p.pkgpath,
-    state,
+    state: initialState(p.state),
     reason: p.reason,
     culprit: p.culprit,
     failedStage: p.failedStage,

@@ -89,6 +89,7 @@ export async function buildLoop(o: LoopOptions): Promise<LoopResult> {
   let built = 0;
   let failed = 0;
   let indirect = 0;
+  // When each package's first copy started; a package is in the store as building while here.
   const t0 = new Map<number, number>();
 
   const run = async (
@@ -152,6 +153,8 @@ export async function buildLoop(o: LoopOptions): Promise<LoopResult> {
     const wallMs = Math.round((o.now() - (t0.get(task) ?? o.now())) * 1000);
     if (outcome.kind === "redundant") return;
     if (outcome.kind === "lost") {
+      // A copy that never started (its host changed before it could) leaves no trace.
+      if (!t0.delete(task)) return;
       o.bus.emit({
         type: "package-end",
         pkgname: pkg.pkgname,
@@ -172,6 +175,7 @@ export async function buildLoop(o: LoopOptions): Promise<LoopResult> {
     }
     if (job.ok) built++;
     else failed++;
+    t0.delete(task);
     o.onSettled(pkg, host, job, 0);
     if (!job.ok && !job.lost) {
       o.bus.emit({

@@ -3,25 +3,16 @@
  * (a `dep -> dependent` edge list, or pbulk scan/presolve records), the
  * build history CSV, both plain or zstd-compressed.
  */
-import { classify } from "../core/classify.js";
 import { looksLikeDepGraph, parseDepGraph } from "../core/depgraph.js";
 import { latestByPackage, parseHistory, type PackageHistory } from "../core/history.js";
-import { field, formatErrorText, parseRecords, type ScanRecord } from "../core/records.js";
-import { resolveRecords } from "../core/resolve.js";
-import { buildTaskGraph, type GraphError, type TaskGraph } from "../core/sched/graph.js";
-import type { RecordedBuild } from "../core/sim/scenario.js";
+import { formatErrorText, parseRecords, type ScanRecord } from "../core/records.js";
+import type { GraphError } from "../core/sched/graph.js";
+import { edgeListGraph, scanGraph, type LoadedGraph } from "../core/sim/graph-input.js";
+
+export type { LoadedGraph } from "../core/sim/graph-input.js";
+export { recordedBuild } from "../core/sim/graph-input.js";
 import { UserError } from "./errors.js";
 import { inputChunks, readScanFile } from "./input.js";
-
-export interface LoadedGraph {
-  readonly graph: TaskGraph;
-  readonly format: "depgraph" | "scan";
-  readonly weights: readonly (number | undefined)[] | undefined;
-  /** Tasks that will not be built (skipped, failed, unresolved per the scan), empty for edge lists. */
-  readonly excluded: readonly boolean[];
-  /** PKG_LOCATION per task (scan input only). */
-  readonly pkgpaths: readonly (string | undefined)[] | undefined;
-}
 
 /** Reads a whole input (plain, .zst or "-") as latin1 text. */
 export async function readText(path: string): Promise<string> {
@@ -63,15 +54,9 @@ function graphFromEdgeList(path: string, text: string): LoadedGraph {
       'each line is "dependency -> dependent"',
     );
   }
-  const built = buildTaskGraph(parsed.graph.names, parsed.graph.deps);
-  if (!built.ok) throw graphError(path, built.error);
-  return {
-    graph: built.graph,
-    format: "depgraph",
-    weights: undefined,
-    excluded: [],
-    pkgpaths: undefined,
-  };
+  const g = edgeListGraph(parsed.graph);
+  if (!g.ok) throw graphError(path, g.error);
+  return g.value;
 }
 
 function graphFromScan(path: string, records: readonly ScanRecord[]): LoadedGraph {
@@ -82,27 +67,9 @@ function graphFromScan(path: string, records: readonly ScanRecord[]): LoadedGrap
       "pass a depgraph, pscan or presolve file",
     );
   }
-  const res = resolveRecords(records);
-  const classes = classify(res).classes;
-  const excluded = classes.map((c) => c !== "buildable");
-  // Packages that will not be built drop their edges, which also breaks any cycle (cycles are failures).
-  const deps = res.depends.map((d, i) => (excluded[i] === true ? [] : d));
-  const built = buildTaskGraph(
-    records.map((r) => r.pkgname),
-    deps,
-  );
-  if (!built.ok) throw graphError(path, built.error);
-  const weights = records.map((r) => {
-    const w = field(r, "PBULK_WEIGHT");
-    return w === undefined || !/^\d+$/.test(w) ? undefined : Number(w);
-  });
-  return {
-    graph: built.graph,
-    format: "scan",
-    weights: weights.some((w) => w !== undefined) ? weights : undefined,
-    excluded,
-    pkgpaths: records.map((r) => field(r, "PKG_LOCATION")),
-  };
+  const g = scanGraph(records);
+  if (!g.ok) throw graphError(path, g.error);
+  return g.value;
 }
 
 function graphError(path: string, e: GraphError): UserError {
@@ -133,33 +100,4 @@ export async function loadHistory(path: string): Promise<Map<string, PackageHist
     );
   }
   return latestByPackage(parsed.rows);
-}
-
-/**
- * Puts graph and history together. An edge list cannot name packages
- * without edges, so history packages missing from it join as isolated tasks.
- */
-export function recordedBuild(
-  loaded: LoadedGraph,
-  history: ReadonlyMap<string, PackageHistory>,
-): RecordedBuild {
-  let graph = loaded.graph;
-  if (loaded.format === "depgraph") {
-    const known = new Set(graph.names);
-    const extra = [...history.keys()].filter((n) => !known.has(n));
-    if (extra.length > 0) {
-      const built = buildTaskGraph(
-        [...graph.names, ...extra],
-        [...graph.deps, ...extra.map(() => [])],
-      );
-      if (built.ok) graph = built.graph;
-    }
-  }
-  return {
-    graph,
-    history,
-    weights: loaded.weights,
-    excluded: loaded.excluded,
-    pkgpaths: loaded.pkgpaths,
-  };
 }

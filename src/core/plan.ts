@@ -9,14 +9,9 @@ import { createHash } from "node:crypto";
 import { classify, topoOrder, type PkgClass } from "./classify.js";
 import type { Resolution } from "./resolve.js";
 
-export type PlanState =
-  | "build"
-  | "up-to-date"
-  | "skipped"
-  | "failed"
-  | "unresolved"
-  | "indirect-skipped"
-  | "indirect-failed";
+import type { PlanState } from "./pkgstate.js";
+
+export type { PlanState } from "./pkgstate.js";
 
 export interface PlannedPackage {
   readonly pkgname: string;

@@ -3,7 +3,7 @@
  * terminal display, --json NDJSON, the dashboard and the report all read
  * this one stream.
  */
-import type { PlanState } from "../core/plan.js";
+import type { PackageResult, PlanState } from "../core/pkgstate.js";
 
 export type BuildEvent =
   | {
@@ -64,7 +64,7 @@ export type BuildEvent =
       readonly pkgname: string;
       readonly pkgpath: string;
       readonly host: string;
-      readonly result: "built" | "failed" | "lost";
+      readonly result: PackageResult;
       readonly stage?: string;
       readonly reason?: string;
       readonly wallMs: number;

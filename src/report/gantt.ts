@@ -9,6 +9,8 @@ export interface GanttRun {
   readonly label: string;
   /** Row key, e.g. "h3" or "h3/2". */
   readonly row: string;
+  /** Where it ran, for its tooltip (default: the row). */
+  readonly host?: string;
   readonly start: number;
   readonly end: number;
   readonly outcome: "ok" | "failed" | "lost" | "redundant" | "cancelled";
@@ -85,7 +87,7 @@ export function renderGantt(runs: readonly GanttRun[], opts: GanttOptions): stri
     const x0 = x(r.start);
     const w = Math.max(0.5, x(r.end) - x0);
     const cls = r.critical && r.outcome === "ok" ? "crit" : r.outcome;
-    const tip = `${r.label} on ${r.row}: ${clock(r.start)} to ${clock(r.end)} (${clock(r.end - r.start)})${r.outcome === "ok" ? "" : ", " + r.outcome}${r.critical ? ", critical path" : ""}`;
+    const tip = `${r.label} on ${r.host ?? r.row}: ${clock(r.start)} to ${clock(r.end)} (${clock(r.end - r.start)})${r.outcome === "ok" ? "" : ", " + r.outcome}${r.critical ? ", critical path" : ""}`;
     out.push(
       `<g><title>${escapeXml(tip)}</title><rect class="bar ${cls}" x="${x0.toFixed(2)}" y="${y}" width="${w.toFixed(2)}" height="${ROW_H - 2}"/>`,
     );

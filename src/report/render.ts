@@ -178,7 +178,7 @@ ${
     ["host", "built", "failed", "busy (s)"],
     m.hosts.map((h) => [e(h.host), String(h.built), String(h.failed), h.busySeconds.toFixed(1)]),
   )}</section>
-<section id="timeline"><h2>Timeline</h2>${criticalHtml(m)}<img src="timeline.svg" alt="timeline of the build, one row per host"></section>
+<section id="timeline"><h2>Timeline</h2>${criticalHtml(m)}<img src="timeline.svg" alt="timeline of the build, one row per busy host slot"></section>
 <section id="diff"><h2>Changes since the previous build</h2>${diff}</section>
 <p><a href="report.txt">report.txt</a> · <a href="report.json">report.json</a></p>
 </body></html>
@@ -221,12 +221,37 @@ ${parts.join("\n")}
   await writeFile(join(dir, pageName(f.pkgname)), html);
 }
 
+/**
+ * One row per package running at once on a host (its busy slots): runs that
+ * overlap on a host go to the first of its rows free at their start; a host
+ * that built one package at a time keeps a single row named after it.
+ */
+function laneRows(runs: readonly { host: string; startMs: number; endMs: number }[]): string[] {
+  const order = runs.map((_, i) => i).sort((a, b) => runs[a]!.startMs - runs[b]!.startMs);
+  const lanes = new Map<string, number[]>();
+  const lane = new Array<number>(runs.length);
+  for (const i of order) {
+    const r = runs[i]!;
+    const ends = lanes.get(r.host) ?? [];
+    let k = ends.findIndex((end) => end <= r.startMs);
+    if (k < 0) k = ends.push(0) - 1;
+    ends[k] = r.endMs;
+    lanes.set(r.host, ends);
+    lane[i] = k;
+  }
+  return runs.map((r, i) =>
+    (lanes.get(r.host)?.length ?? 1) > 1 ? `${r.host}/${lane[i]! + 1}` : r.host,
+  );
+}
+
 function timelineSvg(m: ReportModel): string {
   const t0 = Math.min(...m.timeline.map((r) => r.startMs), Infinity);
   const critical = new Set(m.critical.packages);
-  const runs: GanttRun[] = m.timeline.map((r) => ({
+  const rows = laneRows(m.timeline);
+  const runs: GanttRun[] = m.timeline.map((r, i) => ({
     label: r.pkgname,
-    row: r.host,
+    row: rows[i]!,
+    host: r.host,
     start: (r.startMs - (Number.isFinite(t0) ? t0 : 0)) / 1000,
     end: (r.endMs - (Number.isFinite(t0) ? t0 : 0)) / 1000,
     outcome: r.ok ? "ok" : "failed",

@@ -6,17 +6,10 @@
  * database to resume from.
  */
 import Database from "better-sqlite3";
+import type { PackageState } from "../core/pkgstate.js";
 
-export type PkgState =
-  | "pending"
-  | "building"
-  | "built"
-  | "up-to-date"
-  | "failed"
-  | "indirect-failed"
-  | "skipped"
-  | "indirect-skipped"
-  | "unresolved";
+/** A package's state in the store: the one vocabulary of src/core/pkgstate.ts. */
+export type PkgState = PackageState;
 
 export interface BuildRow {
   readonly id: number;

@@ -8,7 +8,7 @@
  */
 import assert from "node:assert/strict";
 import { spawn, spawnSync } from "node:child_process";
-import { writeFileSync } from "node:fs";
+import { readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { describe, it } from "node:test";
 import { CLI } from "../lib/paths.js";
@@ -127,10 +127,58 @@ describe("slots", () => {
       );
       assert.ok(slots.size >= 2, `slots used: ${[...slots].join(",")}`);
       assert.ok([...slots].every((s) => s >= 1 && s <= 4));
+      // The report's timeline has a row per busy slot of the host, not one row of overlapping bars.
+      const svg = readFileSync(join(work, "report/timeline.svg"), "utf8");
+      assert.match(svg, />big\/1</);
+      assert.match(svg, />big\/2</);
+      assert.doesNotMatch(svg, />big\/5</);
+      assert.match(svg, /<title>tick1-1\.0 on big: /);
       const three = join(box.dir, "work-3");
       const r3 = await build(box, three, 3);
       assert.equal(r3.code, 0, r3.stderr);
       assert.deepEqual(stableSummary(work), stableSummary(three));
+    },
+  );
+
+  it(
+    "an ssh host with slots=3 (a real sshd on loopback) builds the fixture tree the same",
+    {
+      timeout: 300_000,
+    },
+    async () => {
+      const box = sandbox("slots-ssh");
+      const sshd = await startSshd(join(box.dir, "sshd"), ["127.0.0.3"]);
+      try {
+        const hosts = join(box.dir, "hosts.txt");
+        writeFileSync(
+          hosts,
+          `s3 ssh root@127.0.0.3:${sshd.port} slots=3 root=${join(box.dir, "s3")} identity=${sshd.identity} known_hosts=${sshd.knownHosts}\n`,
+        );
+        const work = join(box.dir, "work");
+        const r = await herdJson([
+          "build",
+          "--tree",
+          box.tree,
+          "--hosts",
+          hosts,
+          "--work",
+          work,
+          "-c",
+          box.config,
+        ]);
+        assert.equal(r.code, 0, r.stderr);
+        assert.deepEqual(outcomes(r.events), expectedBuildOutcomes());
+        const slots = new Set(
+          r.events.filter((e) => e.type === "package-start").map((e) => e.slot as number),
+        );
+        assert.ok(slots.size >= 2, `slots used: ${[...slots].join(",")}`);
+        const one = join(box.dir, "work-1");
+        const r1 = await build(box, one, 1);
+        assert.equal(r1.code, 0, r1.stderr);
+        assert.deepEqual(stableSummary(work), stableSummary(one));
+      } finally {
+        await sshd.stop();
+      }
     },
   );
 
