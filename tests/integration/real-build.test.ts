@@ -55,6 +55,26 @@ describe(
     let events: Event[] = [];
 
     let tree: string;
+    /** herd build of the real set with these hosts into a work directory. */
+    const realBuild = (hosts: readonly string[], into: string): ReturnType<typeof runCmd> =>
+      runCmd(
+        [
+          "node",
+          CLI,
+          "build",
+          "--tree",
+          tree,
+          ...hosts,
+          "--work",
+          into,
+          "-c",
+          join(tmp, "herd.json"),
+          "--pkgs",
+          join(tmp, "list"),
+          "--json",
+        ],
+        { timeoutMs: 18 * 60_000 },
+      );
 
     before(async () => {
       p = preparePkgsrc2013();
@@ -80,25 +100,7 @@ describe(
       "builds, installs dependencies and packages with the real tools",
       { timeout: 20 * 60_000 },
       async () => {
-        const r = await runCmd(
-          [
-            "node",
-            CLI,
-            "build",
-            "--tree",
-            tree,
-            "--local",
-            "3",
-            "--work",
-            work,
-            "-c",
-            join(tmp, "herd.json"),
-            "--pkgs",
-            join(tmp, "list"),
-            "--json",
-          ],
-          { timeoutMs: 18 * 60_000 },
-        );
+        const r = await realBuild(["--local", "3"], work);
         events = r.stdout
           .split("\n")
           .filter((l) => l.startsWith("{"))
@@ -165,25 +167,7 @@ describe(
         const hosts = join(tmp, "hosts-slots.txt");
         // The first host's synced tree copy, now one host building three packages at once.
         writeFileSync(hosts, `big local ${join(hostSet(p, "real-build"), "local1")} slots=3\n`);
-        const r = await runCmd(
-          [
-            "node",
-            CLI,
-            "build",
-            "--tree",
-            tree,
-            "--hosts",
-            hosts,
-            "--work",
-            work3,
-            "-c",
-            join(tmp, "herd.json"),
-            "--pkgs",
-            join(tmp, "list"),
-            "--json",
-          ],
-          { timeoutMs: 18 * 60_000 },
-        );
+        const r = await realBuild(["--hosts", hosts], work3);
         assert.equal(r.code, 0, r.stderr.slice(-3000));
         const ev = r.stdout
           .split("\n")

@@ -97,6 +97,16 @@ function liveBuild(args: readonly string[], timeoutMs = 240_000): Live {
   };
 }
 
+/** A build of slow packages (3 s each, so hosts are caught busy) on two local hosts a and b with 2 slots each. */
+function twoBusyHosts(name: string): { work: string; live: Live } {
+  const box = sandbox(name, { env: { FIXTURE_SLEEP: "3" } });
+  const hosts = join(box.dir, "hosts.txt");
+  writeFileSync(hosts, "a local slots=2\nb local slots=2\n");
+  const work = join(box.dir, "work");
+  const args = ["--tree", box.tree, "--hosts", hosts, "--work", work, "-c", box.config];
+  return { work, live: liveBuild(args) };
+}
+
 describe("slots", () => {
   it(
     "one local host with slots=4 builds the fixture tree as 3 single-slot hosts do",
@@ -188,21 +198,7 @@ describe("slots", () => {
       timeout: 300_000,
     },
     async () => {
-      // Slow builds (3 s each), so the host is caught with both slots busy.
-      const box = sandbox("drain", { env: { FIXTURE_SLEEP: "3" } });
-      const hosts = join(box.dir, "hosts.txt");
-      writeFileSync(hosts, "a local slots=2\nb local slots=2\n");
-      const work = join(box.dir, "work");
-      const live = liveBuild([
-        "--tree",
-        box.tree,
-        "--hosts",
-        hosts,
-        "--work",
-        work,
-        "-c",
-        box.config,
-      ]);
+      const { work, live } = twoBusyHosts("drain");
       // Wait until a runs two packages at once.
       const running = (host: string): Set<string> => {
         const on = new Set<string>();
@@ -267,20 +263,7 @@ describe("slots", () => {
       timeout: 300_000,
     },
     async () => {
-      const box = sandbox("remove", { env: { FIXTURE_SLEEP: "3" } });
-      const hosts = join(box.dir, "hosts.txt");
-      writeFileSync(hosts, "a local slots=2\nb local slots=2\n");
-      const work = join(box.dir, "work");
-      const live = liveBuild([
-        "--tree",
-        box.tree,
-        "--hosts",
-        hosts,
-        "--work",
-        work,
-        "-c",
-        box.config,
-      ]);
+      const { work, live } = twoBusyHosts("remove");
       const started = await live.until(
         "a package started on b",
         (e) =>
