@@ -48,8 +48,8 @@ export interface BuildRequest {
   readonly serve?: (wd: Workdir) => Promise<{ close(): Promise<void> }>;
   /** Operator controls (retry a failed package). */
   readonly control?: BuildControl;
-  /** Writes the report directory; returns its main file. */
-  readonly report: (wd: Workdir, buildId: number) => Promise<string>;
+  /** Writes the report directory (of a build that ended at `finishedMs`, null: stopped); returns its main file. */
+  readonly report: (wd: Workdir, buildId: number, finishedMs: number | null) => Promise<string>;
 }
 
 export interface BuildSummary {
@@ -350,8 +350,9 @@ async function build(req: BuildRequest, wd: Workdir): Promise<BuildSummary> {
     for (const p of repo.problems) emit({ type: "warning", message: `repository: ${p}` });
     // The report first: a master killed in between resumes this build (all
     // settled), writes the report again and only then calls it done.
-    const report = await req.report(wd, buildId);
-    if (!result.stopped) store.finishBuild(buildId, Date.now(), "done");
+    const finishedMs = result.stopped ? null : Date.now();
+    const report = await req.report(wd, buildId, finishedMs);
+    if (finishedMs !== null) store.finishBuild(buildId, finishedMs, "done");
     if (req.config.publish !== undefined && !result.stopped) {
       emit({ type: "phase", phase: "publish", detail: req.config.publish.destination });
       const pub = await publish({

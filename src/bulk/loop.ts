@@ -226,6 +226,21 @@ export async function buildLoop(o: LoopOptions): Promise<LoopResult> {
     );
   });
   let lastProgress = -1;
+  // A progress event whenever the settled count moved, and one at the end (the last package's).
+  const progress = (running: number): void => {
+    const done = built + failed + indirect;
+    if (done === lastProgress) return;
+    lastProgress = done;
+    const now = o.now();
+    const eta = forecaster.current(now);
+    o.bus.emit({
+      type: "progress",
+      done,
+      total: names.length,
+      running,
+      etaSeconds: eta.stranded > 0 ? null : Math.max(0, Math.round(eta.finish - now)),
+    });
+  };
   try {
     const r = await dispatchLoop<JobOutcome>({
       pool: o.pool,
@@ -236,20 +251,7 @@ export async function buildLoop(o: LoopOptions): Promise<LoopResult> {
       settled,
       wake: (poke) => (retried = poke),
       ...(o.stop === undefined ? {} : { stop: o.stop }),
-      round: (running) => {
-        const done = built + failed + indirect;
-        if (done === lastProgress) return;
-        lastProgress = done;
-        const now = o.now();
-        const eta = forecaster.current(now);
-        o.bus.emit({
-          type: "progress",
-          done,
-          total: names.length,
-          running,
-          etaSeconds: eta.stranded > 0 ? null : Math.max(0, Math.round(eta.finish - now)),
-        });
-      },
+      round: progress,
       noHosts: (hosts) =>
         new UserError(
           "hosts",
@@ -259,6 +261,7 @@ export async function buildLoop(o: LoopOptions): Promise<LoopResult> {
           "add or repair hosts and run the same command again to resume",
         ),
     });
+    progress(0);
     return { built, failed, indirect, stopped: r.stopped };
   } finally {
     detach?.();

@@ -131,7 +131,7 @@ async function buildCommand(
   // --local N or --hosts FILE, checked (and a hosts file parsed) before anything starts.
   const entries = hostEntries(opts);
   const work = resolve(opts.work);
-  const pkgs = opts.pkgs === undefined ? undefined : readPkgList(opts.pkgs);
+  const pkgs = opts.pkgs === undefined ? undefined : readPkgList(opts.pkgs, tree);
   const mode: OutputMode = opts.json === true ? "json" : process.stderr.isTTY ? "tty" : "plain";
   const display = createDisplay(mode, mode === "json" ? process.stdout : process.stderr, {
     ...(opts.quiet === true ? { quiet: true } : {}),
@@ -223,13 +223,14 @@ async function buildCommand(
           make: config.make,
           ...(pkgs === undefined ? {} : { pkgs }),
         }),
-      report: async (wd, id) =>
+      report: async (wd, id, finishedMs) =>
         writeReport(
           wd.paths.report,
           reportModel(
             wd.store,
             id,
             await readDepends(join(wd.path, "builds", String(id), "presolve")),
+            finishedMs,
           ),
         ),
     });

@@ -3,6 +3,7 @@
  * here; the config file (JSON) and the command line are two views of it.
  */
 import { readFileSync } from "node:fs";
+import { closest } from "../core/suggest.js";
 import { isAbsolute, normalize } from "node:path";
 import { z } from "zod";
 import { DEFAULT_TARGETS, checkTargets } from "../core/targets.js";
@@ -135,10 +136,19 @@ export function loadConfig(path: string | undefined): Config {
   if (!r.success) {
     const issue = r.error.issues[0]!;
     const key = issue.path.join(".");
+    // A misspelt key: name the one it probably is.
+    const typo =
+      issue.code === "unrecognized_keys" && issue.path.length === 0
+        ? issue.keys
+            .map((k) => [k, closest(k, Object.keys(ConfigSchema.shape))] as const)
+            .find(([, c]) => c !== undefined)
+        : undefined;
     throw new UserError(
       "config",
       `${path}: ${key === "" ? "" : `${key}: `}${issue.message}`,
-      "see the README's Configuration section for the keys and their types",
+      typo === undefined
+        ? "see the README's Configuration section for the keys and their types"
+        : `did you mean "${typo[1]!}" instead of "${typo[0]}"? (the README's Configuration section lists the keys)`,
     );
   }
   const prefix = checkPrefix(r.data);

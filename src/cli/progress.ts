@@ -4,6 +4,7 @@
  * lines so the two never garble; elsewhere plain timestamped lines; with
  * --json one NDJSON event per line.
  */
+import { formatCounts } from "../core/pkgstate.js";
 import type { BuildEvent } from "../events/types.js";
 import { ndjson } from "../events/ndjson.js";
 import { printable } from "../core/records.js";
@@ -33,6 +34,7 @@ export function createDisplay(
   if (mode === "json")
     return { onEvent: (e, t) => out.write(ndjson(e, new Date(t))), close: () => undefined };
   const hosts = new Map<string, HostLine>();
+  const joinedHosts = new Set<string>();
   let progress = { done: 0, total: 0, running: 0, eta: null as number | null };
   const counts = { built: 0, failed: 0, indirect: 0 };
   let drawn = 0;
@@ -82,11 +84,19 @@ export function createDisplay(
           log(t, `== ${e.phase}${e.detail === undefined ? "" : `: ${e.detail}`}`);
           break;
         case "host": {
-          const h = hosts.get(e.host) ?? { state: "", pkg: "", stage: "", since: t };
+          const known = hosts.get(e.host);
+          const h = known ?? { state: "", pkg: "", stage: "", since: t };
+          // A host is ready for work the first time it is idle: it joined.
+          const joined = e.state === "idle" && !joinedHosts.has(e.host);
+          if (joined) joinedHosts.add(e.host);
           h.state = e.state;
           if (e.state !== "busy") h.pkg = "";
           hosts.set(e.host, h);
-          if (opts.verbose === true || e.state === "lost" || e.state === "quarantined")
+          if (joined) log(t, `host ${e.host} joined`);
+          else if (
+            opts.verbose === true ||
+            ["lost", "quarantined", "draining", "gone"].includes(e.state)
+          )
             log(t, `host ${e.host}: ${e.state}${e.detail === undefined ? "" : ` (${e.detail})`}`);
           else draw();
           break;
@@ -146,12 +156,7 @@ export function createDisplay(
           draw();
           break;
         case "build-end":
-          log(
-            t,
-            `build ${e.build} finished: ${Object.entries(e.counts)
-              .map(([k, v]) => `${v} ${k}`)
-              .join(", ")}`,
-          );
+          log(t, `build ${e.build} finished: ${formatCounts(e.counts)}`);
           break;
         case "retry":
           counts.failed--;

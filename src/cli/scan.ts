@@ -119,7 +119,7 @@ async function runScan(opts: ScanOptions): Promise<void> {
   if (!(heartbeat > 0))
     throw new UserError("usage", "--heartbeat-timeout needs a number of seconds", "e.g. 30");
   const entries = hostEntries(opts);
-  const pkgs = opts.pkgs === undefined ? undefined : readPkgList(opts.pkgs);
+  const pkgs = opts.pkgs === undefined ? undefined : readPkgList(opts.pkgs, tree);
   const work = resolve(opts.work);
   const syncs = new Map<string, boolean>();
   const mode: OutputMode = opts.json === true ? "json" : process.stderr.isTTY ? "tty" : "plain";
@@ -188,8 +188,12 @@ async function runScan(opts: ScanOptions): Promise<void> {
   }
 }
 
-/** A --pkgs file: one PKGPATH per line, # comments; a bad line is an error naming file and line. */
-export function readPkgList(file: string): string[] {
+/**
+ * A --pkgs file: one PKGPATH per line, # comments; a bad line, a PKGPATH the
+ * tree has no package directory for, or an empty list is an error naming
+ * the file (and line).
+ */
+export function readPkgList(file: string, tree: string): string[] {
   let text: string;
   try {
     text = readFileSync(file, "utf8");
@@ -209,7 +213,19 @@ export function readPkgList(file: string): string[] {
         "one category/dir per line",
       );
     }
+    if (!existsSync(join(tree, line, "Makefile")))
+      throw new UserError(
+        "usage",
+        `${file}:${i + 1}: ${line} is not a package directory of ${tree} (no ${line}/Makefile)`,
+        "check the spelling, or remove the line",
+      );
     out.push(line);
   }
+  if (out.length === 0)
+    throw new UserError(
+      "usage",
+      `${file} lists no PKGPATHs`,
+      "one category/dir per line, or leave out --pkgs to build the whole tree",
+    );
   return out;
 }

@@ -26,6 +26,26 @@ export type PackageState =
   | "indirect-skipped"
   | "unresolved";
 
+/** The order every count of states is shown in: the README, the summary line, report.txt, the dashboard. */
+export const STATE_ORDER: readonly PackageState[] = [
+  "built",
+  "up-to-date",
+  "failed",
+  "indirect-failed",
+  "skipped",
+  "indirect-skipped",
+  "unresolved",
+  "pending",
+  "building",
+];
+
+/** Counts of states as "24 built, 2 failed, ...", in STATE_ORDER, zeros left out. */
+export function formatCounts(counts: Readonly<Record<string, number>>): string {
+  return STATE_ORDER.filter((k) => (counts[k] ?? 0) > 0)
+    .map((k) => `${counts[k]!} ${k}`)
+    .join(", ");
+}
+
 /** What the plan decides of a package before anything is built ("build": it will be pending). */
 export type PlanState = "build" | Exclude<PackageState, "pending" | "building" | "built">;
 

@@ -14,6 +14,12 @@ import type { Channel, LinkEnd, Transport, TransportError } from "./transport.js
 
 export class AttachServer {
   readonly #expect = new Map<string, AttachTransport>();
+  /** How the master reaches a host of that name otherwise (its transport), if it has one. */
+  readonly #other: (name: string) => string | undefined;
+
+  constructor(other: (name: string) => string | undefined = () => undefined) {
+    this.#other = other;
+  }
 
   /** The transport of host `name`: its connections are accepted from now on. */
   transportFor(name: string): AttachTransport {
@@ -36,8 +42,11 @@ export class AttachServer {
     const name = args[0] ?? "";
     const t = this.#expect.get(name);
     if (t === undefined || args.length !== 1) {
+      const other = args.length === 1 ? this.#other(name) : undefined;
       socket.end(
-        `refused unknown host ${JSON.stringify(name)}: it is not in this master's host list (herd hosts add)\n`,
+        other === undefined
+          ? `refused unknown host ${JSON.stringify(name)}: it is not in this master's host list (herd hosts add)\n`
+          : `refused host ${JSON.stringify(name)}: it is not an attach host (the master reaches it as ${other}); list it as "${name} attach" in the hosts file to let it dial in\n`,
       );
       return;
     }

@@ -45,7 +45,10 @@ export interface Served {
 
 /** Starts the socket, adds the hosts file's hosts and watches the file. */
 export async function serveHosts(o: ServeOptions): Promise<Served> {
-  const attach = new AttachServer();
+  const attach = new AttachServer((name) => {
+    const h = o.pool.list().find((x) => x.name === name && x.state.kind !== "gone");
+    return h?.transport;
+  });
   const remote = remoteTransports({
     work: o.work,
     attach,

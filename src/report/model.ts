@@ -85,9 +85,12 @@ export function reportModel(
   store: Store,
   buildId: number,
   depends: ReadonlyMap<string, readonly string[]> = new Map(),
+  /** When the build ended, for a report written just before the store marks it done. */
+  finishedMs: number | null = null,
 ): ReportModel {
-  const build = store.builds().find((b) => b.id === buildId);
-  if (build === undefined) throw new Error(`no build ${buildId}`);
+  const stored = store.builds().find((b) => b.id === buildId);
+  if (stored === undefined) throw new Error(`no build ${buildId}`);
+  const build = finishedMs === null ? stored : { ...stored, finishedMs };
   const rows = store.packages(buildId);
   const stages = store.stages(buildId);
   const counts: Record<string, number> = {};

@@ -6,6 +6,7 @@
  */
 import { copyFile, mkdir, readFile, writeFile } from "node:fs/promises";
 import { basename, join } from "node:path";
+import { STATE_ORDER } from "../core/pkgstate.js";
 import { renderGantt, type GanttRun } from "./gantt.js";
 import type { FailedPackage, ReportModel } from "./model.js";
 
@@ -22,17 +23,7 @@ export function pageName(pkgname: string): string {
   return `pkg-${pkgname.replace(/[^A-Za-z0-9._+-]/g, "_")}.html`;
 }
 
-const ORDER = [
-  "built",
-  "up-to-date",
-  "failed",
-  "indirect-failed",
-  "skipped",
-  "indirect-skipped",
-  "unresolved",
-  "pending",
-  "building",
-];
+const ORDER = STATE_ORDER;
 
 /** Writes report.html, report.txt, report-short.txt, report.json and the package pages; returns report.html's path. */
 export async function writeReport(dir: string, m: ReportModel): Promise<string> {

@@ -269,6 +269,46 @@ describe("bad package lists (herd build --pkgs)", () => {
       "one PKGPATH per line",
     );
   });
+
+  it("rejects a PKGPATH the tree does not have, naming file and line, before any build starts", () => {
+    const work = join(dir, "w-nosuch");
+    expectError(
+      [
+        "build",
+        "--tree",
+        box.tree,
+        "--local",
+        "1",
+        "--work",
+        work,
+        "--pkgs",
+        file("nosuch", "devel/libbase\ndevel/libnosuch\n"),
+      ],
+      `nosuch:2: devel/libnosuch is not a package directory of ${box.tree} (no devel/libnosuch/Makefile)`,
+      "check the spelling, or remove the line",
+    );
+    assert.ok(!existsSync(join(work, "herd.db")), "no build was started");
+  });
+
+  it("rejects an empty list before any build starts (none is left running to resume)", () => {
+    const work = join(dir, "w-empty");
+    expectError(
+      [
+        "build",
+        "--tree",
+        box.tree,
+        "--local",
+        "1",
+        "--work",
+        work,
+        "--pkgs",
+        file("empty", "# nothing yet\n\n"),
+      ],
+      "empty lists no PKGPATHs",
+      "one category/dir per line, or leave out --pkgs to build the whole tree",
+    );
+    assert.ok(!existsSync(join(work, "herd.db")), "no build was started");
+  });
 });
 
 describe("bad config files (herd build -c)", () => {
@@ -293,6 +333,18 @@ describe("bad config files (herd build -c)", () => {
       "unknown-key.json",
       '{"mkae": "bmake"}',
       'unknown-key.json: Unrecognized key: "mkae"',
+      'did you mean "make" instead of "mkae"? (the README\'s Configuration section lists the keys)',
+    ],
+    [
+      "typo-key.json",
+      '{"heartbeatTimeot": 60}',
+      'typo-key.json: Unrecognized key: "heartbeatTimeot"',
+      'did you mean "heartbeatTimeout" instead of "heartbeatTimeot"? (the README\'s Configuration section lists the keys)',
+    ],
+    [
+      "alien-key.json",
+      '{"frobnicate": true}',
+      'alien-key.json: Unrecognized key: "frobnicate"',
       keysHint,
     ],
     [

@@ -153,6 +153,9 @@ describe("herd build on the fixture tree", () => {
 
   it("writes a report with every section, escaping what comes from packages", () => {
     const html = readFileSync(join(work3, "report/report.html"), "utf8");
+    // The report is written just before the build is marked done: it says finished, and when.
+    assert.doesNotMatch(html, /not finished/);
+    assert.match(html, /, finished \d{4}-\d\d-\d\dT/);
     for (const id of [
       "summary",
       "failed",

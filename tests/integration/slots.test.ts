@@ -137,6 +137,9 @@ describe("slots", () => {
       );
       assert.ok(slots.size >= 2, `slots used: ${[...slots].join(",")}`);
       assert.ok([...slots].every((s) => s >= 1 && s <= 4));
+      // The last progress event counts the last package too.
+      const last = r.events.filter((e) => e.type === "progress").at(-1);
+      assert.equal(last?.done, last?.total);
       // The report's timeline has a row per busy slot of the host, not one row of overlapping bars.
       const svg = readFileSync(join(work, "report/timeline.svg"), "utf8");
       assert.match(svg, />big\/1</);
