@@ -407,13 +407,19 @@ function newRow(p: ReturnType<typeof planBuild>["packages"][number]): PackageRow
   };
 }
 
-/** Packages a previous build made, still present in the repository. */
+/**
+ * What earlier builds made of each package: its latest outcome in any of
+ * them (a build of a --pkgs list holds only its own packages, so the one
+ * before it still speaks for the rest), packages still in the repository.
+ */
 function previousBuild(wd: Workdir, current: number): Map<string, PreviousPackage> {
+  const out = new Map<string, PreviousPackage>();
   const builds = wd.store.builds().filter((b) => b.id !== current);
-  const prev = builds.at(-1);
-  return prev === undefined
-    ? new Map<string, PreviousPackage>()
-    : previousOf(wd.store.packages(prev.id), wd.paths.all, prev.id);
+  for (const b of [...builds].reverse()) {
+    const rows = wd.store.packages(b.id).filter((r) => !out.has(r.pkgname));
+    for (const [name, p] of previousOf(rows, wd.paths.all, b.id)) out.set(name, p);
+  }
+  return out;
 }
 
 function previousOf(
