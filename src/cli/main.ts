@@ -16,6 +16,18 @@ import { registerHosts } from "./hosts.js";
 // operator's choice.
 process.umask(process.umask(0o022) | 0o002);
 
+// `herd build --json | head`: a reader that goes away must not stop a build.
+// The events go on into the store (herd serve, the report); stdout is dropped.
+let stdoutGone = false;
+process.stdout.on("error", (e: NodeJS.ErrnoException) => {
+  if (stdoutGone) return;
+  if (e.code !== "EPIPE" && e.code !== "ERR_STREAM_DESTROYED") throw e;
+  stdoutGone = true;
+  process.stderr.write(
+    "herd: standard output was closed (EPIPE): going on without it; everything is kept in the work directory's store\n",
+  );
+});
+
 const program = new Command();
 program
   .name("herd")
