@@ -11,7 +11,8 @@ import { allOf, prefixPrepare } from "../bulk/prefix.js";
 import { prepareRealDemo } from "./demo-real.js";
 import { HostPool } from "../hosts/pool.js";
 import { serveHosts } from "../hosts/serve.js";
-import { readTreeId, stampTree, treeSyncPrepare } from "../hosts/treesync/treesync.js";
+import { treeSyncPrepare } from "../hosts/treesync/treesync.js";
+import { currentTreeId } from "../hosts/treesync/treestamp.js";
 import { hostEntries, readPkgList } from "./scan.js";
 import { readDepends } from "../report/critical.js";
 import { reportModel } from "../report/model.js";
@@ -92,7 +93,6 @@ export function registerBuild(program: Command): void {
       } else {
         const tree = join(root, "tests/fixtures/tree");
         const tools = join(root, "tests/fixtures/tools");
-        if (readTreeId(tree) === null) stampTree(tree);
         s = await buildCommand(
           { tree, local: "3", work: opts.work ?? "work/demo", ...json },
           { path: [tools] },
@@ -115,13 +115,6 @@ async function buildCommand(
       `${tree} does not look like a pkgsrc tree (no mk/ directory)`,
       "pass the top of the tree with --tree",
     );
-  const treeId = readTreeId(tree);
-  if (treeId === null)
-    throw new UserError(
-      "tree",
-      `the tree ${tree} has no tree id`,
-      `run: herd tree stamp --tree ${tree}   (after every update of the tree)`,
-    );
   const base = loadConfig(opts.config);
   const config: Config = {
     ...base,
@@ -139,6 +132,10 @@ async function buildCommand(
   });
   const bus = new EventBus();
   bus.on(display.onEvent);
+  // Everything checked: the tree's id, stamped if missing or stale (src/hosts/treesync/treestamp.ts).
+  const stamped = currentTreeId(tree, work);
+  const treeId = stamped.id;
+  if (stamped.note !== null) bus.emit({ type: "warning", message: stamped.note });
   const syncs = new Map<string, boolean>();
   const pool = new HostPool({
     heartbeatTimeoutMs: config.heartbeatTimeout * 1000,

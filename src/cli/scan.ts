@@ -9,7 +9,8 @@ import { localEntries, HOST_TREE } from "../hosts/factory.js";
 import { parseHostsFile, type HostEntry } from "../hosts/hostsfile.js";
 import { HostPool } from "../hosts/pool.js";
 import { describeState } from "../hosts/state.js";
-import { readTreeId, treeSyncPrepare } from "../hosts/treesync/treesync.js";
+import { treeSyncPrepare } from "../hosts/treesync/treesync.js";
+import { currentTreeId } from "../hosts/treesync/treestamp.js";
 import { UserError } from "./errors.js";
 import { writeChunks } from "./output.js";
 import { createDisplay, type OutputMode } from "./progress.js";
@@ -36,7 +37,7 @@ export function registerScan(program: Command): void {
     .description(
       "scan the tree (bmake pbulk-index per package) on the hosts and write pbulk-scan output",
     )
-    .requiredOption("-t, --tree <dir>", "the pkgsrc tree (stamped with herd tree stamp)")
+    .requiredOption("-t, --tree <dir>", "the pkgsrc tree (its id is stamped when missing or stale)")
     .option("-l, --local <n>", "use N local hosts")
     .option("--slots <k>", "with --local: directories each local host scans at once", "1")
     .option("-H, --hosts <file>", "use the hosts in this hosts file")
@@ -108,13 +109,6 @@ async function runScan(opts: ScanOptions): Promise<void> {
       "pass the top of the tree",
     );
   }
-  if (readTreeId(tree) === null) {
-    throw new UserError(
-      "tree",
-      `the tree ${tree} has no tree id`,
-      `run: herd tree stamp --tree ${tree}`,
-    );
-  }
   const heartbeat = Number(opts.heartbeatTimeout);
   if (!(heartbeat > 0))
     throw new UserError("usage", "--heartbeat-timeout needs a number of seconds", "e.g. 30");
@@ -126,6 +120,9 @@ async function runScan(opts: ScanOptions): Promise<void> {
   const display = createDisplay(mode, process.stderr);
   const bus = new EventBus();
   bus.on(display.onEvent);
+  // The tree's id, stamped if missing or stale, before any host compares its copy with it.
+  const stamped = currentTreeId(tree, work);
+  if (stamped.note !== null) bus.emit({ type: "warning", message: stamped.note });
   const pool = new HostPool({
     heartbeatTimeoutMs: heartbeat * 1000,
     prepare: treeSyncPrepare(tree, (h) => ({ dest: HOST_TREE, sync: syncs.get(h.name) ?? true })),

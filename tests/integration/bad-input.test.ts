@@ -453,16 +453,6 @@ describe("bad build arguments", () => {
     );
   });
 
-  it("rejects a tree without a tree id", () => {
-    mkdirSync(join(dir, "unstamped/mk"), { recursive: true });
-    const tree = join(dir, "unstamped");
-    expectError(
-      ["build", "--tree", "unstamped", "--local", "1"],
-      `the tree ${tree} has no tree id`,
-      `run: herd tree stamp --tree ${tree}   (after every update of the tree)`,
-    );
-  });
-
   it("rejects a host count out of range", () => {
     const box = tempBox("bad-args");
     expectError(
