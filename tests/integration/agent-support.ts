@@ -1,19 +1,19 @@
 /** Shared set-up for tests that drive real agent processes. */
 import { execFileSync } from "node:child_process";
-import { mkdirSync, mkdtempSync, rmSync, symlinkSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { mkdirSync, rmSync, symlinkSync } from "node:fs";
 import { join } from "node:path";
 import { hostName } from "../../src/core/hostspec.js";
 import { AgentConnection } from "../../src/hosts/connection.js";
 import type { HostPool } from "../../src/hosts/pool.js";
 import { describeState, type HostStateKind } from "../../src/hosts/state.js";
 import { LocalTransport, type LocalChannel } from "../../src/hosts/local.js";
+import { scratchDir } from "../lib/scratch.js";
 
 /** The shells every agent test runs under. */
 export const SHELLS: readonly (readonly string[])[] = [["dash"], ["busybox", "sh"]];
 
 export function tempDir(prefix: string): { path: string; remove: () => void } {
-  const path = mkdtempSync(join(tmpdir(), `herd-${prefix}-`));
+  const path = scratchDir(`herd-${prefix}-`);
   return {
     path,
     remove: () => {

@@ -30,20 +30,19 @@ import {
   cpSync,
   existsSync,
   mkdirSync,
-  mkdtempSync,
   readFileSync,
   readdirSync,
   rmSync,
   writeFileSync,
 } from "node:fs";
-import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, describe, it } from "node:test";
 import { build, type Event, sandbox, stamp } from "../lib/fixture.js";
 import { killLeftovers } from "../lib/faults.js";
 import { CLI, ROOT } from "../lib/paths.js";
+import { scratchDir } from "../lib/scratch.js";
 
-const dir = mkdtempSync(join(tmpdir(), "herd-bad-input-"));
+const dir = scratchDir("herd-bad-input-");
 const boxes: string[] = [];
 after(() => {
   for (const d of [dir, ...boxes]) rmSync(d, { recursive: true, force: true });

@@ -4,12 +4,12 @@
  * failed are built after all.
  */
 import assert from "node:assert/strict";
-import { mkdtempSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { describe, it } from "node:test";
 import { startHerd } from "../lib/dashboard.js";
 import { expectedFiles, sandbox, tgzFiles, type Event } from "../lib/fixture.js";
+import { scratchDir } from "../lib/scratch.js";
 
 const TOKEN = "retry-test-token-0123456789";
 
@@ -34,7 +34,7 @@ exec cc "$@"
 
 describe("retrying a failed package", () => {
   it("builds it and its revived dependents in the same build", async () => {
-    const tools = compiler(mkdtempSync(join(tmpdir(), "herd-retry-cc-")));
+    const tools = compiler(scratchDir("herd-retry-cc-"));
     const box = sandbox("retry", { env: { CC: tools.cc } });
     const work = join(box.dir, "work");
     const herd = startHerd([

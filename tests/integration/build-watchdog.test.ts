@@ -1,13 +1,13 @@
 import assert from "node:assert/strict";
-import { mkdtempSync, readFileSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { describe, it } from "node:test";
 import { build, expectedFiles, FIXTURE_TOOLS, sandbox } from "../lib/fixture.js";
+import { scratchDir } from "../lib/scratch.js";
 
 describe("the stage watchdog", () => {
   it("kills a stage that prints nothing for too long and fails the package with that reason", async () => {
-    const dir = mkdtempSync(join(tmpdir(), "herd-watchdog-cc-"));
+    const dir = scratchDir("herd-watchdog-cc-");
     const cc = join(dir, "cc");
     // netkit's compile hangs silently; every other compile works.
     writeFileSync(

@@ -6,8 +6,7 @@
  * test-artifacts/.
  */
 import assert from "node:assert/strict";
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { readFileSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
 import type { Page } from "playwright-core";
@@ -19,6 +18,7 @@ import { Store } from "../../src/store/store.js";
 import { artifact, launchBrowser, type Browser } from "../lib/browser.js";
 import { gatedCompiler, startHerd, type HerdProcess } from "../lib/dashboard.js";
 import { sandbox } from "../lib/fixture.js";
+import { scratchDir } from "../lib/scratch.js";
 
 const WAIT = { timeout: 120_000 };
 
@@ -147,7 +147,7 @@ describe("dashboard in a real browser", () => {
     "shows package names, reasons and logs holding HTML as text, and drains with the token",
     { timeout: 120_000 },
     async () => {
-      const dir = mkdtempSync(join(tmpdir(), "herd-dash-evil-"));
+      const dir = scratchDir("herd-dash-evil-");
       cleanups.push(() => {
         rmSync(dir, { recursive: true, force: true });
       });

@@ -7,15 +7,15 @@
  */
 import assert from "node:assert/strict";
 import { spawn, spawnSync } from "node:child_process";
-import { existsSync, mkdtempSync, rmSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { existsSync, rmSync } from "node:fs";
 import { join } from "node:path";
 import { test } from "node:test";
 import { sandbox } from "../lib/fixture.js";
 import { CLI, ROOT } from "../lib/paths.js";
+import { scratchDir } from "../lib/scratch.js";
 
 test("./herd demo without bmake stops in one line with the exact fix", () => {
-  const empty = mkdtempSync(join(tmpdir(), "herd-nopath-"));
+  const empty = scratchDir("herd-nopath-");
   try {
     const r = spawnSync("/bin/sh", [join(ROOT, "herd"), "demo"], {
       env: { PATH: empty, HERD_NO_INSTALL: "1" },

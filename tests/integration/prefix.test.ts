@@ -4,13 +4,13 @@
  */
 import assert from "node:assert/strict";
 import { spawnSync } from "node:child_process";
-import { mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { mkdirSync, readdirSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { describe, it } from "node:test";
 import { initArgv, localbaseOf, pkgDbDirOf, type PrefixConfig } from "../../src/bulk/prefix.js";
 import { checkPrefix, defaultConfig } from "../../src/cli/config.js";
 import { inSlot, slotSandbox } from "../../src/hosts/sandbox.js";
+import { scratchDir } from "../lib/scratch.js";
 
 const plain: PrefixConfig = { localbase: "", pkgDbDir: "", bootstrapKit: "" };
 const boot: PrefixConfig = { localbase: "/opt/pkg", pkgDbDir: "", bootstrapKit: "/k.tar" };
@@ -27,7 +27,7 @@ describe("host prefix", () => {
   });
 
   it("Init empties the prefix (keeping the directory) and unpacks the kit", () => {
-    const tmp = mkdtempSync(join(tmpdir(), "herd-prefix-"));
+    const tmp = scratchDir("herd-prefix-");
     try {
       const prefix = join(tmp, "opt/pkg");
       mkdirSync(join(prefix, "lib"), { recursive: true });

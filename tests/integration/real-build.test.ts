@@ -14,14 +14,12 @@ import { spawnSync } from "node:child_process";
 import {
   existsSync,
   mkdirSync,
-  mkdtempSync,
   readdirSync,
   readFileSync,
   rmSync,
   symlinkSync,
   writeFileSync,
 } from "node:fs";
-import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
 import { REAL_BUILD_PACKAGES } from "../../src/cli/demo-real.js";
@@ -39,6 +37,7 @@ import {
   treeWithCategory,
   type Pkgsrc2013,
 } from "../lib/pkgsrc2013.js";
+import { scratchDir } from "../lib/scratch.js";
 
 interface ReportJson {
   readonly failed: { pkgname: string; stage: string; reason: string; breaks: number }[];
@@ -84,7 +83,7 @@ describe(
         tree,
         [1, 2, 3].map((i) => join(set, `local${i}`)),
       );
-      tmp = mkdtempSync(join(tmpdir(), "herd-real-build-"));
+      tmp = scratchDir("herd-real-build-");
       work = join(tmp, "work");
       mkdirSync(work);
       // The hosts' directories (their tree copies) outlive the test, as build hosts do.

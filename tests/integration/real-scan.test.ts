@@ -10,8 +10,7 @@
  * (tests/lib/pkgsrc2013.ts); the hosts' tree copies are kept there too.
  */
 import assert from "node:assert/strict";
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { readFileSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
 import { CLI, ROOT } from "../lib/paths.js";
@@ -25,6 +24,7 @@ import {
   syncHosts,
   type Pkgsrc2013,
 } from "../lib/pkgsrc2013.js";
+import { scratchDir } from "../lib/scratch.js";
 
 const SUBSET = join(ROOT, "tests/fixtures/pkgsrc2013/scan-subset.txt");
 
@@ -79,7 +79,7 @@ describe("real pkgsrc 2013: herd scan against pbulk-scan", { skip: pkgsrc2013Mis
       p.tree,
       [1, 2, 3].map((i) => join(set, `local${i}`)),
     );
-    tmp = mkdtempSync(join(tmpdir(), "herd-real-scan-"));
+    tmp = scratchDir("herd-real-scan-");
     // pbulk's scan script hands pbulk-scan the sorted list.
     writeFileSync(join(tmp, "list"), [...locations].sort().join("\n") + "\n");
   });

@@ -1,12 +1,12 @@
 import assert from "node:assert/strict";
 import { execFileSync, spawnSync } from "node:child_process";
-import { mkdtempSync, readFileSync, writeFileSync, existsSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { readFileSync, writeFileSync, existsSync } from "node:fs";
 import { join } from "node:path";
 import { describe, it } from "node:test";
 import { CLI } from "../lib/paths.js";
+import { scratchDir } from "../lib/scratch.js";
 
-const dir = mkdtempSync(join(tmpdir(), "herd-resolve-cli-"));
+const dir = scratchDir("herd-resolve-cli-");
 const GOOD =
   "PKGNAME=app-1.0\nPKG_LOCATION=misc/app\nALL_DEPENDS=lib>=1:../../devel/lib\nPKGNAME=lib-1.5\nPKG_LOCATION=devel/lib\nALL_DEPENDS=\n";
 

@@ -3,11 +3,11 @@
  * playwright-core (no browser download), headless, with a fresh profile
  * that is removed on close.
  */
-import { existsSync, mkdirSync, mkdtempSync, rmSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { existsSync, mkdirSync, rmSync } from "node:fs";
 import { join } from "node:path";
 import { chromium, type BrowserContext, type Page } from "playwright-core";
 import { ROOT } from "./paths.js";
+import { scratchDir } from "./scratch.js";
 
 export const CHROMIUM = process.env.HERD_CHROMIUM ?? "/usr/bin/chromium";
 
@@ -24,7 +24,7 @@ export interface Browser {
 export async function launchBrowser(viewport = { width: 1280, height: 900 }): Promise<Browser> {
   if (!existsSync(CHROMIUM))
     throw new Error(`${CHROMIUM} is missing: apt-get install chromium (./check installs it)`);
-  const profile = mkdtempSync(join(tmpdir(), "herd-chromium-"));
+  const profile = scratchDir("herd-chromium-");
   let context: BrowserContext;
   try {
     context = await chromium.launchPersistentContext(profile, {

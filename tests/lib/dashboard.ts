@@ -4,10 +4,10 @@
  * gate, so a test decides when the fixture build moves on.
  */
 import { spawn } from "node:child_process";
-import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { CLI } from "./paths.js";
+import { scratchDir } from "./scratch.js";
 
 export interface HerdProcess {
   /** The dashboard URL herd printed; rejects if herd exits first. */
@@ -79,7 +79,7 @@ export interface Gate {
 
 /** A closed gate in a fresh directory; every compile also takes `delaySeconds` longer. */
 export function gatedCompiler(delaySeconds = 0): Gate {
-  const dir = mkdtempSync(join(tmpdir(), "herd-gate-"));
+  const dir = scratchDir("herd-gate-");
   const gate = join(dir, "open");
   const cc = join(dir, "gated-cc");
   writeFileSync(

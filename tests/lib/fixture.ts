@@ -4,10 +4,10 @@
  * PATH, and a way to run the CLI and read its NDJSON events.
  */
 import { spawn, spawnSync } from "node:child_process";
-import { cpSync, mkdtempSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { cpSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { CLI, ROOT } from "./paths.js";
+import { scratchDir } from "./scratch.js";
 
 export const FIXTURE_TREE = join(ROOT, "tests/fixtures/tree");
 export const FIXTURE_TOOLS = join(ROOT, "tests/fixtures/tools");
@@ -20,7 +20,7 @@ export interface Sandbox {
 
 /** A temp dir with a stamped copy of the fixture tree and a config file. */
 export function sandbox(name: string, config: Record<string, unknown> = {}): Sandbox {
-  const dir = mkdtempSync(join(tmpdir(), `herd-${name}-`));
+  const dir = scratchDir(`herd-${name}-`);
   const tree = join(dir, "tree");
   cpSync(FIXTURE_TREE, tree, {
     recursive: true,

@@ -1,13 +1,13 @@
 import assert from "node:assert/strict";
-import { mkdtempSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { describe, it } from "node:test";
 import { defaultConfig, loadConfig } from "../../src/cli/config.js";
 import { UserError } from "../../src/cli/errors.js";
 import { multiVersionArgs } from "../../src/core/targets.js";
+import { scratchDir } from "../lib/scratch.js";
 
-const dir = mkdtempSync(join(tmpdir(), "herd-config-"));
+const dir = scratchDir("herd-config-");
 
 function errorOf(text: string): UserError {
   const p = join(dir, "c.json");

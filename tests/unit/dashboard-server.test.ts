@@ -5,8 +5,7 @@
  */
 import assert from "node:assert/strict";
 import { request, type IncomingMessage } from "node:http";
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { mkdirSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { after, describe, it } from "node:test";
 import { Script } from "node:vm";
@@ -22,6 +21,7 @@ import type { StateView, RunView } from "../../src/dashboard/state.js";
 import { EventBus, type BuildEvent } from "../../src/events/types.js";
 import { ok } from "../../src/protocol/result.js";
 import { Store } from "../../src/store/store.js";
+import { scratchDir } from "../lib/scratch.js";
 
 const TOKEN = "test-token-0123456789";
 const EVIL = `<img src=x onerror="alert(1)">-1.0`;
@@ -115,7 +115,7 @@ after(async () => {
 
 /** A work-directory-like setup: a store with one build and a stage log, a report dir, a bus. */
 function setup(): { dir: string; store: Store; bus: EventBus; buildId: number; report: string } {
-  const dir = mkdtempSync(join(tmpdir(), "herd-dash-"));
+  const dir = scratchDir("herd-dash-");
   dirs.push(dir);
   const store = new Store(join(dir, "herd.db"));
   const buildId = store.startBuild("/t", "id", 0);

@@ -1,13 +1,13 @@
 /** The critical path of a build, and how the report marks it. */
 import assert from "node:assert/strict";
-import { mkdtempSync, readFileSync, rmSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { readFileSync, rmSync } from "node:fs";
 import { join } from "node:path";
 import { describe, it } from "node:test";
 import { criticalPath, parseDepends } from "../../src/report/critical.js";
 import { reportModel } from "../../src/report/model.js";
 import { renderHtml, renderText, writeReport } from "../../src/report/render.js";
 import { Store, type PackageRow } from "../../src/store/store.js";
+import { scratchDir } from "../lib/scratch.js";
 
 const PRESOLVE = `PKGNAME=base-1.0
 PKG_LOCATION=devel/base
@@ -101,7 +101,7 @@ describe("critical path", () => {
       renderText(m, false),
       /^Critical path: base-1\.0 -> right-1\.0 -> <top>-1\.0 \(10\.0 s\)$/m,
     );
-    const dir = mkdtempSync(join(tmpdir(), "herd-critical-"));
+    const dir = scratchDir("herd-critical-");
     try {
       await writeReport(dir, m);
       const svg = readFileSync(join(dir, "timeline.svg"), "utf8");

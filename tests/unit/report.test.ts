@@ -1,11 +1,11 @@
 import assert from "node:assert/strict";
-import { mkdtempSync, readFileSync, writeFileSync, readdirSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { readFileSync, writeFileSync, readdirSync } from "node:fs";
 import { join } from "node:path";
 import { describe, it } from "node:test";
 import { Store, type PackageRow } from "../../src/store/store.js";
 import { reportModel } from "../../src/report/model.js";
 import { renderText, writeReport, pageName } from "../../src/report/render.js";
+import { scratchDir } from "../lib/scratch.js";
 
 const EVIL = `x<script>alert(1)</script>-1.0`;
 
@@ -35,7 +35,7 @@ function row(
 
 describe("report", () => {
   it("sorts failures by breakage, escapes names and logs, diffs with the previous build", async () => {
-    const dir = mkdtempSync(join(tmpdir(), "herd-report-"));
+    const dir = scratchDir("herd-report-");
     const log = join(dir, "build.log");
     writeFileSync(log, "error: <img src=x onerror=alert(2)> failed\n");
     const s = new Store(":memory:");

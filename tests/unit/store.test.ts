@@ -1,9 +1,9 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
-import { mkdtempSync } from "node:fs";
-import { tmpdir } from "node:os";
+
 import { join } from "node:path";
 import { Store, type PackageRow } from "../../src/store/store.js";
+import { scratchDir } from "../lib/scratch.js";
 
 function row(pkgname: string, pkgpath: string, state: PackageRow["state"]): PackageRow {
   return {
@@ -27,7 +27,7 @@ function row(pkgname: string, pkgpath: string, state: PackageRow["state"]): Pack
 // One conformance suite for both backends: SQLite in memory and SQLite on disk (WAL).
 const backends: [string, () => string][] = [
   ["in memory", () => ":memory:"],
-  ["on disk", () => join(mkdtempSync(join(tmpdir(), "herd-store-")), "herd.db")],
+  ["on disk", () => join(scratchDir("herd-store-"), "herd.db")],
 ];
 
 for (const [label, path] of backends)
@@ -90,7 +90,7 @@ for (const [label, path] of backends)
 
 describe("store on disk", () => {
   it("keeps everything across a reopen (what resuming relies on)", () => {
-    const path = join(mkdtempSync(join(tmpdir(), "herd-store-")), "herd.db");
+    const path = join(scratchDir("herd-store-"), "herd.db");
     const a = new Store(path);
     const b = a.startBuild("/t", "id", 1);
     a.insertPackages(b, [row("x-1.0", "cat/x", "building")]);

@@ -1,13 +1,13 @@
 import assert from "node:assert/strict";
 import { execFileSync } from "node:child_process";
-import { mkdtempSync, mkdirSync, readFileSync, symlinkSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { mkdirSync, readFileSync, symlinkSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { describe, it } from "node:test";
 import { readTar, unsafeMember } from "../../src/core/tar.js";
 import { summaryRecord } from "../../src/report/repository.js";
+import { scratchDir } from "../lib/scratch.js";
 
-const dir = mkdtempSync(join(tmpdir(), "herd-tar-"));
+const dir = scratchDir("herd-tar-");
 
 function tgz(name: string, build: (root: string) => void, tarArgs: string[] = ["."]): Buffer {
   const root = join(dir, name);
