@@ -239,6 +239,7 @@ export async function buildLoop(o: LoopOptions): Promise<LoopResult> {
       total: names.length,
       running,
       etaSeconds: eta.stranded > 0 ? null : Math.max(0, Math.round(eta.finish - now)),
+      ...(eta.estimate ? { etaEstimate: true } : {}),
     });
   };
   try {

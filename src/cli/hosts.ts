@@ -23,11 +23,12 @@ async function send(opts: HostsOptions, req: ControlRequest): Promise<void> {
     process.stdout.write(JSON.stringify(reply) + "\n");
     return;
   }
-  if (reply.hosts !== undefined) process.stdout.write(table(reply.hosts));
+  if (reply.hosts !== undefined) process.stdout.write(hostsTable(reply.hosts));
   if (reply.message !== undefined) process.stdout.write(`${reply.message}\n`);
 }
 
-function table(rows: readonly HostRow[]): string {
+/** The rows of `herd hosts list`, one line per host whatever its texts hold. */
+export function hostsTable(rows: readonly HostRow[]): string {
   const head = ["NAME", "STATE", "SLOTS", "FREE", "SPEED", "TRANSPORT", "TAGS", "RUNNING"];
   const body = rows.map((h) =>
     [

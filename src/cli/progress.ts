@@ -35,7 +35,7 @@ export function createDisplay(
     return { onEvent: (e, t) => out.write(ndjson(e, new Date(t))), close: () => undefined };
   const hosts = new Map<string, HostLine>();
   const joinedHosts = new Set<string>();
-  let progress = { done: 0, total: 0, running: 0, eta: null as number | null };
+  let progress = { done: 0, total: 0, running: 0, eta: null as number | null, estimate: false };
   const counts = { built: 0, failed: 0, indirect: 0 };
   let drawn = 0;
   let timer: NodeJS.Timeout | undefined;
@@ -57,7 +57,13 @@ export function createDisplay(
     const width = 30;
     const frac = progress.total === 0 ? 0 : progress.done / progress.total;
     const bar = "#".repeat(Math.round(frac * width)).padEnd(width, ".");
-    const eta = progress.eta === null ? "?" : formatDuration(progress.eta);
+    // Without history the ETA is a guess from what finished so far: shown as one.
+    const eta =
+      progress.eta === null
+        ? "?"
+        : progress.estimate
+          ? `~${formatDuration(progress.eta)} (estimate)`
+          : formatDuration(progress.eta);
     lines.push(
       `  [${bar}] ${progress.done}/${progress.total}  ETA ${eta}  running ${progress.running}  built ${counts.built}  failed ${counts.failed}  indirect ${counts.indirect}`,
     );
@@ -152,7 +158,13 @@ export function createDisplay(
             log(t, `indirectly failed ${e.pkgname} (because of ${e.culprit})`);
           break;
         case "progress":
-          progress = { done: e.done, total: e.total, running: e.running, eta: e.etaSeconds };
+          progress = {
+            done: e.done,
+            total: e.total,
+            running: e.running,
+            eta: e.etaSeconds,
+            estimate: e.etaEstimate === true,
+          };
           draw();
           break;
         case "build-end":

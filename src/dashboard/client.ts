@@ -132,7 +132,8 @@ export const CLIENT_JS = String.raw`(function () {
     if (S.finished) eta = "finished";
     else if (S.progress && S.progress.etaSeconds !== null) {
       var left = Math.max(0, S.progress.etaSeconds - (now() - S.progress.timeMs) / 1000);
-      eta = "ETA " + dur(left) + " (about " + new Date(Date.now() + left * 1000).toLocaleTimeString() + ")";
+      eta = (S.progress.etaEstimate ? "ETA ~" : "ETA ") + dur(left) + " (about " +
+        new Date(Date.now() + left * 1000).toLocaleTimeString() + (S.progress.etaEstimate ? ", an estimate: no history yet)" : ")");
     }
     $("eta").textContent = eta;
     var b = S.build;

@@ -68,6 +68,8 @@ export interface DashState {
     readonly total: number;
     readonly running: number;
     readonly etaSeconds: number | null;
+    /** A guess from what finished so far (no history). */
+    readonly etaEstimate: boolean;
     readonly timeMs: number;
   } | null;
   readonly counts: { built: number; failed: number; indirect: number; lost: number };
@@ -260,6 +262,7 @@ export function applyEvent(s: DashState, e: BuildEvent, t: number): number[] {
         total: e.total,
         running: e.running,
         etaSeconds: e.etaSeconds,
+        etaEstimate: e.etaEstimate === true,
         timeMs: t,
       };
       return [];

@@ -76,6 +76,8 @@ export type BuildEvent =
       readonly total: number;
       readonly running: number;
       readonly etaSeconds: number | null;
+      /** The ETA is an estimate from what finished so far (no history to go by). */
+      readonly etaEstimate?: boolean;
     }
   | {
       readonly type: "build-end";

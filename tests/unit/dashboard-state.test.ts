@@ -159,7 +159,14 @@ describe("dashboard state", () => {
     assert.equal(s.failures[0]?.pkgname, `f-${MAX_FAILURES + 4}`);
     assert.equal(s.counts.failed, MAX_FAILURES + 5);
     applyEvent(s, { type: "progress", done: 4, total: 10, running: 2, etaSeconds: 30 }, 77);
-    assert.deepEqual(s.progress, { done: 4, total: 10, running: 2, etaSeconds: 30, timeMs: 77 });
+    assert.deepEqual(s.progress, {
+      done: 4,
+      total: 10,
+      running: 2,
+      etaSeconds: 30,
+      etaEstimate: false,
+      timeMs: 77,
+    });
   });
 
   it("on a resumed build forgets what the earlier master ran; build-end closes what is left", () => {

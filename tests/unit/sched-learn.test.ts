@@ -106,12 +106,12 @@ test("ETA: the same model played forward from the current state", () => {
     ["a@fast"],
   );
   // Then c on the fast host (2-6) and b on the slow one (2-8).
-  assert.deepEqual(estimateFinish(s, 0), { finish: 8, remaining: 8, stranded: 0 });
+  assert.deepEqual(estimateFinish(s, 0), { finish: 8, remaining: 8, stranded: 0, estimate: false });
   assert.equal(estimateFinish(s, 1).finish, 8);
   // At 3 a has overrun its 2 s: it is assumed to need a tenth of its elapsed time more (until 3.3).
   assert.ok(Math.abs(estimateFinish(s, 3).finish - 9.3) < 1e-9);
   s.onTaskFinished(0, fast, 3, true);
-  assert.deepEqual(estimateFinish(s, 3), { finish: 9, remaining: 6, stranded: 0 });
+  assert.deepEqual(estimateFinish(s, 3), { finish: 9, remaining: 6, stranded: 0, estimate: false });
   assert.equal(s.taskState(1), "ready", "the forecast does not touch the scheduler");
 });
 
@@ -136,4 +136,29 @@ test("deferRefit: finishing tasks leaves the estimates alone until maintain() re
   assert.equal(later.maintain(), true);
   assert.deepEqual(later.estimates(), now.estimates());
   assert.equal(later.maintain(), false, "nothing new to fit");
+});
+
+test("ETA of a first build (no history): no task is expected to take less than the mean of those finished", () => {
+  // A chain a -> b -> c -> d, every task really 10 s; the cold model knows nothing.
+  const g = graphOf({ a: 10, b: 10, c: 10, d: 10 }, ["a -> b", "b -> c", "c -> d"]);
+  const s = new Scheduler(g.graph, { policy: "herd" });
+  s.addHost(fast, { slots: 1, speed: 1 }, 0);
+  s.nextAssignments(0);
+  const before = estimateFinish(s, 0);
+  assert.equal(before.estimate, true, "said to be an estimate");
+  s.onTaskFinished(0, fast, 10, true);
+  s.nextAssignments(10);
+  // b runs since 10; b, c and d are each expected to take at least a's 10 s: done at 40.
+  const f = estimateFinish(s, 12);
+  assert.equal(f.estimate, true);
+  assert.ok(Math.abs(f.finish - 40) < 1e-9, `finish ${f.finish}`);
+  // With history, the same state forecasts from the recorded durations alone.
+  const h = new Scheduler(g.graph, { policy: "herd", durations: [1, 1, 1, 1] });
+  h.addHost(fast, { slots: 1, speed: 1 }, 0);
+  h.nextAssignments(0);
+  h.onTaskFinished(0, fast, 10, true);
+  h.nextAssignments(10);
+  const w = estimateFinish(h, 12);
+  assert.equal(w.estimate, false);
+  assert.ok(w.finish < 20, `history's 1 s per task: ${w.finish}`);
 });

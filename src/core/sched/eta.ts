@@ -21,6 +21,8 @@ export interface Forecast {
   readonly remaining: number;
   /** Tasks that cannot run with the current hosts (none alive, or all draining). */
   readonly stranded: number;
+  /** No history: the durations are guesses from what finished so far. */
+  readonly estimate: boolean;
 }
 
 /** What a forecast needs of a scheduler at one instant. */
@@ -38,6 +40,12 @@ export interface EtaInput {
     readonly speed: number;
     readonly draining: boolean;
   }[];
+  /**
+   * No task's duration came from history: the mean of what finished so far
+   * (null before the first) stands in for every task the model knows less
+   * about, as a first build's ETA from a cold model is far too low.
+   */
+  readonly cold: { readonly meanSeconds: number | null } | null;
   /** Running copies, with when each is expected to end. */
   readonly running: readonly {
     readonly task: number;
@@ -60,6 +68,7 @@ export function etaInput(s: Scheduler, now: number): EtaInput {
     now,
     est: s.estimates(),
     settled,
+    cold: s.hasHistory ? null : { meanSeconds: s.observedMean() },
     hosts: s
       .hostList()
       .filter((h) => h.alive)
@@ -70,7 +79,10 @@ export function etaInput(s: Scheduler, now: number): EtaInput {
 
 /** Plays the snapshot forward with expected durations and returns the expected finish. */
 export function forecast(graph: TaskGraph, input: EtaInput): Forecast {
-  const { est, hosts, now } = input;
+  const { hosts, now } = input;
+  // Cold: no task is expected to take less than the mean of those finished so far.
+  const mean = input.cold?.meanSeconds ?? null;
+  const est = mean === null ? input.est : input.est.map((e) => Math.max(e, mean));
   const copy = new Scheduler(graph, {
     policy: input.policy,
     durations: Array.from(est),
@@ -85,7 +97,9 @@ export function forecast(graph: TaskGraph, input: EtaInput): Forecast {
   const queue = new EventQueue();
   for (const r of input.running) {
     if (!copy.markRunning(r.task, r.host, r.start)) continue;
-    queue.push(r.end, r.task, hostIdx.get(r.host) ?? 0, 0);
+    const speed = hosts[hostIdx.get(r.host) ?? 0]?.speed ?? 1;
+    const end = mean === null ? r.end : Math.max(r.end, r.start + mean / speed, now);
+    queue.push(end, r.task, hostIdx.get(r.host) ?? 0, 0);
   }
   let t = now;
   let finish = now;
@@ -104,7 +118,12 @@ export function forecast(graph: TaskGraph, input: EtaInput): Forecast {
       copy.onTaskFinished(e.task, hosts[e.host]!.name, t, true);
     }
   }
-  return { finish, remaining: finish - now, stranded: copy.remaining };
+  return {
+    finish,
+    remaining: finish - now,
+    stranded: copy.remaining,
+    estimate: input.cold !== null,
+  };
 }
 
 /** The forecast from a scheduler's current state, computed here and now. */

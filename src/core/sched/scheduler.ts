@@ -69,6 +69,8 @@ const STATE_NAMES: readonly TaskState[] = [
 ];
 
 export class Scheduler {
+  private observedSeconds = 0;
+  private observedCount = 0;
   readonly traits: PolicyTraits;
   private readonly model: DurationModel;
   private readonly facts: GraphFacts;
@@ -183,6 +185,16 @@ export class Scheduler {
     if (this.runs.activeOn(i).length === 0) this.hosts[i]!.idleSince = now;
     this.state[task] = S.Ready;
     this.heap.push(task);
+  }
+
+  /** Whether any task's duration came from history (else every estimate is the model's guess). */
+  get hasHistory(): boolean {
+    return this.options.durations?.some((d) => d !== undefined) === true;
+  }
+
+  /** The mean duration at speed 1.0 of the tasks finished in this schedule, or null before the first. */
+  observedMean(): number | null {
+    return this.observedCount === 0 ? null : this.observedSeconds / this.observedCount;
   }
 
   /** Fixes a host's speed factor (an operator override or a learned figure). */
@@ -336,6 +348,8 @@ export class Scheduler {
     }
     this.state[task] = S.Done;
     this.model.observe(task, h.model, now - ended.mine.start);
+    this.observedSeconds += (now - ended.mine.start) * this.speedOf(hi);
+    this.observedCount++;
     for (const c of this.graph.dependents[task]!) {
       if (this.state[c] === S.Waiting && --this.pending[c]! === 0) this.makeReady(c);
     }
