@@ -26,6 +26,7 @@ import {
   type SendFailure,
 } from "./prefix.js";
 import { MASTER_STAGES } from "../core/targets.js";
+import { followOutput } from "./livelog.js";
 import { watchOutput } from "./watchdog.js";
 
 export interface JobConfig extends PrefixConfig {
@@ -39,6 +40,8 @@ export interface JobConfig extends PrefixConfig {
   readonly stageTimeout: number;
   /** Seconds a stage may go without printing anything before it is killed (0: never). */
   readonly watchdog: number;
+  /** Seconds between two looks at a running stage's output, streamed to its log (0: at its end only). */
+  readonly liveLog: number;
   /** Hosts see the master's package directory (NFS): nothing is transferred. */
   readonly sharedPackages: boolean;
 }
@@ -110,6 +113,7 @@ export async function runJob(ctx: JobContext): Promise<JobOutcome> {
     target,
   ];
 
+  const live = (stage: string): string => join(ctx.logDir, `${stage}.log`);
   for (const stage of ctx.config.targets) {
     if (ctx.signal?.aborted === true) return { ok: false, lost: true, reason: "cancelled" };
     ctx.onStageStart?.(stage);
@@ -120,7 +124,7 @@ export async function runJob(ctx: JobContext): Promise<JobOutcome> {
     } else if (stage === "Init") {
       r = await init(ctx, env);
     } else if (stage === "Clean") {
-      r = await run(ctx, { argv: make("clean"), cwd: pkgdir, env });
+      r = await run(ctx, { argv: make("clean"), cwd: pkgdir, env }, live(stage));
     } else if (stage === "Vars") {
       r = await run(ctx, {
         argv: [ctx.config.make, ...ctx.pkg.makeArgs, "-V", "${PKGNAME}"],
@@ -143,9 +147,9 @@ export async function runJob(ctx: JobContext): Promise<JobOutcome> {
     } else if (stage === "Depends") {
       r = await installDepends(ctx, env);
     } else if (stage === "Package") {
-      r = await run(ctx, { argv: make("package"), cwd: pkgdir, env });
+      r = await run(ctx, { argv: make("package"), cwd: pkgdir, env }, live(stage));
     } else {
-      r = await run(ctx, { argv: make(stage), cwd: pkgdir, env });
+      r = await run(ctx, { argv: make(stage), cwd: pkgdir, env }, live(stage));
     }
     const wallMs = Math.round(ctx.now() - started);
     if (!r.ok) {
@@ -195,6 +199,7 @@ function hostEnv(ctx: JobContext): Record<string, string> {
 async function run(
   ctx: JobContext,
   spec: { argv: readonly string[]; cwd?: string; env: Record<string, string> },
+  liveLog?: string,
 ): Promise<StageResult> {
   const conn = ctx.lease.conn;
   if (conn.closed !== null)
@@ -217,7 +222,12 @@ async function run(
     }, ctx.config.stageTimeout * 1000);
   }
   const dog = ctx.config.watchdog > 0 ? watchOutput(conn, task, ctx.config.watchdog) : undefined;
+  const follow =
+    liveLog !== undefined && ctx.config.liveLog > 0
+      ? followOutput(conn, task, liveLog, ctx.config.liveLog)
+      : undefined;
   const r = await task.result;
+  await follow?.stop();
   if (timer !== undefined) clearTimeout(timer);
   dog?.stop();
   ctx.signal?.removeEventListener("abort", onAbort);

@@ -31,6 +31,13 @@ export const ConfigSchema = z
       .min(0)
       .default(0)
       .describe("seconds a single stage may run before it is killed (0: no limit)"),
+    liveLog: z
+      .number()
+      .min(0)
+      .default(5)
+      .describe(
+        "seconds between two looks at a running stage's output, streamed into its log on the master (0: the log arrives when the stage ends)",
+      ),
     watchdog: z
       .number()
       .min(0)

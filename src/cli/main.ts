@@ -10,6 +10,7 @@ import { registerServe } from "./serve.js";
 import { registerScan } from "./scan.js";
 import { registerAttach } from "./attach.js";
 import { registerHosts } from "./hosts.js";
+import { registerLogs } from "./logs.js";
 
 // Nothing herd writes (work directory, logs, packages, the store) is ever
 // world-writable, whatever umask it was started with; group bits are the
@@ -45,6 +46,7 @@ registerServe(program);
 registerScan(program);
 registerAttach(program);
 registerHosts(program);
+registerLogs(program);
 
 try {
   await program.parseAsync(process.argv);

@@ -1,0 +1,60 @@
+/**
+ * A running stage's log, live on the master: the agent writes a task's
+ * output to a file on the host as it runs (see src/agent/agent.sh), and the
+ * master fetches what was added since its last look, now and then, into the
+ * stage's log file in the work directory (WORK/logs/PKGNAME/STAGE.log). A
+ * stage of a slow host that runs for hours is followed there with
+ * `herd logs -f` and on the dashboard; at the stage's end the complete log
+ * replaces the streamed one. Bounded: at most CHUNK bytes per look; resumable:
+ * every look asks from the offset it has reached.
+ */
+import { appendFile, writeFile } from "node:fs/promises";
+import type { AgentConnection, RunningTask } from "../hosts/connection.js";
+import { taskOutputPath } from "./watchdog.js";
+
+/** The most one look brings over: a stage printing faster is followed with a lag, not a flood. */
+const CHUNK = 256 * 1024;
+
+// Bytes of FILE from OFFSET on, at most COUNT (tail's +N counts from 1).
+const READ = 'tail -c +"$(($2 + 1))" "$1" 2>/dev/null | dd bs="$3" count=1 2>/dev/null';
+
+export interface LiveLog {
+  /** Stops following; resolves once the last look has been written. */
+  readonly stop: () => Promise<void>;
+}
+
+/** Follows a task's output into `file` every `seconds` until stopped. */
+export function followOutput(
+  conn: AgentConnection,
+  task: RunningTask,
+  file: string,
+  seconds: number,
+): LiveLog {
+  const path = taskOutputPath(conn, task);
+  let offset = 0;
+  let stopped = false;
+  let busy: Promise<void> = writeFile(file, "").catch(() => undefined);
+  const look = async (): Promise<void> => {
+    const r = await conn.run({
+      argv: ["sh", "-c", READ, "herd-tail", path, String(offset), String(CHUNK)],
+      output: "split",
+    });
+    if (stopped || !r.ok || r.value.output.length === 0) return;
+    offset += r.value.output.length;
+    await appendFile(file, r.value.output);
+  };
+  const timer = setInterval(
+    () => {
+      busy = busy.then(look).catch(() => undefined);
+    },
+    Math.max(200, seconds * 1000),
+  );
+  timer.unref();
+  return {
+    stop: async () => {
+      stopped = true;
+      clearInterval(timer);
+      await busy;
+    },
+  };
+}
