@@ -37,12 +37,7 @@ export interface LoopOptions {
   /** Seconds on a monotonic clock. */
   readonly now: () => number;
   /** Called as each package settles, to persist it before anything else happens. */
-  readonly onSettled: (
-    pkg: LoopPackage,
-    host: string,
-    outcome: JobOutcome,
-    startedMs: number,
-  ) => void;
+  readonly onSettled: (pkg: LoopPackage, host: string, outcome: JobOutcome) => void;
   readonly onIndirect: (pkg: LoopPackage, culprit: LoopPackage) => void;
   readonly onStage: (
     pkg: LoopPackage,
@@ -164,7 +159,7 @@ export async function buildLoop(o: LoopOptions): Promise<LoopResult> {
         reason: outcome.reason,
         wallMs,
       });
-      o.onSettled(pkg, host, { ok: false, lost: true, reason: outcome.reason }, 0);
+      o.onSettled(pkg, host, { ok: false, lost: true, reason: outcome.reason });
       return;
     }
     const job = outcome.value;
@@ -176,7 +171,7 @@ export async function buildLoop(o: LoopOptions): Promise<LoopResult> {
     if (job.ok) built++;
     else failed++;
     t0.delete(task);
-    o.onSettled(pkg, host, job, 0);
+    o.onSettled(pkg, host, job);
     if (!job.ok && !job.lost) {
       o.bus.emit({
         type: "package-end",

@@ -6,7 +6,7 @@
  */
 import { copyFile, mkdir, readFile, writeFile } from "node:fs/promises";
 import { basename, join } from "node:path";
-import { STATE_ORDER } from "../core/pkgstate.js";
+import { formatCounts, STATE_ORDER } from "../core/pkgstate.js";
 import { renderGantt, type GanttRun } from "./gantt.js";
 import type { FailedPackage, ReportModel } from "./model.js";
 
@@ -23,8 +23,6 @@ export function pageName(pkgname: string): string {
   return `pkg-${pkgname.replace(/[^A-Za-z0-9._+-]/g, "_")}.html`;
 }
 
-const ORDER = STATE_ORDER;
-
 /** Writes report.html, report.txt, report-short.txt, report.json and the package pages; returns report.html's path. */
 export async function writeReport(dir: string, m: ReportModel): Promise<string> {
   await mkdir(join(dir, "logs"), { recursive: true });
@@ -39,9 +37,7 @@ export async function writeReport(dir: string, m: ReportModel): Promise<string> 
 }
 
 function countsLine(m: ReportModel): string {
-  return ORDER.filter((k) => (m.counts[k] ?? 0) > 0)
-    .map((k) => `${m.counts[k] ?? 0} ${k}`)
-    .join(", ");
+  return formatCounts(m.counts);
 }
 
 /** The plain-text report; `short` is the mail form. */
@@ -109,7 +105,7 @@ td,th{border:1px solid #ccc;padding:2px 8px;text-align:left}th{background:#eee}.
 /** The main HTML page. */
 export function renderHtml(m: ReportModel): string {
   const e = escapeHtml;
-  const counts = ORDER.filter((k) => (m.counts[k] ?? 0) > 0)
+  const counts = STATE_ORDER.filter((k) => (m.counts[k] ?? 0) > 0)
     .map(
       (k) =>
         `<span class="${e(k)}" data-count="${e(k)}">${e(k)}: <b>${m.counts[k] ?? 0}</b></span>`,
