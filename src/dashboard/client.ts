@@ -104,8 +104,7 @@ export const CLIENT_JS = String.raw`(function () {
   function renderBanner() {
     var bn = clear($("banner"));
     if (S.finished) {
-      var c = S.finished.counts, parts = [];
-      for (var k in c) parts.push(c[k] + " " + k);
+      var parts = S.tally.map(function (c) { return c[1] + " " + c[0]; });
       bn.appendChild(document.createTextNode("Build " + S.build.id + " finished: " + parts.join(", ") + ". "));
       if (report) bn.appendChild(el("a", { href: withToken("/report/"), text: "Open the report" }));
       bn.className = "banner done";
@@ -115,11 +114,6 @@ export const CLIENT_JS = String.raw`(function () {
       bn.className = "banner stale";
     }
     bn.hidden = bn.childNodes.length === 0;
-  }
-  function runningCount() {
-    var n = 0;
-    S.hosts.forEach(function (h) { n += h.running.length; });
-    return n;
   }
   function renderProgress() {
     var done = 0, total = 0, plan = S.plan ? S.plan.counts : {};
@@ -139,14 +133,8 @@ export const CLIENT_JS = String.raw`(function () {
     var b = S.build;
     $("elapsed").textContent = b ? (S.finished ? "took " : "running for ") +
       dur(((S.finished ? S.finished.timeMs : now()) - b.startedMs) / 1000) : "";
-    var chips = [
-      ["built", S.counts.built], ["failed", S.counts.failed], ["indirect-failed", S.counts.indirect],
-      ["running", runningCount()], ["up-to-date", plan["up-to-date"] || 0],
-      ["skipped", (plan.skipped || 0) + (plan["indirect-skipped"] || 0)],
-      ["prefailed", (plan.failed || 0) + (plan.unresolved || 0) + (plan["indirect-failed"] || 0)]
-    ];
     var box = clear($("counts"));
-    chips.forEach(function (c) {
+    S.tally.forEach(function (c) {
       box.appendChild(el("span", { cls: "chip c-" + c[0], "data-count": c[0] }, [c[0] + " ", el("b", { text: String(c[1]) })]));
     });
   }
@@ -223,42 +211,53 @@ export const CLIENT_JS = String.raw`(function () {
     var found = null;
     S.hosts.forEach(function (h) {
       h.running.forEach(function (p) {
-        if (selected && selected.pkg === p.pkgname) found = { pkg: p.pkgname, stage: p.lastStage, running: p };
+        if (selected && selected.pkg === p.pkgname) found = runningTarget(p, h.name);
       });
     });
     S.failures.forEach(function (f) {
       if (!found && selected && selected.pkg === f.pkgname) found = { pkg: f.pkgname, stage: f.stage, failure: f };
     });
     if (found || selected) return found;
-    var newest = null;
+    var newest = null, newestHost = "";
     S.hosts.forEach(function (h) {
-      h.running.forEach(function (p) { if (p.lastStage && (!newest || p.since > newest.since)) newest = p; });
+      h.running.forEach(function (p) { if ((p.lastStage || p.stage) && (!newest || p.since > newest.since)) { newest = p; newestHost = h.name; } });
     });
-    if (newest) return { pkg: newest.pkgname, stage: newest.lastStage, running: newest };
+    if (newest) return runningTarget(newest, newestHost);
     var f = S.failures[0];
     return f ? { pkg: f.pkgname, stage: f.stage, failure: f } : null;
   }
-  function renderLog() {
+  // A running package shows the stage it runs now, whose log the master streams while it runs
+  // (refreshed every few seconds); "Fetch" is the master bringing the package back: no log.
+  function runningTarget(p, host) {
+    var now = p.stage && p.stage !== "Fetch";
+    return { pkg: p.pkgname, stage: now ? p.stage : p.lastStage, running: p, host: host, live: !!now };
+  }
+  function renderLog(refresh) {
     var t = logTarget();
     if (t === null || !t.stage) {
-      if (!selected) { $("log-title").textContent = ""; $("log-note").textContent = "No stage has finished yet."; }
+      if (!selected) { $("log-title").textContent = ""; $("log-note").textContent = "No stage has started yet."; }
       return;
     }
     $("log-title").textContent = t.pkg + ": " + t.stage;
-    $("log-note").textContent = t.running
-      ? "The last finished stage of a running package; the log of the stage running now (" + (t.running.stage || "?") + ") appears when it ends."
-      : "The stage that failed.";
+    $("log-note").textContent = t.live
+      ? "Running now on " + t.host + "; the log grows as the stage runs (live)."
+      : t.running ? "The last finished stage of a running package." : "The stage that failed.";
     var full = $("log-full");
     full.setAttribute("href", logUrl(t.pkg, t.stage));
     full.hidden = false;
     var key = t.pkg + "\n" + t.stage;
-    if (key === logKey) return;
+    if (key === logKey && !(refresh && t.live)) return;
     logKey = key;
-    fetch(logUrl(t.pkg, t.stage, 16384)).then(function (r) { return r.ok ? r.text() : "(no log: " + r.status + ")"; })
+    fetch(logUrl(t.pkg, t.stage, 16384)).then(function (r) {
+      if (r.ok) return r.text();
+      return t.live ? "(no output of " + t.stage + " has reached the master yet)" : "(no log: " + r.status + ")";
+    })
       .then(function (text) {
         if (logKey !== key) return;
         var lines = text.split("\n");
-        $("log-text").textContent = text === "" ? "(the log of " + t.stage + " is empty)" : lines.slice(-80).join("\n");
+        var pre = $("log-text"), atEnd = pre.scrollTop + pre.clientHeight >= pre.scrollHeight - 4;
+        pre.textContent = text === "" ? "(the log of " + t.stage + " is empty)" : lines.slice(-80).join("\n");
+        if (atEnd) pre.scrollTop = pre.scrollHeight;
       }, function () {
         if (logKey !== key) return;
         logKey = "";
@@ -330,6 +329,7 @@ export const CLIENT_JS = String.raw`(function () {
   }
 
   setInterval(function () { if (S !== null) { renderProgress(); renderHosts(); if (!S.finished && live) scheduleTimeline(); } }, 1000);
+  setInterval(function () { if (S !== null && live) renderLog(true); }, 3000);
   connect();
 })();
 `;

@@ -10,6 +10,7 @@
  *   it (a newer build replaces the one shown).
  */
 import { readFileSync } from "node:fs";
+import { join } from "node:path";
 import type { BuildEvent, EventBus } from "../events/types.js";
 import type { Store } from "../store/store.js";
 import { applyEvent, emptyState, type DashState } from "./state.js";
@@ -33,6 +34,8 @@ abstract class BaseHub {
   protected s: DashState = emptyState();
   readonly #listeners = new Set<(c: Change) => void>();
   protected store: Store | null = null;
+  /** WORK/logs, where a running stage's log grows (null: not known, finished stages only). */
+  protected logsDir: string | null = null;
 
   state(): DashState {
     return this.s;
@@ -66,16 +69,31 @@ abstract class BaseHub {
     const build = this.s.build;
     if (build === null || this.store === null) return null;
     try {
-      return this.store.stages(build.id, pkgname).find((r) => r.stage === stage)?.log ?? null;
+      const stored = this.store.stages(build.id, pkgname).find((r) => r.stage === stage)?.log;
+      if (stored !== undefined) return stored;
     } catch {
       return null;
     }
+    return this.liveLogFile(pkgname, stage);
+  }
+
+  /** The log the master streams of the stage a package runs now (see src/bulk/livelog.ts). */
+  private liveLogFile(pkgname: string, stage: string): string | null {
+    if (this.logsDir === null || !SAFE.test(pkgname) || !SAFE.test(stage)) return null;
+    for (const h of this.s.hosts.values())
+      for (const p of h.running)
+        if (p.pkgname === pkgname && p.stage === stage)
+          return join(this.logsDir, pkgname, `${stage}.log`);
+    return null;
   }
 
   close(): void {
     this.#listeners.clear();
   }
 }
+
+/** A PKGNAME or stage name that is one plain path component. */
+const SAFE = /^[A-Za-z0-9_+-][A-Za-z0-9._+-]*$/;
 
 function parseEvent(data: string): BuildEvent | null {
   try {
@@ -95,9 +113,10 @@ export class BusHub extends BaseHub implements Hub {
   #closed = false;
 
   /** `openStore` opens the work directory's store once the build has started (null: none). */
-  constructor(bus: EventBus, openStore: () => Store | null) {
+  constructor(bus: EventBus, openStore: () => Store | null, logsDir?: string) {
     super();
     this.#openStore = openStore;
+    this.logsDir = logsDir ?? null;
     this.#off = bus.on((e, t) => {
       this.#onEvent(e, t);
     });
@@ -140,9 +159,10 @@ export class StoreHub extends BaseHub implements Hub {
   #seq = 0;
   #timer: NodeJS.Timeout | null = null;
 
-  constructor(store: Store, lockFile: string, pollMs: number) {
+  constructor(store: Store, lockFile: string, pollMs: number, logsDir?: string) {
     super();
     this.store = store;
+    this.logsDir = logsDir ?? null;
     this.#lock = lockFile;
     this.poll();
     if (pollMs > 0)

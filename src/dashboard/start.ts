@@ -92,7 +92,11 @@ export async function buildDashboard(o: {
   readonly work: string;
 }): Promise<DashboardServer> {
   const paths = workPaths(o.work);
-  const hub = new BusHub(o.bus, () => (existsSync(paths.db) ? new Store(paths.db) : null));
+  const hub = new BusHub(
+    o.bus,
+    () => (existsSync(paths.db) ? new Store(paths.db) : null),
+    paths.logs,
+  );
   try {
     return wrapClose(
       await openDashboard({
@@ -130,7 +134,7 @@ export async function workDashboard(o: {
       `${o.work} is not a herd work directory (no herd.db)`,
       "pass the --work directory of herd build",
     );
-  const hub = new StoreHub(new Store(paths.db), paths.lock, o.pollMs);
+  const hub = new StoreHub(new Store(paths.db), paths.lock, o.pollMs, paths.logs);
   try {
     return wrapClose(
       await openDashboard({

@@ -5,6 +5,7 @@
  * kilobytes, not every event since the start. No I/O, no clock: the time
  * of each event is a parameter.
  */
+import { STATE_ORDER } from "../core/pkgstate.js";
 import type { BuildEvent } from "../events/types.js";
 
 export interface RunningPackage {
@@ -300,6 +301,40 @@ export interface StateView {
   readonly failures: readonly FailureView[];
   readonly warnings: DashState["warnings"];
   readonly finished: DashState["finished"];
+  /** Packages per state, in the order of report.txt and the terminal (see `tally`). */
+  readonly tally: readonly (readonly [string, number])[];
+}
+
+/**
+ * Packages per state as the build stands: the plan's verdicts plus what ran
+ * so far, in STATE_ORDER (with "building" as "running"), zeros left out.
+ * Once the build ended, exactly the counts of its end, which the banner says:
+ * the counts row and the banner never disagree.
+ */
+export function tally(s: DashState): [string, number][] {
+  let counts: Record<string, number>;
+  if (s.finished !== null) counts = { ...s.finished.counts };
+  else {
+    const plan = s.plan?.counts ?? {};
+    let running = 0;
+    for (const h of s.hosts.values()) running += h.running.length;
+    const n = (k: string): number => plan[k] ?? 0;
+    const settled = s.counts.built + s.counts.failed + s.counts.indirect;
+    counts = {
+      built: s.counts.built,
+      "up-to-date": n("up-to-date"),
+      failed: n("failed") + s.counts.failed,
+      "indirect-failed": n("indirect-failed") + s.counts.indirect,
+      skipped: n("skipped"),
+      "indirect-skipped": n("indirect-skipped"),
+      unresolved: n("unresolved"),
+      pending: Math.max(0, n("build") - settled - running),
+      building: running,
+    };
+  }
+  return STATE_ORDER.filter((k) => (counts[k] ?? 0) > 0).map(
+    (k) => [k === "building" ? "running" : k, counts[k]!] as [string, number],
+  );
 }
 
 /** A plain-data copy for JSON, hosts sorted by name. */
@@ -316,5 +351,6 @@ export function stateView(s: DashState): StateView {
     failures: s.failures,
     warnings: s.warnings,
     finished: s.finished,
+    tally: tally(s),
   };
 }

@@ -62,7 +62,7 @@ describe("dashboard in a real browser", () => {
       cleanups.push(() => {
         gate.remove();
       });
-      const box = sandbox("dashboard", { env: { CC: gate.cc } });
+      const box = sandbox("dashboard", { env: { CC: gate.cc }, liveLog: 0.5 });
       cleanups.push(() => {
         rmSync(box.dir, { recursive: true, force: true });
       });
@@ -101,6 +101,39 @@ describe("dashboard in a real browser", () => {
       const before = await text(page, "#progress-text");
       assert.match(before, /^\d+ \/ 27 packages/);
 
+      // A package held at the gate in its build stage: its log pane shows that stage live,
+      // the compile command it waits in, which the master streamed before the stage ended.
+      const state = async (): Promise<{ pkgname: string; stage: string }[]> => {
+        const r = (await (await fetch(new URL("/api/state", url))).json()) as {
+          state: { hosts: { running: { pkgname: string; stage: string }[] }[] };
+        };
+        return r.state.hosts.flatMap((h) => h.running);
+      };
+      // (Only the packages that compile wait at the gate; the others pass through build at once.)
+      const compiles = (p: { pkgname: string; stage: string }): boolean =>
+        p.stage === "build" && /^(libstr|libfmt|mkgen|wordy|fetchy|netmon)-/.test(p.pkgname);
+      const inBuild = await until("a compiling package in its build stage", state, (ps) =>
+        ps.some(compiles),
+      );
+      const held = inBuild.find(compiles)!.pkgname;
+      await page.locator(`#hosts a[data-pkg="${held}"]`).first().click();
+      await until(
+        "the running stage's live log",
+        () => text(page, "#log-text"),
+        (t) => /gated-cc/.test(t),
+      );
+      assert.match(
+        await text(page, "#log-title"),
+        new RegExp(`${held.replace(/[.+]/g, "\\$&")}: build`),
+      );
+      assert.match(await text(page, "#log-note"), /live/);
+      assert.deepEqual(
+        (await state()).find((p) => p.pkgname === held)?.stage,
+        "build",
+        "the stage had not ended",
+      );
+      await page.screenshot({ path: artifact("dashboard-live-log.png"), fullPage: true });
+
       gate.open();
       const later = await until(
         "progress to change",
@@ -123,6 +156,15 @@ describe("dashboard in a real browser", () => {
       await page.locator("#banner.done").waitFor(WAIT);
       assert.match(await text(page, "#banner"), /Build 1 finished: .*24 built.*2 failed/);
       assert.match(await text(page, "#progress-text"), /^27 \/ 27 packages \(100%\)$/);
+      // The counts row says what the banner says, in the same order.
+      const chips = await page.locator("#counts .chip").allTextContents();
+      const banner = await text(page, "#banner");
+      const said = /finished: (.*?)\. /.exec(banner)?.[1] ?? "";
+      assert.deepEqual(
+        chips.map((c) => c.replace(/^(\S+) (\d+)$/, "$2 $1")),
+        said.split(", "),
+        banner,
+      );
       // The timeline is redrawn at most once a second; 12 packages run (2 more fail indirectly).
       await until(
         "a bar per package run",

@@ -7,11 +7,12 @@
  * `herd hosts remove` gives its packages to another host.
  */
 import assert from "node:assert/strict";
-import { spawn, spawnSync } from "node:child_process";
+import { spawnSync } from "node:child_process";
 import { readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { describe, it } from "node:test";
 import { CLI } from "../lib/paths.js";
+import { liveBuild } from "../lib/live.js";
 import { startSshd } from "./sshd-support.js";
 import {
   build,
@@ -48,57 +49,8 @@ function hostsCmd(work: string, ...args: string[]): { ok: boolean; [k: string]: 
   return JSON.parse(r.stdout) as { ok: boolean };
 }
 
-interface Live {
-  readonly events: Event[];
-  /** Resolves when an event matching `pred` has arrived (the newest such event). */
-  until(what: string, pred: (e: Event) => boolean): Promise<Event>;
-  readonly done: Promise<number | null>;
-}
-
-/** A build running in the background with its NDJSON events as they come. */
-function liveBuild(args: readonly string[], timeoutMs = 240_000): Live {
-  const child = spawn("node", [CLI, "build", ...args, "--json"], {
-    stdio: ["ignore", "pipe", "pipe"],
-  });
-  const events: Event[] = [];
-  const waiters: (() => void)[] = [];
-  let buf = "";
-  let err = "";
-  child.stdout.on("data", (d: Buffer) => {
-    buf += d.toString();
-    const lines = buf.split("\n");
-    buf = lines.pop()!;
-    for (const l of lines) if (l.startsWith("{")) events.push(JSON.parse(l) as Event);
-    for (const w of waiters.splice(0)) w();
-  });
-  child.stderr.on("data", (d: Buffer) => (err += d.toString()));
-  const timer = setTimeout(() => child.kill("SIGKILL"), timeoutMs);
-  const done = new Promise<number | null>((res) =>
-    child.on("close", (code) => {
-      clearTimeout(timer);
-      for (const w of waiters.splice(0)) w();
-      if (code !== 0) process.stderr.write(err);
-      res(code);
-    }),
-  );
-  let closed = false;
-  void done.then(() => (closed = true));
-  return {
-    events,
-    done,
-    until: async (what, pred) => {
-      for (;;) {
-        const hit = events.findLast(pred);
-        if (hit !== undefined) return hit;
-        if (closed) throw new Error(`the build ended before ${what}`);
-        await new Promise<void>((r) => waiters.push(r));
-      }
-    },
-  };
-}
-
 /** A build of slow packages (3 s each, so hosts are caught busy) on two local hosts a and b with 2 slots each. */
-function twoBusyHosts(name: string): { work: string; live: Live } {
+function twoBusyHosts(name: string): { work: string; live: ReturnType<typeof liveBuild> } {
   const box = sandbox(name, { env: { FIXTURE_SLEEP: "3" } });
   const hosts = join(box.dir, "hosts.txt");
   writeFileSync(hosts, "a local slots=2\nb local slots=2\n");

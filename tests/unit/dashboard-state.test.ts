@@ -7,6 +7,7 @@ import {
   emptyState,
   MAX_FAILURES,
   stateView,
+  tally,
   type DashState,
 } from "../../src/dashboard/state.js";
 
@@ -185,5 +186,71 @@ describe("dashboard state", () => {
     assert.deepEqual(s.finished, { timeMs: 6000, counts: { built: 1 } });
     assert.equal(s.runs[1]?.result, "cancelled");
     assert.equal(s.hosts.get("h1")?.running.length, 0);
+  });
+
+  it("counts packages per state as the build goes, and ends on exactly the counts the banner says", () => {
+    const end = (pkgname: string, result: "built" | "failed"): BuildEvent => ({
+      type: "package-end",
+      pkgname,
+      pkgpath: `cat/${pkgname}`,
+      host: "h1",
+      result,
+      wallMs: 5,
+    });
+    const plan: BuildEvent = {
+      type: "plan",
+      counts: {
+        build: 4,
+        "up-to-date": 2,
+        failed: 1,
+        "indirect-failed": 1,
+        skipped: 1,
+        "indirect-skipped": 0,
+        unresolved: 0,
+      },
+      packages: 9,
+    };
+    const s = fold([START, plan, start("a-1", "h1")]);
+    assert.deepEqual(tally(s), [
+      ["up-to-date", 2],
+      ["failed", 1],
+      ["indirect-failed", 1],
+      ["skipped", 1],
+      ["pending", 3],
+      ["running", 1],
+    ]);
+    fold(
+      [
+        end("a-1", "built"),
+        start("b-1", "h1"),
+        end("b-1", "failed"),
+        { type: "indirect-failed", pkgname: "c-1", culprit: "b-1" },
+        start("d-1", "h1"),
+        end("d-1", "built"),
+      ],
+      s,
+    );
+    const live = tally(s);
+    assert.deepEqual(live, [
+      ["built", 2],
+      ["up-to-date", 2],
+      ["failed", 2],
+      ["indirect-failed", 2],
+      ["skipped", 1],
+    ]);
+    // The store's counts at the end, in another key order: the same row, in the same order.
+    applyEvent(
+      s,
+      {
+        type: "build-end",
+        build: 3,
+        counts: { skipped: 1, failed: 2, "indirect-failed": 2, "up-to-date": 2, built: 2 },
+        report: "r",
+        packages: "p",
+      },
+      9000,
+    );
+    assert.deepEqual(tally(s), live);
+    assert.deepEqual(stateView(s).tally, live);
   });
 });
