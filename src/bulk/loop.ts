@@ -96,6 +96,9 @@ export async function buildLoop(o: LoopOptions): Promise<LoopResult> {
     const host = lease.host;
     // Extra copies (to overtake a slow host or measure a new one) leave the package's record alone.
     if (copy.first) {
+      // An earlier copy lost with no record of it (its host went before the copy settled, and
+      // the planner had already requeued it): its loss is recorded before this start.
+      if (t0.has(task)) o.onSettled(pkg, host, { ok: false, lost: true, reason: "started again" });
       o.onStart(pkg, host, Date.now());
       t0.set(task, o.now());
     }
