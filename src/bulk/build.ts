@@ -25,6 +25,7 @@ import {
   type PackageState,
 } from "../core/pkgstate.js";
 import { indexRepository } from "../report/repository.js";
+import { DistCache } from "./distfiles.js";
 import { commitPackage } from "./job.js";
 import { buildLoop, type LoopPackage } from "./loop.js";
 import type { BuildControl } from "./control.js";
@@ -261,8 +262,20 @@ async function build(req: BuildRequest, wd: Workdir): Promise<BuildSummary> {
           : `${loopPackages.length} packages to build, ${upToDate} up to date`,
     });
     const t0 = performance.now();
+    const distCache =
+      req.config.distfiles === "master"
+        ? new DistCache({
+            dir: req.config.distdir === "" ? wd.paths.distfiles : req.config.distdir,
+            tree: req.tree,
+            jobs: req.config.fetchJobs,
+            onNote: (message) => {
+              emit({ type: "warning", message });
+            },
+          })
+        : undefined;
     const result = await buildLoop({
       pool: req.pool,
+      ...(distCache === undefined ? {} : { distCache }),
       packages: loopPackages,
       config: req.config,
       policy: req.config.policy,

@@ -75,7 +75,9 @@ function safeName(name: string): boolean {
 export function parseDistfileQuery(output: string): Result<DistfileQuery, string> {
   const lines = output.replace(/\n$/, "").split("\n");
   if (lines.length !== 4)
-    return err(`expected 4 lines from make -V (DISTDIR, DISTINFO_FILE, files, backup sites), got ${lines.length}`);
+    return err(
+      `expected 4 lines from make -V (DISTDIR, DISTINFO_FILE, files, backup sites), got ${lines.length}`,
+    );
   const [distdir, distinfo, list, backup] = lines as [string, string, string, string];
   if (!distdir.startsWith("/")) return err(`DISTDIR is not an absolute path: "${distdir}"`);
   const backups = backup.split(",").filter((s) => s !== "");
@@ -230,19 +232,26 @@ export class DistCache {
       }
       await rename(part, dest);
       this.fetched.set(file.name, (this.fetched.get(file.name) ?? 0) + r.value);
-      this.#o.onNote?.(`distfile ${file.name}: fetched from ${url} (${r.value} bytes), verified`);
       this.#good.set(file.name, dest);
       return ok(dest);
     }
     if (file.sites.length === 0)
-      return err({ name: file.name, message: `no site for ${file.name} (MASTER_SITES is empty) and it is not in ${this.#o.dir}` });
+      return err({
+        name: file.name,
+        message: `no site for ${file.name} (MASTER_SITES is empty) and it is not in ${this.#o.dir}`,
+      });
     return err({ name: file.name, message: `could not fetch ${file.name}: ${tried.join("; ")}` });
   }
 }
 
 /** Downloads `url` into `part`, continuing a partial file; the bytes received. */
-async function download(url: string, part: string, timeoutSeconds: number): Promise<Result<number, string>> {
-  if (url.startsWith("ftp://")) return err("ftp is not fetched by the master (no ftp client in Node)");
+async function download(
+  url: string,
+  part: string,
+  timeoutSeconds: number,
+): Promise<Result<number, string>> {
+  if (url.startsWith("ftp://"))
+    return err("ftp is not fetched by the master (no ftp client in Node)");
   const have = existsSync(part) ? statSync(part).size : 0;
   let res: Response;
   try {

@@ -27,6 +27,7 @@ import {
 } from "./prefix.js";
 import { MASTER_STAGES } from "../core/targets.js";
 import { followOutput } from "./livelog.js";
+import { DISTFILE_QUERY, parseDistfileQuery, type DistCache } from "./distfiles.js";
 import { watchOutput } from "./watchdog.js";
 
 export interface JobConfig extends PrefixConfig {
@@ -44,6 +45,12 @@ export interface JobConfig extends PrefixConfig {
   readonly liveLog: number;
   /** Hosts see the master's package directory (NFS): nothing is transferred. */
   readonly sharedPackages: boolean;
+  /**
+   * Where distfiles come from: "master" (fetched and verified by the master,
+   * shipped at `fetch`), "host" (each host fetches), "shared" (an NFS DISTDIR
+   * the operator's mk.conf names; herd passes no DISTDIR).
+   */
+  readonly distfiles: "master" | "host" | "shared";
 }
 
 export interface JobPackage {
@@ -95,6 +102,8 @@ export interface JobContext {
   readonly onStageStart?: (stage: string) => void;
   /** Aborted when the scheduler stops this copy of the package. */
   readonly signal?: AbortSignal;
+  /** The master's distfile cache (with `distfiles: "master"`). */
+  readonly distCache?: DistCache;
   /** False when another copy already delivered the package: this one brings nothing back. */
   readonly shouldFetch?: () => boolean;
 }
@@ -146,6 +155,13 @@ export async function runJob(ctx: JobContext): Promise<JobOutcome> {
       }
     } else if (stage === "Depends") {
       r = await installDepends(ctx, env);
+    } else if (stage === "fetch" && ctx.config.distfiles === "master" && ctx.distCache) {
+      r = await shipDistfiles(ctx, ctx.distCache, env, pkgdir);
+      if (r.ok && r.status === 0) {
+        const shipped = r.output;
+        r = await run(ctx, { argv: make(stage), cwd: pkgdir, env }, live(stage));
+        if (r.ok) r = { ...r, output: Buffer.concat([shipped, r.output]) };
+      }
     } else if (stage === "Package") {
       r = await run(ctx, { argv: make("package"), cwd: pkgdir, env }, live(stage));
     } else {
@@ -191,6 +207,8 @@ function hostEnv(ctx: JobContext): Record<string, string> {
     // Shared (NFS) setups: the host writes straight into the master's repository.
     PACKAGES: ctx.config.sharedPackages ? dirname(ctx.repo) : abs(dirs.packages),
     WRKOBJDIR: abs(dirs.work),
+    // One DISTDIR per host, shared by its slots; with an NFS DISTDIR, the operator's mk.conf says.
+    ...(ctx.config.distfiles === "shared" ? {} : { DISTDIR: abs(HOST.distfiles) }),
     MAKE_JOBS: String(ctx.config.makeJobs),
     BATCH: "yes",
   };
@@ -246,6 +264,63 @@ async function run(
 function withNote(t: TaskResult, note: string): StageResult {
   const output = note === "" ? t.output : Buffer.concat([t.output, Buffer.from(note)]);
   return { ok: true, status: note === "" ? t.status : t.status === 0 ? 1 : t.status, output };
+}
+
+/**
+ * `distfiles: "master"`: asks the host's make which distfiles the package
+ * needs (for the host's platform), has the master's cache fetch and verify
+ * each, and sends the host those it lacks, cksum-checked in transit, into its
+ * DISTDIR; the `make fetch` after it then finds them all there.
+ */
+async function shipDistfiles(
+  ctx: JobContext,
+  cache: DistCache,
+  env: Record<string, string>,
+  pkgdir: string,
+): Promise<StageResult> {
+  const failed = (log: string[], line: string): StageResult => ({
+    ok: true,
+    status: 1,
+    output: Buffer.from(`${log.join("")}herd: ${line}\n`),
+  });
+  const q = await run(ctx, {
+    argv: [ctx.config.make, ...ctx.pkg.makeArgs, ...DISTFILE_QUERY],
+    cwd: pkgdir,
+    env,
+  });
+  if (!q.ok || q.status !== 0) return q;
+  const parsed = parseDistfileQuery(q.output.toString("latin1"));
+  if (!parsed.ok)
+    return failed([], `the host's make gave no usable distfile list: ${parsed.error}`);
+  const { files, distdir } = parsed.value;
+  if (files.length === 0) return { ok: true, status: 0, output: Buffer.from("") };
+  const distinfo = cache.masterDistinfo(parsed.value.distinfo, `${ctx.lease.root}/${HOST.tree}`);
+  if (distinfo === null)
+    return failed([], `DISTINFO_FILE ${parsed.value.distinfo} is outside the host's tree copy`);
+  const log: string[] = [];
+  for (const file of files) {
+    const got = await cache.ensure(file, distinfo);
+    if (!got.ok) return failed(log, got.error.message);
+    const dest = `${distdir}/${file.name}`;
+    const sent = await ctx.hostCache.ensure(`distfile:${dest}`, async () => {
+      const put = await ctx.lease.conn.put(dest, { file: got.value });
+      if (!put.ok)
+        return {
+          ok: false,
+          error: { lost: put.error.reason === "lost", message: put.error.message },
+        };
+      return {
+        ok: true,
+        value: `herd: sent distfile ${file.name} (${put.value.size} bytes, cksum ${put.value.crc})\n`,
+      };
+    });
+    if (!sent.ok) {
+      if (sent.error.lost) return { ok: false, lost: true, reason: sent.error.message };
+      return failed(log, `could not send distfile ${file.name}: ${sent.error.message}`);
+    }
+    log.push(sent.value === "" ? `herd: distfile ${file.name}: the host has it\n` : sent.value);
+  }
+  return { ok: true, status: 0, output: Buffer.from(log.join("")) };
 }
 
 /** Empties the prefix (refilled from the bootstrap kit, shipped first if the host lacks it). */

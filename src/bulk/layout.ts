@@ -10,6 +10,8 @@ export const HOST = {
   tree: "pkgsrc",
   /** Binary packages received from the master, kept between builds, shared by the slots. */
   cache: "cache",
+  /** DISTDIR: distfiles the host fetched or received, kept between builds, shared by the slots. */
+  distfiles: "distfiles",
   // Each slot's prefix, PKG_DBDIR, PACKAGES and WRKOBJDIR: slotPaths() in src/hosts/sandbox.ts.
 } as const;
 
@@ -23,6 +25,7 @@ export function workPaths(work: string): {
   logs: string;
   report: string;
   hosts: string;
+  distfiles: string;
 } {
   return {
     db: join(work, "herd.db"),
@@ -33,5 +36,6 @@ export function workPaths(work: string): {
     logs: join(work, "logs"),
     report: join(work, "report"),
     hosts: join(work, "hosts"),
+    distfiles: join(work, "distfiles"),
   };
 }

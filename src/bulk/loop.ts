@@ -18,6 +18,7 @@ import { EtaForecaster } from "./eta-worker.js";
 import { HostCache } from "./host-cache.js";
 import { discardPackage, runJob, type JobConfig, type JobOutcome, type JobPackage } from "./job.js";
 import type { SendFailure } from "./prefix.js";
+import type { DistCache } from "./distfiles.js";
 
 export interface LoopPackage extends JobPackage {
   /** Indices (into the loop's package list) of the packages to build before it. */
@@ -45,6 +46,8 @@ export interface LoopOptions {
     stage: { stage: string; startedMs: number; wallMs: number; status: number; log: string | null },
   ) => void;
   readonly onStart: (pkg: LoopPackage, host: string, startedMs: number) => void;
+  /** The master's distfile cache (distfiles: "master"). */
+  readonly distCache?: DistCache;
   /** Resolves when the operator asks the build to stop. */
   readonly stop?: Promise<void>;
   /** Where the operator's retry of a failed package comes in. */
@@ -116,6 +119,7 @@ export async function buildLoop(o: LoopOptions): Promise<LoopResult> {
       repo: o.repo,
       logDir: o.logDir(pkg.pkgname),
       hostCache: cacheOf(host),
+      ...(o.distCache === undefined ? {} : { distCache: o.distCache }),
       signal: copy.signal,
       shouldFetch: copy.wanted,
       now: () => o.now() * 1000,

@@ -52,6 +52,22 @@ export const ConfigSchema = z
       .boolean()
       .default(false)
       .describe("hosts share the master's packages directory (NFS): no transfers"),
+    distfiles: z
+      .enum(["master", "host", "shared"])
+      .default("master")
+      .describe(
+        "where distfiles come from: master (fetched and verified once by the master, shipped to the hosts: hosts need no network), host (each host fetches), shared (an NFS DISTDIR named in the hosts' mk.conf)",
+      ),
+    distdir: z
+      .string()
+      .default("")
+      .describe("the master's distfile cache (distfiles: master); empty: WORK/distfiles"),
+    fetchJobs: z
+      .number()
+      .int()
+      .min(1)
+      .default(4)
+      .describe("downloads the master runs at once (distfiles: master)"),
     excluded: z.array(z.string()).default([]).describe("PKGPATHs or PKGNAMEs never to build"),
     policy: z.enum(POLICY_NAMES).default("herd").describe("scheduling policy"),
     localbase: z

@@ -38,7 +38,10 @@ const HASHES: Readonly<Record<string, string>> = {
 const LINE = /^(\S+) \((.+)\) = (\S+)(?: bytes)?$/;
 
 /** Parses a distinfo file's text; `where` names it in errors (file:line: what). */
-export function parseDistinfo(text: string, where: string): Result<Map<string, DistinfoEntry>, string> {
+export function parseDistinfo(
+  text: string,
+  where: string,
+): Result<Map<string, DistinfoEntry>, string> {
   const out = new Map<string, { name: string; digests: Map<string, string>; size?: number }>();
   const lines = text.split("\n");
   for (let i = 0; i < lines.length; i++) {
@@ -46,15 +49,19 @@ export function parseDistinfo(text: string, where: string): Result<Map<string, D
     if (line === "" || line.startsWith("$") || line.startsWith("#")) continue;
     const m = LINE.exec(line);
     if (m === null)
-      return err(`${where}:${i + 1}: not a distinfo line (ALGORITHM (FILE) = VALUE): ${line.slice(0, 120)}`);
+      return err(
+        `${where}:${i + 1}: not a distinfo line (ALGORITHM (FILE) = VALUE): ${line.slice(0, 120)}`,
+      );
     const [, alg, name, value] = m as unknown as [string, string, string, string];
     let e = out.get(name);
     if (e === undefined) out.set(name, (e = { name, digests: new Map() }));
     if (alg === "Size") {
-      if (!/^\d+$/.test(value)) return err(`${where}:${i + 1}: Size of ${name} is not a number: ${value}`);
+      if (!/^\d+$/.test(value))
+        return err(`${where}:${i + 1}: Size of ${name} is not a number: ${value}`);
       e.size = Number(value);
     } else {
-      if (!(alg in HASHES)) return err(`${where}:${i + 1}: unknown checksum algorithm ${alg} for ${name}`);
+      if (!(alg in HASHES))
+        return err(`${where}:${i + 1}: unknown checksum algorithm ${alg} for ${name}`);
       e.digests.set(alg, value.toLowerCase());
     }
   }

@@ -1,0 +1,198 @@
+/**
+ * Distfiles over the channel (`distfiles: "master"`): the build host is an
+ * sshd in a network namespace this test creates, so it cannot reach the
+ * test's HTTP server on the master's 127.0.0.1; the master fetches each
+ * distfile once, verifies it against distinfo (SHA512 and Size) and ships it.
+ * A first site that answers 404 is passed over; a file no site serves fails
+ * its package at `fetch` and its dependent indirectly; a file served damaged
+ * everywhere fails with both digests and is not kept.
+ */
+import assert from "node:assert/strict";
+import { createHash } from "node:crypto";
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
+import { createServer, type Server } from "node:http";
+import type { AddressInfo } from "node:net";
+import { join } from "node:path";
+import { after, before, describe, it } from "node:test";
+import { herdJson, sandbox, type Event } from "../lib/fixture.js";
+import { netnsUnavailable, startNetnsHost, type NetnsHost } from "./netns-support.js";
+
+const skip = netnsUnavailable();
+
+const SHARED = "#!/bin/sh\necho hello from a distfile\n";
+const BAD = "#!/bin/sh\necho the real one\n";
+
+/** A package of the test's own category `distf`, with a real distinfo (SHA512, Size). */
+function addPackage(
+  tree: string,
+  o: {
+    name: string;
+    file: string;
+    body: string;
+    sites: string[];
+    subdir?: string;
+    depends?: string;
+  },
+): void {
+  const dir = join(tree, "distf", o.name);
+  mkdirSync(dir, { recursive: true });
+  const subdir = o.subdir ?? `${o.name}-1.0`;
+  writeFileSync(
+    join(dir, "Makefile"),
+    `DISTNAME=\t${o.name}-1.0
+CATEGORIES=\tdistf
+COMMENT=\tA package whose distfile comes from a site
+DISTFILES=\t${o.file}
+DIST_SUBDIR=\t${subdir}
+MASTER_SITES=\t${o.sites.join(" ")}
+${o.depends === undefined ? "" : `DEPENDS+=\t${o.depends}\n`}
+do-build:
+\tcd \${WRKSRC} && cp ${o.file} ${o.name}
+
+do-install:
+\t\${INSTALL_PROGRAM_DIR} \${DESTDIR}\${PREFIX}/bin
+\t\${INSTALL_SCRIPT} \${WRKSRC}/${o.name} \${DESTDIR}\${PREFIX}/bin/${o.name}
+
+.include "../../mk/bsd.pkg.mk"
+`,
+  );
+  writeFileSync(join(dir, "PLIST"), `@comment $NetBSD$\nbin/${o.name}\n`);
+  writeFileSync(join(dir, "DESCR"), `${o.name}: a distfile test package.\n`);
+  const sha = createHash("sha512").update(o.body).digest("hex");
+  writeFileSync(
+    join(dir, "distinfo"),
+    `$NetBSD$\n\nSHA512 (${subdir}/${o.file}) = ${sha}\nSize (${subdir}/${o.file}) = ${Buffer.byteLength(o.body)} bytes\n`,
+  );
+}
+
+function outcomes(events: readonly Event[]): Map<string, string> {
+  const out = new Map<string, string>();
+  for (const e of events) {
+    if (e.type === "package-end" && e.result !== "lost")
+      out.set(
+        e.pkgname as string,
+        `${e.result as string}${e.stage === undefined ? "" : `@${e.stage as string}`}`,
+      );
+    if (e.type === "indirect-failed") out.set(e.pkgname as string, "indirect-failed");
+  }
+  return out;
+}
+
+describe("distfiles fetched by the master", { skip: skip ?? false }, () => {
+  let server: Server;
+  let far: NetnsHost | undefined;
+  const hits = new Map<string, number>();
+  let base = "";
+
+  before(async () => {
+    server = createServer((req, res) => {
+      const path = req.url ?? "";
+      hits.set(path, (hits.get(path) ?? 0) + 1);
+      if (path.startsWith("/good/") && path.endsWith("/shared.sh")) res.end(SHARED);
+      else if (path.startsWith("/bad")) res.end(`${BAD}# damaged\n`);
+      else {
+        res.statusCode = 404;
+        res.end("not here\n");
+      }
+    });
+    await new Promise<void>((r) => server.listen(0, "127.0.0.1", r));
+    base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+  });
+  after(async () => {
+    await far?.stop();
+    await new Promise<void>((r) => {
+      server.close(() => {
+        r();
+      });
+    });
+  });
+
+  it(
+    "a host without network builds packages with distfiles; each is fetched once",
+    { timeout: 300_000 },
+    async () => {
+      const box = sandbox("distfiles");
+      far = await startNetnsHost(join(box.dir, "sshd"));
+      for (const name of ["dhello", "dhello2"])
+        addPackage(box.tree, {
+          name,
+          file: "shared.sh",
+          body: SHARED,
+          subdir: "shared",
+          sites: [`${base}/missing/`, `${base}/good/`],
+        });
+      addPackage(box.tree, {
+        name: "dgone",
+        file: "gone.sh",
+        body: BAD,
+        sites: [`${base}/missing/`],
+      });
+      addPackage(box.tree, {
+        name: "duser",
+        file: "shared.sh",
+        body: SHARED,
+        subdir: "shared",
+        sites: [`${base}/good/`],
+        depends: "dgone>=1.0:../../distf/dgone",
+      });
+      addPackage(box.tree, {
+        name: "dbad",
+        file: "bad.sh",
+        body: BAD,
+        sites: [`${base}/bad1/`, `${base}/bad2/`, `${base}/bad3/`],
+      });
+      const list = join(box.dir, "pkgs.txt");
+      writeFileSync(
+        list,
+        ["dhello", "dhello2", "dgone", "duser", "dbad"].map((p) => `distf/${p}\n`).join(""),
+      );
+      const hosts = join(box.dir, "hosts.txt");
+      writeFileSync(
+        hosts,
+        `far ssh root@${far.address} slots=2 root=${join(box.dir, "far")} identity=${far.identity} known_hosts=${far.knownHosts}\n`,
+      );
+      const work = join(box.dir, "work");
+      const r = await herdJson([
+        "build",
+        "--tree",
+        box.tree,
+        "--hosts",
+        hosts,
+        "--work",
+        work,
+        "-c",
+        box.config,
+        "--pkgs",
+        list,
+      ]);
+      assert.equal(r.code, 0, r.stderr);
+      const got = outcomes(r.events);
+      assert.equal(got.get("dhello-1.0"), "built", JSON.stringify([...got]));
+      assert.equal(got.get("dhello2-1.0"), "built");
+      assert.equal(got.get("dgone-1.0"), "failed@fetch");
+      assert.equal(got.get("duser-1.0"), "indirect-failed");
+      assert.equal(got.get("dbad-1.0"), "failed@fetch");
+      // Once from the good site however many packages and slots wanted it; the 404 site was asked first.
+      const good = [...hits].filter(([p]) => p.startsWith("/good/"));
+      assert.deepEqual(good, [["/good/shared.sh", 1]], JSON.stringify([...hits]));
+      assert.ok((hits.get("/missing/shared.sh") ?? 0) >= 1);
+      // The verified file is in the master's cache; the damaged one is not kept.
+      assert.equal(readFileSync(join(work, "distfiles", "shared", "shared.sh"), "utf8"), SHARED);
+      assert.equal(existsSync(join(work, "distfiles", "dbad-1.0", "bad.sh")), false);
+      assert.equal(existsSync(join(work, "distfiles", "dbad-1.0", "bad.sh.part")), false);
+      // The failures say why: sites tried, both digests.
+      const ends = r.events.filter((e) => e.type === "package-end");
+      const reason = (p: string): string =>
+        (ends.find((e) => e.pkgname === p)?.reason as string | undefined) ?? "";
+      assert.match(
+        reason("dgone-1.0"),
+        /could not fetch dgone-1\.0\/gone\.sh: .*missing\/gone\.sh: HTTP 404/,
+      );
+      assert.match(
+        reason("dbad-1.0"),
+        /size \d+ bytes, distinfo says \d+|SHA512 mismatch: distinfo [0-9a-f]+, file [0-9a-f]+/,
+      );
+      assert.equal(hits.get("/bad3/bad.sh"), undefined, "after two damaged copies it stops");
+    },
+  );
+});
