@@ -10,7 +10,7 @@ import { join } from "node:path";
 import { carryFailures } from "../core/carry.js";
 import { installOrder, restrictedFiles } from "../core/install-order.js";
 import { planBuild, type PreviousPackage } from "../core/plan.js";
-import type { ScanRecord } from "../core/records.js";
+import type { ScanResult } from "./scan-step.js";
 import { printResolution, resolveRecords } from "../core/resolve.js";
 import { UserError } from "../cli/errors.js";
 import { writeChunks } from "../cli/output.js";
@@ -27,6 +27,7 @@ import {
 import { indexRepository } from "../report/repository.js";
 import { DistCache } from "./distfiles.js";
 import { commitPackage } from "./job.js";
+import { prefetchList } from "./prefetch.js";
 import { buildLoop, type LoopPackage } from "./loop.js";
 import type { BuildControl } from "./control.js";
 import { publish } from "./publish.js";
@@ -43,7 +44,7 @@ export interface BuildRequest {
   readonly hosts: readonly HostConfig[];
   readonly bus: EventBus;
   /** Scans the tree on the pool's hosts (only these PKGPATHs when given). */
-  readonly scan: (wd: Workdir) => Promise<ScanRecord[]>;
+  readonly scan: (wd: Workdir) => Promise<ScanResult>;
   readonly stop?: Promise<void>;
   /** Starts serving the control socket (and a hosts file) once the work directory is locked. */
   readonly serve?: (wd: Workdir) => Promise<{ close(): Promise<void> }>;
@@ -132,7 +133,8 @@ async function build(req: BuildRequest, wd: Workdir): Promise<BuildSummary> {
     await mkdir(buildDir, { recursive: true });
 
     emit({ type: "phase", phase: "scan" });
-    const records = await req.scan(wd);
+    const scanned = await req.scan(wd);
+    const records = scanned.records;
     checkPersisted();
     emit({ type: "phase", phase: "resolve" });
     const res = resolveRecords(records);
@@ -275,7 +277,13 @@ async function build(req: BuildRequest, wd: Workdir): Promise<BuildSummary> {
         : undefined;
     const result = await buildLoop({
       pool: req.pool,
-      ...(distCache === undefined ? {} : { distCache }),
+      ...(distCache === undefined
+        ? {}
+        : {
+            distCache,
+            prefetch: prefetchList(loopPackages, scanned.distfiles, req.tree),
+            prefetchWorkers: 2 * req.config.fetchJobs,
+          }),
       packages: loopPackages,
       config: req.config,
       policy: req.config.policy,
@@ -344,6 +352,13 @@ async function build(req: BuildRequest, wd: Workdir): Promise<BuildSummary> {
               reason: outcome.reason,
             },
           );
+      },
+      onRefused: (pkg, stage, reason) => {
+        move(
+          pkg.pkgname,
+          { type: "refused" },
+          { failedStage: stage, reason, finishedMs: Date.now() },
+        );
       },
       onIndirect: (pkg, culprit) => {
         move(

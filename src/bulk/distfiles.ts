@@ -16,19 +16,13 @@
  * Range request after a restart; the whole file is verified at the end, so a
  * partial or damaged file never passes.
  */
+import { createHash } from "node:crypto";
 import { createReadStream, createWriteStream, existsSync, statSync } from "node:fs";
 import { mkdir, readFile, rename, rm } from "node:fs/promises";
 import { dirname, join } from "node:path";
 import { Readable } from "node:stream";
 import { pipeline } from "node:stream/promises";
-import {
-  Digests,
-  checkable,
-  mismatch,
-  parseDistinfo,
-  siteUrl,
-  type DistinfoEntry,
-} from "../core/distinfo.js";
+import { Digests, mismatch, parseDistinfo, siteUrl, type DistinfoEntry } from "../core/distinfo.js";
 import { err, ok, type Result } from "../protocol/result.js";
 
 /** One distfile of a package, as the host's make names it. */
@@ -48,20 +42,75 @@ export interface DistfileQuery {
   readonly files: readonly Distfile[];
 }
 
-// Each -V prints one line. Sites are joined by commas (:ts,), a file from its sites by "|".
+// Each expression gives one line. Sites are joined by commas (:ts,), a file from its sites by "|".
 const EACH = "@f@${f}|${SITES.${f:T:S/=/--/}:ts,}@";
+const LINES: readonly (readonly [string, ...string[]])[] = [
+  ["DISTDIR"],
+  ["DISTINFO_FILE"],
+  ["_DISTFILES:" + EACH, "_PATCHFILES:" + EACH],
+  ["_MASTER_SITE_BACKUP:ts,"],
+];
 
 /** The make arguments that ask a package directory for its distfiles (four lines of output). */
-export const DISTFILE_QUERY: readonly string[] = [
+export const DISTFILE_QUERY: readonly string[] = LINES.flatMap((l) => [
   "-V",
-  "${DISTDIR}",
-  "-V",
-  "${DISTINFO_FILE}",
-  "-V",
-  "${_DISTFILES:" + EACH + "} ${_PATCHFILES:" + EACH + "}",
-  "-V",
-  "${_MASTER_SITE_BACKUP:ts,}",
-];
+  l.map((e) => "${" + e + "}").join(" "),
+]);
+
+/**
+ * With `distfiles: "master"` the scan learns each package's distfiles in the
+ * same make run as pbulk-index, so the master can fetch them while the scan
+ * and the build go on: the scan reads this makefile after the package's
+ * Makefile and makes target herd-distfiles after pbulk-index. It prints
+ * SCAN_MARK and then the four lines DISTFILE_QUERY gives. It is a printf
+ * format (\\n, \\t): an argv word holds no newline.
+ */
+export const SCAN_MARK = "#herd-distfiles";
+export const SCAN_MK =
+  "# herd: the package's distfiles and their sites, after pbulk-index (read by the master)\\n" +
+  ".PHONY: herd-distfiles\\n" +
+  "herd-distfiles:\\n" +
+  `\\t@echo '${SCAN_MARK}'; ` +
+  LINES.map((l) => "echo " + l.map((e) => "${" + e + ":Q}").join(" ")).join("; ") +
+  "\\n";
+
+/** The makefile's name on a host: its content's digest, so an old one is never used. */
+export function scanMkName(): string {
+  return `herd-distfiles-${createHash("sha256").update(SCAN_MK).digest("hex").slice(0, 12)}.mk`;
+}
+
+/**
+ * The scan's argv (`distfiles: "master"`): writes the makefile at `mk` (as
+ * SCAN_MK, escapes and all, is a printf format) unless it is there, then runs
+ * `make -f Makefile -f MK pbulk-index herd-distfiles`.
+ */
+export function scanArgv(make: string, mk: string): string[] {
+  return [
+    "sh",
+    "-c",
+    'f=$1; m=$2; shift 2; [ -f "$f" ] || { printf "$m" >"$f.$$" && mv "$f.$$" "$f"; } || exit 1; exec "$@"',
+    "herd-scan",
+    mk,
+    SCAN_MK,
+    make,
+    "-f",
+    "Makefile",
+    "-f",
+    mk,
+    "pbulk-index",
+    "herd-distfiles",
+  ];
+}
+
+/** Splits a scan's output into the pbulk-index records and the distfile query after SCAN_MARK. */
+export function splitScanOutput(out: Buffer): { records: Buffer; query: string | null } {
+  const mark = out.lastIndexOf(`${SCAN_MARK}\n`);
+  if (mark < 0 || (mark > 0 && out[mark - 1] !== 0x0a)) return { records: out, query: null };
+  return {
+    records: out.subarray(0, mark),
+    query: out.subarray(mark + SCAN_MARK.length + 1).toString("latin1"),
+  };
+}
 
 /** A distfile name that stays inside DISTDIR: plain components, no "..". */
 function safeName(name: string): boolean {
@@ -100,10 +149,17 @@ export function parseDistfileQuery(output: string): Result<DistfileQuery, string
   return ok({ distdir, distinfo, files });
 }
 
-export interface FetchFailure {
-  readonly name: string;
-  /** One line: the sites tried and what each said. */
-  readonly message: string;
+/**
+ * The query with its DISTINFO_FILE said as the master's tree says it (a
+ * scan's answer is kept, and used, whichever host gave it).
+ */
+export function rebaseQuery(query: string, hostTree: string, masterTree: string): string {
+  const lines = query.split("\n");
+  const from = hostTree.replace(/\/+$/, "") + "/";
+  const d = lines[1];
+  if (d !== undefined && d.startsWith(from))
+    lines[1] = masterTree.replace(/\/+$/, "") + "/" + d.slice(from.length);
+  return lines.join("\n");
 }
 
 export interface DistCacheOptions {
@@ -145,14 +201,57 @@ export class DistCache {
   readonly #gate: Gate;
   /** Verified in this process: name → path. */
   readonly #good = new Map<string, string>();
-  readonly #inflight = new Map<string, Promise<Result<string, FetchFailure>>>();
+  readonly #inflight = new Map<string, Promise<Result<string, string>>>();
   readonly #distinfo = new Map<string, Result<Map<string, DistinfoEntry>, string>>();
-  /** Bytes fetched from sites, per name (what the bench reports). */
-  readonly fetched = new Map<string, number>();
+  readonly #abort = new AbortController();
+  /** Bytes received from the sites by this process. */
+  bytesFetched = 0;
+  /** Seconds during which at least one download ran (for the fetch rate). */
+  #busySince: number | null = null;
+  #busySeconds = 0;
+  #active = 0;
 
   constructor(o: DistCacheOptions) {
     this.#o = o;
     this.#gate = new Gate(o.jobs);
+  }
+
+  /** Bytes per second over the time something was downloading; null before any download. */
+  rate(): number | null {
+    const busy =
+      this.#busySeconds +
+      (this.#busySince === null ? 0 : performance.now() / 1000 - this.#busySince);
+    return busy > 0.5 && this.bytesFetched > 0 ? this.bytesFetched / busy : null;
+  }
+
+  /** Stops every download in flight (the build is over or stopped). */
+  close(): void {
+    this.#abort.abort();
+  }
+
+  /** What distinfo says of a file (for sizes ahead of a download), or undefined. */
+  async expected(name: string, distinfo: string): Promise<DistinfoEntry | undefined> {
+    const e = await this.#entries(distinfo);
+    return e.ok ? e.value.get(name) : undefined;
+  }
+
+  /** Whether a file is known good, or at least present, in the cache. */
+  present(name: string): boolean {
+    return this.#good.has(name) || existsSync(join(this.#o.dir, name));
+  }
+
+  async #download(url: string, part: string): Promise<Result<number, string>> {
+    if (this.#active++ === 0) this.#busySince = performance.now() / 1000;
+    try {
+      return await download(url, part, this.#o.timeoutSeconds ?? 3600, this.#abort.signal, (n) => {
+        this.bytesFetched += n;
+      });
+    } finally {
+      if (--this.#active === 0 && this.#busySince !== null) {
+        this.#busySeconds += performance.now() / 1000 - this.#busySince;
+        this.#busySince = null;
+      }
+    }
   }
 
   /** The master's copy of a host's distinfo path (same tree id); null when outside the tree. */
@@ -180,16 +279,15 @@ export class DistCache {
   }
 
   /** Makes sure a verified copy of `file` is in the cache; its path there. */
-  async ensure(file: Distfile, distinfo: string): Promise<Result<string, FetchFailure>> {
-    const fail = (message: string): Result<string, FetchFailure> =>
-      err({ name: file.name, message });
+  async ensure(file: Distfile, distinfo: string): Promise<Result<string, string>> {
     const got = this.#good.get(file.name);
     if (got !== undefined) return ok(got);
     const entries = await this.#entries(distinfo);
-    if (!entries.ok) return fail(entries.error);
+    if (!entries.ok) return entries;
     const want = entries.value.get(file.name);
-    if (want === undefined || !checkable(want))
-      return fail(`${distinfo} lists no checksum for ${file.name} (run make makesum)`);
+    // (parseDistinfo refuses algorithms herd cannot compute: any digest listed is checked.)
+    if (want === undefined || want.digests.size === 0)
+      return err(`${distinfo} lists no checksum for ${file.name} (run make makesum)`);
     let p = this.#inflight.get(file.name);
     if (p === undefined) {
       p = this.#obtain(file, want);
@@ -199,7 +297,7 @@ export class DistCache {
     return p;
   }
 
-  async #obtain(file: Distfile, want: DistinfoEntry): Promise<Result<string, FetchFailure>> {
+  async #obtain(file: Distfile, want: DistinfoEntry): Promise<Result<string, string>> {
     const dest = join(this.#o.dir, file.name);
     // Already in the cache (an earlier build, or an operator's offline copy): verified, not fetched.
     if (existsSync(dest)) {
@@ -217,7 +315,8 @@ export class DistCache {
     let mismatches = 0;
     for (const site of file.sites) {
       const url = siteUrl(site, file.name);
-      const r = await this.#gate.run(() => download(url, part, this.#o.timeoutSeconds ?? 3600));
+      if (this.#abort.signal.aborted) return err("the build stopped before it was fetched");
+      const r = await this.#gate.run(() => this.#download(url, part));
       if (!r.ok) {
         tried.push(`${url}: ${r.error}`);
         continue;
@@ -231,16 +330,14 @@ export class DistCache {
         continue;
       }
       await rename(part, dest);
-      this.fetched.set(file.name, (this.fetched.get(file.name) ?? 0) + r.value);
       this.#good.set(file.name, dest);
       return ok(dest);
     }
     if (file.sites.length === 0)
-      return err({
-        name: file.name,
-        message: `no site for ${file.name} (MASTER_SITES is empty) and it is not in ${this.#o.dir}`,
-      });
-    return err({ name: file.name, message: `could not fetch ${file.name}: ${tried.join("; ")}` });
+      return err(
+        `no site for ${file.name} (MASTER_SITES is empty) and it is not in ${this.#o.dir}`,
+      );
+    return err(`could not fetch ${file.name}: ${tried.join("; ")}`);
   }
 }
 
@@ -249,6 +346,8 @@ async function download(
   url: string,
   part: string,
   timeoutSeconds: number,
+  stop: AbortSignal,
+  got: (bytes: number) => void,
 ): Promise<Result<number, string>> {
   if (url.startsWith("ftp://"))
     return err("ftp is not fetched by the master (no ftp client in Node)");
@@ -258,7 +357,7 @@ async function download(
     res = await fetch(url, {
       headers: have > 0 ? { Range: `bytes=${have}-` } : {},
       redirect: "follow",
-      signal: AbortSignal.timeout(timeoutSeconds * 1000),
+      signal: AbortSignal.any([AbortSignal.timeout(timeoutSeconds * 1000), stop]),
     });
   } catch (e) {
     const cause = (e as { cause?: { code?: string; message?: string } }).cause;
@@ -277,7 +376,10 @@ async function download(
   const append = res.status === 206 && have > 0;
   let n = 0;
   const body = Readable.fromWeb(res.body as import("node:stream/web").ReadableStream<Uint8Array>);
-  body.on("data", (d: Buffer) => (n += d.length));
+  body.on("data", (d: Buffer) => {
+    n += d.length;
+    got(d.length);
+  });
   try {
     await pipeline(body, createWriteStream(part, { flags: append ? "a" : "w" }));
   } catch (e) {

@@ -19,8 +19,12 @@ export class EtaForecaster {
   #asked = -Infinity;
   #latest: Forecast | undefined;
 
-  constructor(sched: Scheduler) {
+  readonly #releaseIn: (() => ReadonlyMap<number, number>) | undefined;
+
+  /** `releaseIn`: when held tasks are expected to be let go (seconds from the caller's now). */
+  constructor(sched: Scheduler, releaseIn?: () => ReadonlyMap<number, number>) {
     this.#sched = sched;
+    this.#releaseIn = releaseIn;
     // The thread rebuilds the same graph from its names and dependencies.
     this.#worker = new Worker(new URL("./eta-thread.js", import.meta.url), {
       workerData: { names: sched.graph.names, deps: sched.graph.deps },
@@ -43,14 +47,14 @@ export class EtaForecaster {
    */
   current(now: number): Forecast {
     if (this.#latest === undefined) {
-      this.#latest = forecast(this.#sched.graph, etaInput(this.#sched, now));
+      this.#latest = forecast(this.#sched.graph, this.#input(now));
       this.#asked = now;
       return this.#latest;
     }
     const interval = this.#worker === null ? 6 * MIN_INTERVAL : MIN_INTERVAL;
     if (!this.#busy && now - this.#asked >= interval) {
       this.#asked = now;
-      const input: EtaInput = etaInput(this.#sched, now);
+      const input: EtaInput = this.#input(now);
       if (this.#worker !== null) {
         this.#busy = true;
         this.#worker.postMessage(input);
@@ -59,6 +63,15 @@ export class EtaForecaster {
       }
     }
     return this.#latest;
+  }
+
+  #input(now: number): EtaInput {
+    const ins = this.#sched.heldCount > 0 ? this.#releaseIn?.() : undefined;
+    return etaInput(
+      this.#sched,
+      now,
+      ins === undefined ? undefined : (t) => now + (ins.get(t) ?? 0),
+    );
   }
 
   /** Stops the thread. */

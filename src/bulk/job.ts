@@ -21,6 +21,7 @@ import {
   kitOf,
   localbaseOf,
   pkgDbDirOf,
+  sendFile,
   shipKit,
   type PrefixConfig,
   type SendFailure,
@@ -300,25 +301,18 @@ async function shipDistfiles(
   const log: string[] = [];
   for (const file of files) {
     const got = await cache.ensure(file, distinfo);
-    if (!got.ok) return failed(log, got.error.message);
+    if (!got.ok) return failed(log, got.error);
     const dest = `${distdir}/${file.name}`;
-    const sent = await ctx.hostCache.ensure(`distfile:${dest}`, async () => {
-      const put = await ctx.lease.conn.put(dest, { file: got.value });
-      if (!put.ok)
-        return {
-          ok: false,
-          error: { lost: put.error.reason === "lost", message: put.error.message },
-        };
-      return {
-        ok: true,
-        value: `herd: sent distfile ${file.name} (${put.value.size} bytes, cksum ${put.value.crc})\n`,
-      };
-    });
+    const sent = await ctx.hostCache.ensure(`distfile:${dest}`, () =>
+      sendFile(ctx.lease.conn, got.value, dest, `distfile ${file.name}`),
+    );
     if (!sent.ok) {
       if (sent.error.lost) return { ok: false, lost: true, reason: sent.error.message };
       return failed(log, `could not send distfile ${file.name}: ${sent.error.message}`);
     }
-    log.push(sent.value === "" ? `herd: distfile ${file.name}: the host has it\n` : sent.value);
+    log.push(
+      `herd: ${sent.value === "" ? `distfile ${file.name}: the host has it\n` : sent.value}`,
+    );
   }
   return { ok: true, status: 0, output: Buffer.from(log.join("")) };
 }
@@ -358,18 +352,9 @@ async function installDepends(ctx: JobContext, env: Record<string, string>): Pro
       continue;
     }
     files.push(`${HOST.cache}/${file}`);
-    const sent = await ctx.hostCache.ensure(dep, async () => {
-      const put = await ctx.lease.conn.put(`${HOST.cache}/${file}`, { file: join(ctx.repo, file) });
-      if (!put.ok)
-        return {
-          ok: false,
-          error: { lost: put.error.reason === "lost", message: put.error.message },
-        };
-      return {
-        ok: true,
-        value: `sent ${file} (${put.value.size} bytes, cksum ${put.value.crc})\n`,
-      };
-    });
+    const sent = await ctx.hostCache.ensure(dep, () =>
+      sendFile(ctx.lease.conn, join(ctx.repo, file), `${HOST.cache}/${file}`, file),
+    );
     if (!sent.ok) {
       if (sent.error.lost) return { ok: false, lost: true, reason: sent.error.message };
       return {

@@ -19,6 +19,9 @@ import { HostCache } from "./host-cache.js";
 import { discardPackage, runJob, type JobConfig, type JobOutcome, type JobPackage } from "./job.js";
 import type { SendFailure } from "./prefix.js";
 import type { DistCache } from "./distfiles.js";
+import { Prefetcher, type PrefetchEntry } from "./prefetch.js";
+import { mkdirSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
 
 export interface LoopPackage extends JobPackage {
   /** Indices (into the loop's package list) of the packages to build before it. */
@@ -48,6 +51,12 @@ export interface LoopOptions {
   readonly onStart: (pkg: LoopPackage, host: string, startedMs: number) => void;
   /** The master's distfile cache (distfiles: "master"). */
   readonly distCache?: DistCache;
+  /** Per package, the distfiles to fetch ahead of its build (with distCache). */
+  readonly prefetch?: readonly (PrefetchEntry | null)[];
+  /** Packages whose distfiles are fetched for at once (each file's download is bounded by the cache). */
+  readonly prefetchWorkers?: number;
+  /** A package failed before it ran (a distfile no site serves, at `stage` fetch). */
+  readonly onRefused?: (pkg: LoopPackage, stage: string, reason: string) => void;
   /** Resolves when the operator asks the build to stop. */
   readonly stop?: Promise<void>;
   /** Where the operator's retry of a failed package comes in. */
@@ -66,6 +75,7 @@ export interface LoopResult {
 /** Builds every package of the list on the pool's hosts. */
 export async function buildLoop(o: LoopOptions): Promise<LoopResult> {
   const names = o.packages.map((p) => p.pkgname);
+  const prefetch = o.distCache === undefined ? undefined : o.prefetch;
   const g = buildTaskGraph(
     names,
     o.packages.map((p) => p.deps),
@@ -76,8 +86,13 @@ export async function buildLoop(o: LoopOptions): Promise<LoopResult> {
     durations: o.packages.map((p) => p.expectedSeconds),
     weights: o.packages.map((p) => p.weight),
     deferRefit: true,
+    ...(prefetch === undefined ? {} : { held: prefetch.map((e) => e !== null) }),
   });
-  const forecaster = new EtaForecaster(sched);
+  const prefetcher =
+    prefetch === undefined || o.distCache === undefined
+      ? undefined
+      : new Prefetcher(o.distCache, prefetch, sched.priorityOrder());
+  const forecaster = new EtaForecaster(sched, () => prefetcher?.releaseTimes() ?? new Map());
   const caches = new Map<string, HostCache<SendFailure>>();
   const cacheOf = (host: string): HostCache<SendFailure> => {
     let c = caches.get(host);
@@ -200,15 +215,70 @@ export async function buildLoop(o: LoopOptions): Promise<LoopResult> {
         wallMs,
       });
     }
-    for (const t of fin.indirectlyFailed) {
+    blame(pkg, fin.indirectlyFailed);
+  };
+
+  const blame = (pkg: LoopPackage, tasks: readonly number[]): void => {
+    for (const t of tasks) {
       indirect++;
       o.onIndirect(o.packages[t]!, pkg);
       o.bus.emit({ type: "indirect-failed", pkgname: names[t]!, culprit: pkg.pkgname });
     }
   };
 
+  // A distfile no site serves fails its package at fetch before it takes a host.
+  const fetchFailed = (task: number, reason: string): void => {
+    const fin = sched.failHeld(task);
+    if (!fin.first) return;
+    const pkg = o.packages[task]!;
+    failed++;
+    const dir = o.logDir(pkg.pkgname);
+    try {
+      mkdirSync(dir, { recursive: true });
+      writeFileSync(join(dir, "fetch.log"), `herd: ${reason}\n`);
+    } catch {
+      /* the reason is in the store all the same */
+    }
+    o.onRefused?.(pkg, "fetch", reason);
+    o.bus.emit({
+      type: "package-end",
+      pkgname: pkg.pkgname,
+      pkgpath: pkg.pkgpath,
+      host: "master",
+      result: "failed",
+      stage: "fetch",
+      reason,
+      wallMs: 0,
+    });
+    blame(pkg, fin.indirectlyFailed);
+  };
+
   const index = new Map(names.map((n, i) => [n, i]));
   let retried: (() => void) | undefined;
+  let lastFetchEvent = 0;
+  const fetching = prefetcher?.run(
+    {
+      settled: (t) => {
+        const st = sched.taskState(t);
+        return st === "failed" || st === "indirect-failed";
+      },
+      release: (t) => {
+        sched.release(t);
+        retried?.();
+      },
+      fail: (t, reason) => {
+        fetchFailed(t, reason);
+        retried?.();
+      },
+      progress: (p) => {
+        const now = performance.now();
+        if (p.done < p.total && now - lastFetchEvent < 500) return;
+        lastFetchEvent = now;
+        o.bus.emit({ type: "fetch-progress", ...p });
+      },
+    },
+    o.prefetchWorkers ?? 8,
+  );
   const detach = o.control?.attach((pkgname) => {
     const task = index.get(pkgname);
     if (task === undefined) return err(`${pkgname} is not among the packages this build builds`);
@@ -267,6 +337,9 @@ export async function buildLoop(o: LoopOptions): Promise<LoopResult> {
     progress(0);
     return { built, failed, indirect, stopped: r.stopped };
   } finally {
+    prefetcher?.stop();
+    o.distCache?.close();
+    await fetching;
     detach?.();
     await forecaster.close();
   }

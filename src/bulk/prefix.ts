@@ -125,12 +125,21 @@ export async function shipKit(
   kit: Kit,
   cache: HostCache<SendFailure> | null,
 ): Promise<Result<string, SendFailure>> {
-  const send = async (): Promise<Result<string, SendFailure>> => {
-    const put = await conn.put(kit.hostFile, { file: kit.file });
-    if (!put.ok) return err({ lost: put.error.reason === "lost", message: put.error.message });
-    return ok(`sent ${kit.hostFile} (${put.value.size} bytes, cksum ${put.value.crc})\n`);
-  };
+  const send = (): Promise<Result<string, SendFailure>> =>
+    sendFile(conn, kit.file, kit.hostFile, kit.hostFile);
   return cache === null ? send() : cache.ensure(`bootstrap-kit:${kit.sha256}`, send);
+}
+
+/** Puts a master file on the host (cksum-checked in transit); "sent LABEL (N bytes, cksum C)". */
+export async function sendFile(
+  conn: AgentConnection,
+  from: string,
+  to: string,
+  label: string,
+): Promise<Result<string, SendFailure>> {
+  const put = await conn.put(to, { file: from });
+  if (!put.ok) return err({ lost: put.error.reason === "lost", message: put.error.message });
+  return ok(`sent ${label} (${put.value.size} bytes, cksum ${put.value.crc})\n`);
 }
 
 /**

@@ -11,7 +11,14 @@ import { readdirSync, readFileSync, statSync } from "node:fs";
 import { join, normalize } from "node:path";
 import { parseDependency } from "../core/resolve.js";
 import { frameScanOutput } from "../core/pscan.js";
-import { RecordParser, formatErrorText, isPkgPath, type ScanRecord } from "../core/records.js";
+import {
+  RecordParser,
+  formatErrorText,
+  isPkgPath,
+  withField,
+  type ScanRecord,
+} from "../core/records.js";
+import { rebaseQuery, scanArgv, scanMkName, splitScanOutput } from "./distfiles.js";
 import type { EventBus } from "../events/types.js";
 import type { HostPool } from "../hosts/pool.js";
 import { UserError } from "../cli/errors.js";
@@ -28,6 +35,18 @@ export interface ScanStepOptions {
   readonly bus: EventBus;
   readonly make: string;
   readonly pkgs?: readonly string[];
+  /**
+   * Learn each package's distfiles in the same make run (distfiles: "master"),
+   * so the master can fetch them ahead of the build.
+   */
+  readonly distfiles?: boolean;
+}
+
+/** A scan's records and, with `distfiles`, what make said of the directory's distfiles. */
+export interface ScanResult {
+  readonly records: ScanRecord[];
+  /** PKGPATH → the four lines of the distfile query (DISTFILE_QUERY's output). */
+  readonly distfiles: ReadonlyMap<string, string>;
 }
 
 /**
@@ -156,13 +175,20 @@ function packageFiles(tree: string, pkgpath: string): string[] {
 }
 
 /** Scans the tree (or the listed packages and their dependencies) and returns all records. */
-export async function scanStep(o: ScanStepOptions): Promise<ScanRecord[]> {
+export async function scanStep(o: ScanStepOptions): Promise<ScanResult> {
   const digests = new SourceDigests(o.tree);
   const cached = new Map<string, ScanRecord[]>();
+  const queries = new Map<string, string>();
+  const cachedQueries = o.distfiles === true ? o.wd.store.allScanDistfiles() : null;
   for (const row of o.wd.store.allScans()) {
+    const q = cachedQueries?.get(row.pkgpath);
+    // A cached scan without the distfile query is scanned again when the query is wanted.
+    if (cachedQueries !== null && q?.digest !== row.digest) continue;
     const parsed = parse(row.records, row.pkgpath);
-    if (parsed.ok && digests.of(row.pkgpath, parsed.records) === row.digest)
+    if (parsed.ok && digests.of(row.pkgpath, parsed.records) === row.digest) {
       cached.set(row.pkgpath, parsed.records);
+      if (q !== undefined && q.query !== "") queries.set(row.pkgpath, q.query);
+    }
   }
   const wanted = o.pkgs === undefined ? listPackageDirs(o.tree) : [...o.pkgs];
   const seen = new Set<string>();
@@ -196,7 +222,7 @@ export async function scanStep(o: ScanStepOptions): Promise<ScanRecord[]> {
   };
   progress();
 
-  type Scanned = { records: ScanRecord[] } | { error: string };
+  type Scanned = { records: ScanRecord[]; query: string | null } | { error: string };
   await dispatchLoop<Scanned>({
     pool: o.pool,
     planner,
@@ -204,8 +230,9 @@ export async function scanStep(o: ScanStepOptions): Promise<ScanRecord[]> {
     label: (t) => `scan ${paths[t]!}`,
     run: async (t, lease) => {
       const pkgpath = paths[t]!;
+      const mk = `${lease.root}/${scanMkName()}`;
       const r = await lease.run({
-        argv: [o.make, "pbulk-index"],
+        argv: o.distfiles === true ? scanArgv(o.make, mk) : [o.make, "pbulk-index"],
         cwd: `${HOST.tree}/${pkgpath}`,
         // No BATCH: pbulk-scan sets none, and with it 2013's bsd.pkg.mk reads one more
         // file (mk/bulk/bsd.bulk-pkg.mk), so SCAN_DEPENDS would differ from pbulk's.
@@ -217,7 +244,8 @@ export async function scanStep(o: ScanStepOptions): Promise<ScanRecord[]> {
         return { kind: "failed", value: { error: r.error.message } };
       }
       const out = r.value;
-      const framed = frameScanOutput(out.output, pkgpath, new Set());
+      const split = o.distfiles === true ? splitScanOutput(out.output) : null;
+      const framed = frameScanOutput(split?.records ?? out.output, pkgpath, new Set());
       const parsed = out.status === 0 ? parse(framed, pkgpath) : undefined;
       if (parsed === undefined || !parsed.ok) {
         const why =
@@ -227,20 +255,24 @@ export async function scanStep(o: ScanStepOptions): Promise<ScanRecord[]> {
       // SCAN_DEPENDS names files by the host's tree path: say them as the master's tree
       // does, so a scan is the same whichever host made it.
       const hostTree = `${lease.root}/${HOST.tree}`;
-      return {
-        kind: "ok",
-        value: { records: parsed.records.map((rec) => rebaseScanDepends(rec, [hostTree], o.tree)) },
-      };
+      const records = parsed.records.map((rec) =>
+        rebaseScanDepends(split === null ? rec : withoutScanDepend(rec, mk), [hostTree], o.tree),
+      );
+      // Asked and not answered (the make run ended before herd-distfiles): "" (the fetch stage asks).
+      const query = split === null ? null : rebaseQuery(split.query ?? "", hostTree, o.tree);
+      return { kind: "ok", value: { records, query } };
     },
     settled: (t, host, outcome) => {
       const pkgpath = paths[t]!;
       if (outcome.kind === "ok" && "records" in outcome.value) {
-        const records = outcome.value.records;
+        const { records, query } = outcome.value;
         results.set(pkgpath, records);
+        if (query !== null && query !== "") queries.set(pkgpath, query);
         o.wd.store.putScan(
           pkgpath,
           digests.of(pkgpath, records),
           Buffer.concat(records.map((rec) => rec.raw)),
+          query,
         );
         follow(records);
       } else if (outcome.kind === "failed" && "error" in outcome.value) {
@@ -279,7 +311,16 @@ export async function scanStep(o: ScanStepOptions): Promise<ScanRecord[]> {
       "the scan found no packages",
       "check --tree and --pkgs, and the scan errors above",
     );
-  return out;
+  return { records: out, distfiles: queries };
+}
+
+/** Drops the scan's own makefile from SCAN_DEPENDS: pbulk's scan does not read it. */
+function withoutScanDepend(rec: ScanRecord, mk: string): ScanRecord {
+  const deps = rec.get("SCAN_DEPENDS");
+  if (deps === undefined) return rec;
+  const words = deps.split(" ");
+  const kept = words.filter((w) => w !== mk);
+  return kept.length === words.length ? rec : withField(rec, "SCAN_DEPENDS", kept.join(" "));
 }
 
 function parse(

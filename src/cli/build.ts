@@ -218,6 +218,7 @@ async function buildCommand(
           wd,
           bus,
           make: config.make,
+          distfiles: config.distfiles === "master",
           ...(pkgs === undefined ? {} : { pkgs }),
         }),
       report: async (wd, id, finishedMs) =>

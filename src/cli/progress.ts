@@ -37,6 +37,7 @@ export function createDisplay(
   const joinedHosts = new Set<string>();
   let progress = { done: 0, total: 0, running: 0, eta: null as number | null, estimate: false };
   const counts = { built: 0, failed: 0, indirect: 0 };
+  let fetch: { done: number; total: number; bytes: number; bytesLeft: number } | null = null;
   let drawn = 0;
   let timer: NodeJS.Timeout | undefined;
 
@@ -67,6 +68,10 @@ export function createDisplay(
     lines.push(
       `  [${bar}] ${progress.done}/${progress.total}  ETA ${eta}  running ${progress.running}  built ${counts.built}  failed ${counts.failed}  indirect ${counts.indirect}`,
     );
+    if (fetch !== null && fetch.done < fetch.total)
+      lines.push(
+        `  distfiles ${fetch.done}/${fetch.total} packages  ${mib(fetch.bytes)} fetched, ${mib(fetch.bytesLeft)} to go`,
+      );
     const cols = "columns" in out && typeof out.columns === "number" ? out.columns : 100;
     out.write(lines.map((l) => l.slice(0, cols - 1)).join("\n") + "\n");
     drawn = lines.length;
@@ -110,6 +115,15 @@ export function createDisplay(
         case "scan-progress":
           progress = { ...progress, done: e.done, total: e.total };
           draw();
+          break;
+        case "fetch-progress":
+          fetch = e;
+          if (e.done === e.total)
+            log(
+              t,
+              `distfiles fetched ahead for ${e.total} packages (${mib(e.bytes)} from the sites${e.failed > 0 ? `, ${e.failed} failed` : ""})`,
+            );
+          else draw();
           break;
         case "scan-error":
           log(t, `scan of ${e.pkgpath} failed on ${e.host}: ${e.message}`);
@@ -197,4 +211,8 @@ export function formatDuration(seconds: number): string {
   const m = Math.floor(s / 60);
   if (m < 60) return `${m}m${String(s % 60).padStart(2, "0")}s`;
   return `${Math.floor(m / 60)}h${String(m % 60).padStart(2, "0")}m`;
+}
+
+function mib(bytes: number): string {
+  return `${(bytes / 1048576).toFixed(1)} MiB`;
 }

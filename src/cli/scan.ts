@@ -157,7 +157,7 @@ async function runScan(opts: ScanOptions): Promise<void> {
         if (!r.ok) throw new UserError("hosts", r.error, "check the hosts");
       }
     }
-    const records = await scanStep({
+    const { records } = await scanStep({
       pool,
       tree,
       wd,

@@ -114,11 +114,6 @@ export function mismatch(
   return null;
 }
 
-/** Whether a distinfo entry can vouch for a file: at least one digest herd can compute. */
-export function checkable(want: DistinfoEntry): boolean {
-  return [...want.digests.keys()].some((a) => a in HASHES);
-}
-
 /** The URL of a distfile on a site, as pkgsrc forms it (a site ending in "-" is the whole URL). */
 export function siteUrl(site: string, file: string): string {
   const base = file.slice(file.lastIndexOf("/") + 1);

@@ -99,6 +99,8 @@ export const CLIENT_JS = String.raw`(function () {
     var p = S.phase;
     if (p === "scan" && S.scan) p = "scan " + S.scan.done + "/" + S.scan.total;
     if (S.phaseDetail) p += ": " + S.phaseDetail;
+    if (S.fetch && S.fetch.done < S.fetch.total)
+      p += " (distfiles " + S.fetch.done + "/" + S.fetch.total + ")";
     $("phase").textContent = p;
   }
   function renderBanner() {

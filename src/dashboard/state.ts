@@ -63,6 +63,14 @@ export interface DashState {
   phase: string;
   phaseDetail: string;
   scan: { readonly done: number; readonly total: number; readonly failed: number } | null;
+  /** Distfiles fetched ahead (distfiles: master): packages done of total, bytes. */
+  fetch: {
+    readonly done: number;
+    readonly total: number;
+    readonly failed: number;
+    readonly bytes: number;
+    readonly bytesLeft: number;
+  } | null;
   plan: { readonly counts: Readonly<Record<string, number>>; readonly packages: number } | null;
   progress: {
     readonly done: number;
@@ -93,6 +101,7 @@ export function emptyState(): DashState {
     phase: "waiting",
     phaseDetail: "",
     scan: null,
+    fetch: null,
     plan: null,
     progress: null,
     counts: { built: 0, failed: 0, indirect: 0, lost: 0 },
@@ -183,6 +192,15 @@ export function applyEvent(s: DashState, e: BuildEvent, t: number): number[] {
     }
     case "scan-progress":
       s.scan = { done: e.done, total: e.total, failed: e.failed };
+      return [];
+    case "fetch-progress":
+      s.fetch = {
+        done: e.done,
+        total: e.total,
+        failed: e.failed,
+        bytes: e.bytes,
+        bytesLeft: e.bytesLeft,
+      };
       return [];
     case "scan-error":
       warn(s, t, `scan of ${e.pkgpath} failed on ${e.host}: ${e.message}`);
@@ -294,6 +312,7 @@ export interface StateView {
   readonly phase: string;
   readonly phaseDetail: string;
   readonly scan: DashState["scan"];
+  readonly fetch: DashState["fetch"];
   readonly plan: DashState["plan"];
   readonly progress: DashState["progress"];
   readonly counts: DashState["counts"];
@@ -344,6 +363,7 @@ export function stateView(s: DashState): StateView {
     phase: s.phase,
     phaseDetail: s.phaseDetail,
     scan: s.scan,
+    fetch: s.fetch,
     plan: s.plan,
     progress: s.progress,
     counts: s.counts,

@@ -33,6 +33,17 @@ export type BuildEvent =
       readonly failed: number;
     }
   | {
+      /** Distfiles fetched ahead of the build (distfiles: master), per package. */
+      readonly type: "fetch-progress";
+      readonly done: number;
+      readonly total: number;
+      readonly failed: number;
+      /** Bytes received from the sites so far. */
+      readonly bytes: number;
+      /** Bytes still to fetch. */
+      readonly bytesLeft: number;
+    }
+  | {
       readonly type: "scan-error";
       readonly pkgpath: string;
       readonly host: string;

@@ -76,6 +76,8 @@ CREATE TABLE IF NOT EXISTS events (
   type TEXT NOT NULL, data TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS scans (
   pkgpath TEXT PRIMARY KEY, digest TEXT NOT NULL, records BLOB NOT NULL);
+CREATE TABLE IF NOT EXISTS scan_distfiles (
+  pkgpath TEXT PRIMARY KEY, digest TEXT NOT NULL, query TEXT NOT NULL);
 `;
 
 /** The packages columns as PackageRow fields, optionally qualified by a table alias. */
@@ -316,11 +318,33 @@ export class Store {
     }[];
   }
 
-  putScan(pkgpath: string, digest: string, records: Buffer): void {
-    this.db
-      .prepare(
-        "INSERT INTO scans (pkgpath, digest, records) VALUES (?, ?, ?) ON CONFLICT(pkgpath) DO UPDATE SET digest = excluded.digest, records = excluded.records",
-      )
-      .run(pkgpath, digest, records);
+  /**
+   * Stores a PKGPATH's scan; `distfiles` is what the same make run said of its
+   * distfiles (null: not asked; an earlier answer stays, valid while the digest is).
+   */
+  putScan(pkgpath: string, digest: string, records: Buffer, distfiles: string | null = null): void {
+    this.tx(() => {
+      this.db
+        .prepare(
+          "INSERT INTO scans (pkgpath, digest, records) VALUES (?, ?, ?) ON CONFLICT(pkgpath) DO UPDATE SET digest = excluded.digest, records = excluded.records",
+        )
+        .run(pkgpath, digest, records);
+      if (distfiles !== null)
+        this.db
+          .prepare(
+            "INSERT INTO scan_distfiles (pkgpath, digest, query) VALUES (?, ?, ?) ON CONFLICT(pkgpath) DO UPDATE SET digest = excluded.digest, query = excluded.query",
+          )
+          .run(pkgpath, digest, distfiles);
+    });
+  }
+
+  /** PKGPATH → the distfile query a scan of that digest answered (scans made with distfiles: master). */
+  allScanDistfiles(): Map<string, { digest: string; query: string }> {
+    const rows = this.db.prepare("SELECT pkgpath, digest, query FROM scan_distfiles").all() as {
+      pkgpath: string;
+      digest: string;
+      query: string;
+    }[];
+    return new Map(rows.map((r) => [r.pkgpath, { digest: r.digest, query: r.query }]));
   }
 }

@@ -10,7 +10,7 @@ import { join } from "node:path";
 import { describe, it } from "node:test";
 import { eventually, herd, MAIN, startHerd } from "./cli-support.js";
 import { startSshd } from "./sshd-support.js";
-import { expectedFiles, sandbox, tgzFiles, type Event } from "../lib/fixture.js";
+import { buildArgs, expectedFiles, sandbox, tgzFiles, type Event } from "../lib/fixture.js";
 
 describe("a build on an ssh host and an attach host", { timeout: 240_000 }, () => {
   it("builds the fixture tree with packages on both", async () => {
@@ -25,18 +25,7 @@ describe("a build on an ssh host and an attach host", { timeout: 240_000 }, () =
           "nat1 attach\n",
       );
       const work = join(box.dir, "work");
-      const master = startHerd([
-        "build",
-        "--tree",
-        box.tree,
-        "--hosts",
-        hosts,
-        "--work",
-        work,
-        "-c",
-        box.config,
-        "--json",
-      ]);
+      const master = startHerd(["build", ...buildArgs(box, work, hosts), "--json"]);
       await eventually("the master's socket", () => existsSync(join(work, "control.sock")));
       const printed = await herd([
         "attach",

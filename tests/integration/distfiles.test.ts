@@ -14,7 +14,7 @@ import { createServer, type Server } from "node:http";
 import type { AddressInfo } from "node:net";
 import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
-import { herdJson, sandbox, type Event } from "../lib/fixture.js";
+import { build, sandbox, type Event } from "../lib/fixture.js";
 import { netnsUnavailable, startNetnsHost, type NetnsHost } from "./netns-support.js";
 
 const skip = netnsUnavailable();
@@ -152,19 +152,7 @@ describe("distfiles fetched by the master", { skip: skip ?? false }, () => {
         `far ssh root@${far.address} slots=2 root=${join(box.dir, "far")} identity=${far.identity} known_hosts=${far.knownHosts}\n`,
       );
       const work = join(box.dir, "work");
-      const r = await herdJson([
-        "build",
-        "--tree",
-        box.tree,
-        "--hosts",
-        hosts,
-        "--work",
-        work,
-        "-c",
-        box.config,
-        "--pkgs",
-        list,
-      ]);
+      const r = await build(box, work, hosts, list);
       assert.equal(r.code, 0, r.stderr);
       const got = outcomes(r.events);
       assert.equal(got.get("dhello-1.0"), "built", JSON.stringify([...got]));
@@ -193,6 +181,23 @@ describe("distfiles fetched by the master", { skip: skip ?? false }, () => {
         /size \d+ bytes, distinfo says \d+|SHA512 mismatch: distinfo [0-9a-f]+, file [0-9a-f]+/,
       );
       assert.equal(hits.get("/bad3/bad.sh"), undefined, "after two damaged copies it stops");
+      // Fetched ahead, from what the scan said: a package no site serves never took a host,
+      // and every package that did found its distfiles in the master's cache.
+      const starts = r.events.filter((e) => e.type === "package-start").map((e) => e.pkgname);
+      assert.ok(!starts.includes("dgone-1.0") && !starts.includes("dbad-1.0"), starts.join(" "));
+      assert.ok(starts.includes("dhello-1.0"), starts.join(" "));
+      const fetched = r.events.filter((e) => e.type === "fetch-progress").at(-1);
+      assert.ok(fetched !== undefined, "a fetch-progress event");
+      assert.equal(fetched.done, fetched.total);
+      assert.equal(fetched.total, 5);
+      assert.equal(fetched.failed, 2);
+      assert.equal(fetched.bytesLeft, 0);
+      assert.ok(
+        (fetched.bytes as number) >= SHARED.length,
+        "the good download, and the damaged ones",
+      );
+      const fetchLog = readFileSync(join(work, "logs", "dgone-1.0", "fetch.log"), "utf8");
+      assert.match(fetchLog, /missing\/gone\.sh: HTTP 404/);
     },
   );
 });

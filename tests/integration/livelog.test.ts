@@ -9,7 +9,7 @@ import { spawn, spawnSync } from "node:child_process";
 import { existsSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { describe, it } from "node:test";
-import { sandbox } from "../lib/fixture.js";
+import { buildArgs, sandbox } from "../lib/fixture.js";
 import { liveBuild } from "../lib/live.js";
 import { CLI } from "../lib/paths.js";
 
@@ -26,18 +26,7 @@ describe("live logs", () => {
       const list = join(box.dir, "pkgs.txt");
       writeFileSync(list, "sysutils/tick1\n");
       const work = join(box.dir, "work");
-      const live = liveBuild([
-        "--tree",
-        box.tree,
-        "--local",
-        "1",
-        "--work",
-        work,
-        "-c",
-        box.config,
-        "--pkgs",
-        list,
-      ]);
+      const live = liveBuild(buildArgs(box, work, 1, list));
       const built = (e: { type: string; pkgname?: unknown; stage?: unknown }): boolean =>
         e.type === "stage" && e.pkgname === "tick1-1.0" && e.stage === "build";
       await live.until(

@@ -16,8 +16,8 @@ import { liveBuild } from "../lib/live.js";
 import { startSshd } from "./sshd-support.js";
 import {
   build,
+  buildArgs,
   expectedOutcomes,
-  herdJson,
   sandbox,
   stableSummary,
   type Event,
@@ -55,7 +55,7 @@ function twoBusyHosts(name: string): { work: string; live: ReturnType<typeof liv
   const hosts = join(box.dir, "hosts.txt");
   writeFileSync(hosts, "a local slots=2\nb local slots=2\n");
   const work = join(box.dir, "work");
-  const args = ["--tree", box.tree, "--hosts", hosts, "--work", work, "-c", box.config];
+  const args = buildArgs(box, work, hosts);
   return { work, live: liveBuild(args) };
 }
 
@@ -70,17 +70,7 @@ describe("slots", () => {
       const hosts = join(box.dir, "hosts.txt");
       writeFileSync(hosts, "big local slots=4\n");
       const work = join(box.dir, "work-big");
-      const r = await herdJson([
-        "build",
-        "--tree",
-        box.tree,
-        "--hosts",
-        hosts,
-        "--work",
-        work,
-        "-c",
-        box.config,
-      ]);
+      const r = await build(box, work, hosts);
       assert.equal(r.code, 0, r.stderr);
       assert.deepEqual(outcomes(r.events), expectedBuildOutcomes());
       // The slots really were used at once.
@@ -120,17 +110,7 @@ describe("slots", () => {
           `s3 ssh root@127.0.0.3:${sshd.port} slots=3 root=${join(box.dir, "s3")} identity=${sshd.identity} known_hosts=${sshd.knownHosts}\n`,
         );
         const work = join(box.dir, "work");
-        const r = await herdJson([
-          "build",
-          "--tree",
-          box.tree,
-          "--hosts",
-          hosts,
-          "--work",
-          work,
-          "-c",
-          box.config,
-        ]);
+        const r = await build(box, work, hosts);
         assert.equal(r.code, 0, r.stderr);
         assert.deepEqual(outcomes(r.events), expectedBuildOutcomes());
         const slots = new Set(

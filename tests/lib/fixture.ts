@@ -103,19 +103,33 @@ export function stableSummary(work: string): string[] {
 }
 
 /** Runs `herd build` of a sandbox's tree (or of the PKGPATHs listed in the file pkgs) on N local hosts into `work`. */
-export function build(box: Sandbox, work: string, hosts: number, pkgs?: string): Promise<Run> {
-  return herdJson([
-    "build",
+/** `herd build`'s arguments after "build": N local hosts, or a hosts file; a --pkgs list if given. */
+export function buildArgs(
+  box: Sandbox,
+  work: string,
+  hosts: number | string,
+  pkgs?: string,
+): string[] {
+  return [
     "--tree",
     box.tree,
-    "--local",
-    String(hosts),
+    ...(typeof hosts === "number" ? ["--local", String(hosts)] : ["--hosts", hosts]),
     "--work",
     work,
     ...(pkgs === undefined ? [] : ["--pkgs", pkgs]),
     "-c",
     box.config,
-  ]);
+  ];
+}
+
+/** Runs `herd build` to the end (see buildArgs) and parses its events. */
+export function build(
+  box: Sandbox,
+  work: string,
+  hosts: number | string,
+  pkgs?: string,
+): Promise<Run> {
+  return herdJson(["build", ...buildArgs(box, work, hosts, pkgs)]);
 }
 
 /** The binary package files (*.tgz) in a directory, sorted. */

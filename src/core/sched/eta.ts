@@ -46,6 +46,8 @@ export interface EtaInput {
    * about, as a first build's ETA from a cold model is far too low.
    */
   readonly cold: { readonly meanSeconds: number | null } | null;
+  /** Held tasks (distfiles still to fetch), with when each is expected to be let go. */
+  readonly releases?: readonly { readonly task: number; readonly at: number }[];
   /** Running copies, with when each is expected to end. */
   readonly running: readonly {
     readonly task: number;
@@ -55,14 +57,26 @@ export interface EtaInput {
   }[];
 }
 
-/** Snapshots a scheduler for forecast(). */
-export function etaInput(s: Scheduler, now: number): EtaInput {
+/**
+ * Snapshots a scheduler for forecast(); `releaseAt` says when a held task is
+ * expected to be let go (now when omitted).
+ */
+export function etaInput(
+  s: Scheduler,
+  now: number,
+  releaseAt?: (task: number) => number,
+): EtaInput {
   const n = s.graph.names.length;
   const settled = new Uint8Array(n);
   for (let t = 0; t < n; t++) {
     const st = s.taskState(t);
     if (st === "done" || st === "failed" || st === "indirect-failed") settled[t] = 1;
   }
+  const releases: { task: number; at: number }[] = [];
+  if (s.heldCount > 0)
+    for (let t = 0; t < n; t++)
+      if (settled[t] === 0 && s.isHeld(t))
+        releases.push({ task: t, at: Math.max(now, releaseAt?.(t) ?? now) });
   return {
     policy: s.options.policy,
     now,
@@ -74,6 +88,7 @@ export function etaInput(s: Scheduler, now: number): EtaInput {
       .filter((h) => h.alive)
       .map((h) => ({ name: h.name, slots: h.slots, speed: h.speed, draining: h.draining })),
     running: s.running().map((r) => ({ ...r, end: s.expectedEndOf(r.task, now) ?? now })),
+    ...(releases.length > 0 ? { releases } : {}),
   };
 }
 
@@ -88,6 +103,7 @@ export function forecast(graph: TaskGraph, input: EtaInput): Forecast {
     durations: Array.from(est),
     done: Array.from(input.settled, (x) => x === 1),
     learn: false,
+    ...(input.releases === undefined ? {} : { held: heldOf(graph, input.releases) }),
   });
   const hostIdx = new Map(hosts.map((h, i) => [h.name, i]));
   for (const h of hosts) {
@@ -95,6 +111,12 @@ export function forecast(graph: TaskGraph, input: EtaInput): Forecast {
     if (h.draining) copy.drainHost(h.name, now);
   }
   const queue = new EventQueue();
+  // A release is an event of its own: host -1.
+  for (const r of input.releases ?? []) queue.push(r.at, r.task, -1, 0);
+  const settle = (ev: { task: number; host: number }, t: number): void => {
+    if (ev.host < 0) copy.release(ev.task);
+    else copy.onTaskFinished(ev.task, hosts[ev.host]!.name, t, true);
+  };
   for (const r of input.running) {
     if (!copy.markRunning(r.task, r.host, r.start)) continue;
     const speed = hosts[hostIdx.get(r.host) ?? 0]?.speed ?? 1;
@@ -112,11 +134,8 @@ export function forecast(graph: TaskGraph, input: EtaInput): Forecast {
     if (ev === undefined) break;
     t = ev.time;
     finish = Math.max(finish, t);
-    copy.onTaskFinished(ev.task, hosts[ev.host]!.name, t, true);
-    while (queue.peekTime() <= t) {
-      const e = queue.pop()!;
-      copy.onTaskFinished(e.task, hosts[e.host]!.name, t, true);
-    }
+    settle(ev, t);
+    while (queue.peekTime() <= t) settle(queue.pop()!, t);
   }
   return {
     finish,
@@ -124,6 +143,12 @@ export function forecast(graph: TaskGraph, input: EtaInput): Forecast {
     stranded: copy.remaining,
     estimate: input.cold !== null,
   };
+}
+
+function heldOf(graph: TaskGraph, releases: EtaInput["releases"]): boolean[] {
+  const held = new Array<boolean>(graph.names.length).fill(false);
+  for (const r of releases ?? []) held[r.task] = true;
+  return held;
 }
 
 /** The forecast from a scheduler's current state, computed here and now. */

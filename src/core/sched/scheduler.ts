@@ -85,6 +85,9 @@ export class Scheduler {
   private readonly hostIndex = new Map<HostName, number>();
   private readySeq = 0;
   private unsettled: number;
+  /** 1 for a task held back until release() (its distfiles are still being fetched). */
+  private readonly held: Uint8Array;
+  private holds = 0;
 
   constructor(
     readonly graph: TaskGraph,
@@ -121,15 +124,19 @@ export class Scheduler {
     );
     this.timing = new Timing(this.model, this.runs, this.hosts);
     this.unsettled = n;
+    this.held = new Uint8Array(n);
     for (let t = 0; t < n; t++) {
       if (options.done?.[t] === true) {
         this.state[t] = S.Done;
         this.unsettled--;
+      } else if (options.held?.[t] === true) {
+        this.held[t] = 1;
+        this.holds++;
       }
     }
     for (const t of graph.order) {
       if (this.state[t] === S.Done) continue;
-      let p = 0;
+      let p = this.held[t]!;
       for (const d of graph.deps[t]!) if (this.state[d] !== S.Done) p++;
       this.pending[t] = p;
       if (p === 0) this.makeReady(t);
@@ -377,6 +384,40 @@ export class Scheduler {
   }
 
   /**
+   * Lets a held task go: it becomes ready once its dependencies are done
+   * (at once if they are). A no-op for a task not held.
+   */
+  release(task: number): void {
+    if (this.held[task] !== 1) return;
+    this.held[task] = 0;
+    this.holds--;
+    this.pending[task]!--;
+    if (this.state[task] === S.Waiting && this.pending[task] === 0) this.makeReady(task);
+  }
+
+  /** Whether a task is still held back. */
+  isHeld(task: number): boolean {
+    return this.held[task] === 1;
+  }
+
+  /**
+   * A held task fails before it ever runs (a distfile no site serves): like a
+   * failed run, its transitive dependents are indirectly failed. A no-op
+   * (nothing failed) for a task not held or already settled.
+   */
+  failHeld(task: number): FinishResult {
+    const none: FinishResult = { indirectlyFailed: [], stop: [], first: false };
+    if (this.held[task] !== 1) return none;
+    this.held[task] = 0;
+    this.holds--;
+    this.pending[task]!--;
+    if (this.state[task] !== S.Waiting) return none;
+    this.state[task] = S.Failed;
+    this.unsettled--;
+    return { indirectlyFailed: this.failDependents(task), stop: [], first: true };
+  }
+
+  /**
    * An operator's retry of a failed task: it becomes ready again, and so
    * does every dependent its failure had made indirectly failed and that
    * nothing else holds back. Returns the revived dependents, ascending.
@@ -384,7 +425,12 @@ export class Scheduler {
   retry(task: number): number[] {
     if (this.state[task] !== S.Failed) return [];
     this.unsettled++;
-    this.makeReady(task);
+    // A task that failed before it ran (failHeld) may still wait for dependencies.
+    let p = 0;
+    for (const d of this.graph.deps[task]!) if (this.state[d] !== S.Done) p++;
+    this.pending[task] = p;
+    if (p === 0) this.makeReady(task);
+    else this.state[task] = S.Waiting;
     const revived: number[] = [];
     // In dependency order, so a dependent is looked at after all its dependencies.
     for (const c of this.graph.order) {
@@ -463,8 +509,25 @@ export class Scheduler {
     return this.unsettled;
   }
 
-  /** True when nothing is ready or running (what still waits can never become ready). */
+  /** The unsettled tasks, most urgent first (the ready set's order, applied to all). */
+  priorityOrder(): number[] {
+    const out: number[] = [];
+    for (let t = 0; t < this.state.length; t++)
+      if (this.state[t] === S.Waiting || this.state[t] === S.Ready) out.push(t);
+    const p = this.primary;
+    const q = this.secondary;
+    return out.sort((a, b) => p[b]! - p[a]! || q[b]! - q[a]! || a - b);
+  }
+
+  /** Tasks still held back (see release). */
+  get heldCount(): number {
+    return this.holds;
+  }
+
+  /** True when nothing is ready, running or held (what still waits can never become ready). */
   isFinished(): boolean {
-    return this.unsettled === 0 || (this.heap.size === 0 && this.runs.size === 0);
+    return (
+      this.unsettled === 0 || (this.heap.size === 0 && this.runs.size === 0 && this.holds === 0)
+    );
   }
 }

@@ -14,6 +14,8 @@ export interface SchedulerOptions {
   readonly categories?: readonly (string | undefined)[] | undefined;
   /** Tasks already built when the schedule starts. */
   readonly done?: ArrayLike<boolean> | undefined;
+  /** Tasks held back, however ready, until release() (or failHeld()). */
+  readonly held?: ArrayLike<boolean> | undefined;
   /** Learn from finished tasks; defaults to what the policy does (only "herd" learns). */
   readonly learn?: boolean | undefined;
   /**
