@@ -316,12 +316,23 @@ export class DistCache {
     for (const site of file.sites) {
       const url = siteUrl(site, file.name);
       if (this.#abort.signal.aborted) return err("the build stopped before it was fetched");
-      const r = await this.#gate.run(() => this.#download(url, part));
+      // A part left by an earlier master is continued, not trusted: if the whole fails
+      // verification it is fetched once more from the start before the site counts as bad.
+      const resumed = existsSync(part) && statSync(part).size > 0;
+      let r = await this.#gate.run(() => this.#download(url, part));
+      let bad = r.ok ? await verify(part, want) : null;
+      if (resumed && (bad !== null || !r.ok)) {
+        this.#o.onNote?.(
+          `distfile ${file.name}: the partial download continued from an earlier run ${bad === null ? "could not be continued" : `was wrong (${bad})`}; fetched again from the start`,
+        );
+        await rm(part, { force: true });
+        r = await this.#gate.run(() => this.#download(url, part));
+        bad = r.ok ? await verify(part, want) : null;
+      }
       if (!r.ok) {
         tried.push(`${url}: ${r.error}`);
         continue;
       }
-      const bad = await verify(part, want);
       if (bad !== null) {
         await rm(part, { force: true });
         tried.push(`${url}: ${bad}`);

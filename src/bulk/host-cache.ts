@@ -11,6 +11,11 @@ export class HostCache<F> {
   readonly #have = new Set<string>();
   readonly #sending = new Map<string, Promise<Result<string, F>>>();
 
+  /** The host no longer has `key` (it was removed there). */
+  forget(key: string): void {
+    this.#have.delete(key);
+  }
+
   has(key: string): boolean {
     return this.#have.has(key);
   }

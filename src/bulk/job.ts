@@ -52,6 +52,8 @@ export interface JobConfig extends PrefixConfig {
    * the operator's mk.conf names; herd passes no DISTDIR).
    */
   readonly distfiles: "master" | "host" | "shared";
+  /** Bytes a host's DISTDIR may hold (least recently used removed beyond; 0: no bound). */
+  readonly hostDistdirBytes: number;
 }
 
 export interface JobPackage {
@@ -103,6 +105,8 @@ export interface JobContext {
   readonly onStageStart?: (stage: string) => void;
   /** Aborted when the scheduler stops this copy of the package. */
   readonly signal?: AbortSignal;
+  /** Distfiles in use by the jobs running on this host (not to be evicted); this job adds its own. */
+  readonly distInUse?: Map<string, number>;
   /** The master's distfile cache (with `distfiles: "master"`). */
   readonly distCache?: DistCache;
   /** False when another copy already delivered the package: this one brings nothing back. */
@@ -113,7 +117,19 @@ type StageResult =
   { ok: true; status: number; output: Buffer } | { ok: false; lost: true; reason: string };
 
 /** Runs every target of one package on one host. */
-export async function runJob(ctx: JobContext): Promise<JobOutcome> {
+export async function runJob(job: JobContext): Promise<JobOutcome> {
+  // What the job holds until it ends (the distfiles it uses, kept from eviction).
+  const ends: (() => void)[] = [];
+  try {
+    return await runStages({ ...job, atEnd: (f) => ends.push(f) });
+  } finally {
+    for (const f of ends) f();
+  }
+}
+
+async function runStages(
+  ctx: JobContext & { readonly atEnd: (f: () => void) => void },
+): Promise<JobOutcome> {
   await mkdir(ctx.logDir, { recursive: true });
   const env = hostEnv(ctx);
   const pkgdir = `${HOST.tree}/${ctx.pkg.pkgpath}`;
@@ -274,7 +290,7 @@ function withNote(t: TaskResult, note: string): StageResult {
  * DISTDIR; the `make fetch` after it then finds them all there.
  */
 async function shipDistfiles(
-  ctx: JobContext,
+  ctx: JobContext & { readonly atEnd: (f: () => void) => void },
   cache: DistCache,
   env: Record<string, string>,
   pkgdir: string,
@@ -299,6 +315,16 @@ async function shipDistfiles(
   if (distinfo === null)
     return failed([], `DISTINFO_FILE ${parsed.value.distinfo} is outside the host's tree copy`);
   const log: string[] = [];
+  const inUse = ctx.distInUse;
+  for (const f of files) inUse?.set(f.name, (inUse.get(f.name) ?? 0) + 1);
+  ctx.atEnd(() => {
+    for (const f of files) {
+      const n = (inUse?.get(f.name) ?? 1) - 1;
+      if (n <= 0) inUse?.delete(f.name);
+      else inUse?.set(f.name, n);
+    }
+  });
+  let sentAny = false;
   for (const file of files) {
     const got = await cache.ensure(file, distinfo);
     if (!got.ok) return failed(log, got.error);
@@ -310,12 +336,46 @@ async function shipDistfiles(
       if (sent.error.lost) return { ok: false, lost: true, reason: sent.error.message };
       return failed(log, `could not send distfile ${file.name}: ${sent.error.message}`);
     }
+    if (sent.value !== "") sentAny = true;
     log.push(
       `herd: ${sent.value === "" ? `distfile ${file.name}: the host has it\n` : sent.value}`,
     );
   }
+  const bound = ctx.config.hostDistdirBytes;
+  if (sentAny && bound > 0) {
+    // What the host holds beyond the bound goes, least recently used first, but what
+    // any package on the host is using now.
+    const keep = [...(inUse?.keys() ?? files.map((f) => f.name))];
+    const ev = await ctx.lease.run({
+      argv: ["sh", "-c", EVICT, "herd-evict", distdir, String(bound), ...keep],
+    });
+    if (ev.ok && ev.value.status === 0) {
+      for (const line of ev.value.output.toString("latin1").split("\n")) {
+        const m = /^evicted \.\/(\S+) (\d+)$/.exec(line);
+        if (m === null) continue;
+        ctx.hostCache.forget(`distfile:${distdir}/${m[1]!}`);
+        log.push(
+          `herd: evicted ${m[1]!} (${m[2]!} bytes) from the host's DISTDIR (hostDistdirBytes ${bound})\n`,
+        );
+      }
+    } else log.push("herd: could not bound the host's DISTDIR (the build goes on)\n");
+  }
   return { ok: true, status: 0, output: Buffer.from(log.join("")) };
 }
+
+/**
+ * Removes the least recently used files of DISTDIR ($1) beyond $2 bytes, but
+ * the names after them; prints "evicted ./NAME SIZE" for each. Use is the
+ * file's mtime: pkgsrc's checksum reads a file, and a file herd sends is new.
+ * `ls -t` orders the names find hands it (one batch for any usual DISTDIR).
+ */
+const EVICT =
+  'd=$1; max=$2; shift 2; cd "$d" 2>/dev/null || exit 0; total=0; ' +
+  "find . -type f ! -name '*.part' -exec ls -lndt {} + | " +
+  "while read -r _m _l _u _g size _a _b _c name; do " +
+  'total=$((total + size)); [ "$total" -gt "$max" ] || continue; ' +
+  'k=; for n; do [ "./$n" = "$name" ] && k=1; done; [ -n "$k" ] && continue; ' +
+  'rm -f "$name" && echo "evicted $name $size"; done';
 
 /** Empties the prefix (refilled from the bootstrap kit, shipped first if the host lacks it). */
 async function init(ctx: JobContext, env: Record<string, string>): Promise<StageResult> {

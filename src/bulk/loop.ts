@@ -99,6 +99,12 @@ export async function buildLoop(o: LoopOptions): Promise<LoopResult> {
     if (c === undefined) caches.set(host, (c = new HostCache()));
     return c;
   };
+  const inUse = new Map<string, Map<string, number>>();
+  const inUseOf = (host: string): Map<string, number> => {
+    let m = inUse.get(host);
+    if (m === undefined) inUse.set(host, (m = new Map<string, number>()));
+    return m;
+  };
   let built = 0;
   let failed = 0;
   let indirect = 0;
@@ -134,6 +140,7 @@ export async function buildLoop(o: LoopOptions): Promise<LoopResult> {
       repo: o.repo,
       logDir: o.logDir(pkg.pkgname),
       hostCache: cacheOf(host),
+      distInUse: inUseOf(host),
       ...(o.distCache === undefined ? {} : { distCache: o.distCache }),
       signal: copy.signal,
       shouldFetch: copy.wanted,

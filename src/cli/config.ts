@@ -62,6 +62,14 @@ export const ConfigSchema = z
       .string()
       .default("")
       .describe("the master's distfile cache (distfiles: master); empty: WORK/distfiles"),
+    hostDistdirBytes: z
+      .number()
+      .int()
+      .min(0)
+      .default(10 * 1024 ** 3)
+      .describe(
+        "bytes a host's DISTDIR may hold of what herd sent it (distfiles: master); least recently used files are removed beyond it; 0: no bound",
+      ),
     fetchJobs: z
       .number()
       .int()

@@ -45,6 +45,8 @@ export interface ReportModel {
   readonly total: number;
   /** Failed packages, the ones breaking the most packages first. */
   readonly failed: readonly FailedPackage[];
+  /** Those of `failed` that failed at fetch: a distfile no site served (shown in a section of their own). */
+  readonly fetchFailed: readonly FailedPackage[];
   readonly indirect: readonly {
     readonly pkgname: string;
     readonly pkgpath: string;
@@ -131,6 +133,7 @@ export function reportModel(
     counts,
     total: rows.length,
     failed,
+    fetchFailed: failed.filter((f) => f.stage === "fetch"),
     indirect: rows
       .filter((r) => NOT_BUILT.has(r.state))
       .map((r) => ({

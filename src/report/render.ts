@@ -50,12 +50,19 @@ export function renderText(m: ReportModel, short: boolean): string {
   lines.push(`${m.total} packages: ${countsLine(m)}`);
   lines.push("");
   lines.push("Failed packages (most breakage first):");
-  for (const f of short ? m.failed.slice(0, 20) : m.failed) {
+  const built = m.failed.filter((f) => f.stage !== "fetch");
+  for (const f of short ? built.slice(0, 20) : built) {
     lines.push(
       `  ${f.pkgname} (${f.pkgpath}) breaks ${f.breaks}, ${f.stage}: ${f.reason}${f.maintainer === "" ? "" : ` <${f.maintainer}>`}`,
     );
   }
-  if (short && m.failed.length > 20) lines.push(`  ... and ${m.failed.length - 20} more`);
+  if (short && built.length > 20) lines.push(`  ... and ${built.length - 20} more`);
+  if (m.fetchFailed.length > 0) {
+    lines.push("");
+    lines.push("Distfiles not fetched (the package failed at fetch):");
+    for (const f of m.fetchFailed)
+      lines.push(`  ${f.pkgname} (${f.pkgpath}) breaks ${f.breaks}: ${f.reason}`);
+  }
   if (m.diff !== null) {
     lines.push("");
     lines.push(
@@ -111,17 +118,25 @@ export function renderHtml(m: ReportModel): string {
         `<span class="${e(k)}" data-count="${e(k)}">${e(k)}: <b>${m.counts[k] ?? 0}</b></span>`,
     )
     .join("");
-  const failedRows = m.failed.map((f) => [
+  const fetchRows = m.fetchFailed.map((f) => [
     `<a href="${e(pageName(f.pkgname))}">${e(f.pkgname)}</a>`,
     e(f.pkgpath),
     String(f.breaks),
-    e(f.stage),
     e(f.reason),
-    e(f.maintainer),
-    f.logs
-      .map((l) => `<a href="logs/${e(logName(f.pkgname, l.stage))}">${e(l.stage)}</a>`)
-      .join(" "),
   ]);
+  const failedRows = m.failed
+    .filter((f) => f.stage !== "fetch")
+    .map((f) => [
+      `<a href="${e(pageName(f.pkgname))}">${e(f.pkgname)}</a>`,
+      e(f.pkgpath),
+      String(f.breaks),
+      e(f.stage),
+      e(f.reason),
+      e(f.maintainer),
+      f.logs
+        .map((l) => `<a href="logs/${e(logName(f.pkgname, l.stage))}">${e(l.stage)}</a>`)
+        .join(" "),
+    ]);
   const diff =
     m.diff === null
       ? "<p>No previous build to compare with.</p>"
@@ -141,6 +156,11 @@ export function renderHtml(m: ReportModel): string {
 <p>Tree ${e(m.build.tree)} (id ${e(m.build.treeId)}), started ${e(new Date(m.build.startedMs).toISOString())}${m.build.finishedMs === null ? ", not finished" : `, finished ${e(new Date(m.build.finishedMs).toISOString())}`}.</p>
 <section id="summary"><h2>Summary</h2><p class="counts">${m.total} packages: ${counts}</p></section>
 <section id="failed"><h2>Failed packages</h2>${table(["package", "PKGPATH", "breaks", "stage", "reason", "maintainer", "logs"], failedRows)}</section>
+${
+  fetchRows.length === 0
+    ? ""
+    : `<section id="fetch-failed"><h2>Distfiles not fetched</h2>${table(["package", "PKGPATH", "breaks", "sites tried and what they said"], fetchRows)}</section>`
+}
 <section id="indirect"><h2>Indirectly failed and skipped</h2>${table(
     ["package", "PKGPATH", "state", "culprit"],
     m.indirect.map((p) => [e(p.pkgname), e(p.pkgpath), e(p.state), e(p.culprit)]),

@@ -9,12 +9,13 @@
  */
 import assert from "node:assert/strict";
 import { createHash } from "node:crypto";
-import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, readFileSync, statSync, writeFileSync } from "node:fs";
 import { createServer, type Server } from "node:http";
 import type { AddressInfo } from "node:net";
 import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
-import { build, sandbox, type Event } from "../lib/fixture.js";
+import { build, buildArgs, sandbox, type Event } from "../lib/fixture.js";
+import { startHerd } from "../lib/dashboard.js";
 import { netnsUnavailable, startNetnsHost, type NetnsHost } from "./netns-support.js";
 
 const skip = netnsUnavailable();
@@ -198,6 +199,149 @@ describe("distfiles fetched by the master", { skip: skip ?? false }, () => {
       );
       const fetchLog = readFileSync(join(work, "logs", "dgone-1.0", "fetch.log"), "utf8");
       assert.match(fetchLog, /missing\/gone\.sh: HTTP 404/);
+      // The report shows them in a section of their own, not among the build failures.
+      const html = readFileSync(join(work, "report", "report.html"), "utf8");
+      const section = /<section id="fetch-failed">(.*?)<\/section>/s.exec(html)?.[1] ?? "";
+      assert.match(section, /dgone-1\.0.*HTTP 404/s);
+      assert.match(section, /dbad-1\.0/);
+      const failedSection = /<section id="failed">(.*?)<\/section>/s.exec(html)?.[1] ?? "";
+      assert.doesNotMatch(failedSection, /dgone-1\.0/);
+      const text = readFileSync(join(work, "report", "report.txt"), "utf8");
+      assert.match(
+        text,
+        /Distfiles not fetched[^\n]*\n( {2}.*\n)* {2}dgone-1\.0 \(distf\/dgone\) breaks 1: could not fetch/,
+      );
+    },
+  );
+});
+
+describe("the master killed in the middle of a download", () => {
+  // 256 KiB, sent 16 KiB every 50 ms the first time; every later request is answered at once.
+  const BIG = Array.from({ length: 4096 }, (_, i) => `line ${String(i).padStart(57, "0")}\n`).join(
+    "",
+  );
+  const asked: string[] = [];
+  const lru = new Map<string, string>();
+  let sent = 0;
+  let server: Server;
+  let base = "";
+  before(async () => {
+    server = createServer((req, res) => {
+      const small = lru.get(req.url ?? "");
+      if (small !== undefined) {
+        res.end(small);
+        return;
+      }
+      const range = req.headers.range ?? "";
+      asked.push(range);
+      const from = Number(/^bytes=(\d+)-$/.exec(range)?.[1] ?? 0);
+      const body = Buffer.from(BIG).subarray(from);
+      if (from > 0) {
+        res.writeHead(206, { "content-range": `bytes ${from}-${BIG.length - 1}/${BIG.length}` });
+        res.end(body);
+        return;
+      }
+      if (asked.length > 1) {
+        res.end(body);
+        return;
+      }
+      res.writeHead(200, { "content-length": String(body.length) });
+      let at = 0;
+      const tick = setInterval(() => {
+        if (at >= body.length || res.destroyed) {
+          clearInterval(tick);
+          res.end();
+          return;
+        }
+        res.write(body.subarray(at, at + 16384));
+        at += 16384;
+        sent = at;
+      }, 50);
+      res.on("close", () => {
+        clearInterval(tick);
+      });
+    });
+    await new Promise<void>((r) => server.listen(0, "127.0.0.1", r));
+    base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+  });
+  after(async () => {
+    server.closeAllConnections();
+    await new Promise<void>((r) => {
+      server.close(() => {
+        r();
+      });
+    });
+  });
+
+  it(
+    "keeps a host's DISTDIR within its bound, least recently used out first",
+    { timeout: 180_000 },
+    async () => {
+      const A = `#!/bin/sh\n${"# first\n".repeat(12)}echo a\n`;
+      const B = `#!/bin/sh\n${"# second\n".repeat(12)}echo b\n`;
+      // Room for one of them: the second to arrive pushes the first out (dlrub needs dlrua built first).
+      const box = sandbox("distfiles-lru", { hostDistdirBytes: B.length + 10 });
+      addPackage(box.tree, { name: "dlrua", file: "a.sh", body: A, sites: [`${base}/lru/`] });
+      addPackage(box.tree, {
+        name: "dlrub",
+        file: "b.sh",
+        body: B,
+        sites: [`${base}/lru/`],
+        depends: "dlrua>=1.0:../../distf/dlrua",
+      });
+      lru.set("/lru/a.sh", A).set("/lru/b.sh", B);
+      const list = join(box.dir, "pkgs.txt");
+      writeFileSync(list, "distf/dlrub\n");
+      const work = join(box.dir, "work");
+      const r = await build(box, work, 1, list);
+      assert.equal(r.code, 0, r.stderr);
+      assert.equal(outcomes(r.events).get("dlrub-1.0"), "built", r.stderr);
+      const distdir = join(work, "hosts", "local1", "distfiles");
+      assert.equal(readFileSync(join(distdir, "dlrub-1.0", "b.sh"), "utf8"), B);
+      assert.equal(existsSync(join(distdir, "dlrua-1.0", "a.sh")), false, "a.sh was evicted");
+      const log = readFileSync(join(work, "logs", "dlrub-1.0", "fetch.log"), "utf8");
+      assert.match(log, /evicted dlrua-1\.0\/a\.sh \(\d+ bytes\)/);
+    },
+  );
+
+  it(
+    "continues the partial file, and fetches it anew when the whole is wrong",
+    { timeout: 180_000 },
+    async () => {
+      const box = sandbox("distfiles-kill");
+      addPackage(box.tree, { name: "dslow", file: "big.txt", body: BIG, sites: [`${base}/slow/`] });
+      const list = join(box.dir, "pkgs.txt");
+      writeFileSync(list, "distf/dslow\n");
+      const work = join(box.dir, "work");
+      const herd = startHerd(["build", ...buildArgs(box, work, 1, list), "--json"]);
+      const deadline = Date.now() + 120_000;
+      while (sent < 65536 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
+      herd.kill();
+      await herd.exited;
+      assert.ok(sent >= 65536, `the server sent ${sent} bytes before the kill`);
+      const part = join(work, "distfiles", "dslow-1.0", "big.txt.part");
+      const have = statSync(part).size;
+      assert.ok(have > 0 && have < BIG.length, `a partial file of ${have} bytes`);
+      assert.equal(existsSync(join(work, "distfiles", "dslow-1.0", "big.txt")), false);
+      // Damage what was received: the continued download must not make a trusted file of it.
+      const bytes = readFileSync(part);
+      bytes[0] = bytes[0]! ^ 1;
+      writeFileSync(part, bytes);
+      const r = await build(box, work, 1, list);
+      assert.equal(r.code, 0, r.stderr);
+      assert.equal(outcomes(r.events).get("dslow-1.0"), "built", r.stderr);
+      // The second master asked for the rest, found the whole wrong, and fetched it all again.
+      assert.deepEqual(asked, ["", `bytes=${have}-`, ""]);
+      assert.equal(readFileSync(join(work, "distfiles", "dslow-1.0", "big.txt"), "utf8"), BIG);
+      assert.equal(existsSync(part), false);
+      assert.ok(
+        r.events.some(
+          (e) =>
+            e.type === "warning" &&
+            /partial download continued .* was wrong/.test(String(e.message)),
+        ),
+        "a warning says so",
+      );
     },
   );
 });
