@@ -18,7 +18,7 @@ describe("the stage watchdog", () => {
     const box = sandbox("watchdog");
     writeFileSync(
       box.config,
-      JSON.stringify({ path: [FIXTURE_TOOLS], env: { CC: cc }, watchdog: 3 }),
+      JSON.stringify({ path: [FIXTURE_TOOLS], env: { CC: cc }, watchdog: 20 }),
     );
     const work = join(box.dir, "work");
     const r = await build(box, work, 2);
@@ -26,10 +26,10 @@ describe("the stage watchdog", () => {
     const end = r.events.find((e) => e.type === "package-end" && e.pkgname === "netkit-0.3");
     assert.equal(end?.result, "failed");
     assert.equal(end.stage, "build");
-    assert.match(String(end.reason), /no output for 3 s \(watchdog\)/);
+    assert.match(String(end.reason), /no output for 20 s \(watchdog\)/);
     assert.match(
       readFileSync(join(work, "logs/netkit-0.3/build.log"), "utf8"),
-      /herd: killed: no output for 3 s \(watchdog\)/,
+      /herd: killed: no output for 20 s \(watchdog\)/,
     );
     // The rest of the build went on.
     assert.equal(

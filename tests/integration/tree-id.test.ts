@@ -61,6 +61,8 @@ describe("tree ids kept right by herd", { timeout: 300_000 }, () => {
       changed.events.some(
         (e) => e.type === "package-end" && e.pkgname === "tick13-1.0" && e.result === "built",
       ),
+      // What happened to it instead, should this fail again on a loaded machine.
+      JSON.stringify(changed.events.filter((e) => JSON.stringify(e).includes("tick13"))),
     );
   });
 });
