@@ -22,6 +22,7 @@ import { mkdir, readFile, rename, rm } from "node:fs/promises";
 import { dirname, join } from "node:path";
 import { Readable } from "node:stream";
 import { pipeline } from "node:stream/promises";
+import { Client as FtpClient } from "basic-ftp";
 import { Digests, mismatch, parseDistinfo, siteUrl, type DistinfoEntry } from "../core/distinfo.js";
 import { err, ok, type Result } from "../protocol/result.js";
 
@@ -321,9 +322,10 @@ export class DistCache {
       const resumed = existsSync(part) && statSync(part).size > 0;
       let r = await this.#gate.run(() => this.#download(url, part));
       let bad = r.ok ? await verify(part, want) : null;
-      if (resumed && (bad !== null || !r.ok)) {
+      // (A site that does not serve the file leaves the part for the next site to continue.)
+      if (resumed && bad !== null) {
         this.#o.onNote?.(
-          `distfile ${file.name}: the partial download continued from an earlier run ${bad === null ? "could not be continued" : `was wrong (${bad})`}; fetched again from the start`,
+          `distfile ${file.name}: the partial download continued from an earlier run was wrong (${bad}); fetched again from the start`,
         );
         await rm(part, { force: true });
         r = await this.#gate.run(() => this.#download(url, part));
@@ -360,9 +362,8 @@ async function download(
   stop: AbortSignal,
   got: (bytes: number) => void,
 ): Promise<Result<number, string>> {
-  if (url.startsWith("ftp://"))
-    return err("ftp is not fetched by the master (no ftp client in Node)");
   const have = existsSync(part) ? statSync(part).size : 0;
+  if (url.startsWith("ftp://")) return downloadFtp(url, part, have, timeoutSeconds, stop, got);
   let res: Response;
   try {
     res = await fetch(url, {
@@ -397,6 +398,68 @@ async function download(
     return err(`transfer broke after ${n} bytes: ${(e as Error).message}`);
   }
   return ok(n);
+}
+
+/**
+ * Downloads an ftp:// URL (anonymous unless the URL names a user) into
+ * `part`, continuing from byte `have` with REST; the bytes received.
+ */
+async function downloadFtp(
+  url: string,
+  part: string,
+  have: number,
+  timeoutSeconds: number,
+  stop: AbortSignal,
+  got: (bytes: number) => void,
+): Promise<Result<number, string>> {
+  let u: URL;
+  try {
+    u = new URL(url);
+  } catch {
+    return err(`not a URL: ${url}`);
+  }
+  // basic-ftp's timeout is per reply; the whole download is bounded here.
+  const client = new FtpClient(60_000);
+  const end = (): void => {
+    client.close();
+  };
+  const timer = setTimeout(end, timeoutSeconds * 1000);
+  stop.addEventListener("abort", end, { once: true });
+  let n = 0;
+  let last = 0;
+  try {
+    await client.access({
+      host: u.hostname.replace(/^\[|\]$/g, ""),
+      port: u.port === "" ? 21 : Number(u.port),
+      user: u.username === "" ? "anonymous" : decodeURIComponent(u.username),
+      password: u.password === "" ? "herd@" : decodeURIComponent(u.password),
+    });
+    client.trackProgress((info) => {
+      const d = info.bytes - last;
+      last = info.bytes;
+      if (d > 0) {
+        n += d;
+        got(d);
+      }
+    });
+    await client.downloadTo(part, decodeURIComponent(u.pathname), have);
+    return ok(n);
+  } catch (e) {
+    if (stop.aborted) return err("the build stopped");
+    const code = (e as { code?: unknown }).code;
+    const msg = (e as Error).message.split("\n")[0] ?? "";
+    return err(
+      n > 0
+        ? `transfer broke after ${n} bytes: ${msg}`
+        : typeof code === "number"
+          ? `FTP ${msg}`
+          : msg,
+    );
+  } finally {
+    clearTimeout(timer);
+    stop.removeEventListener("abort", end);
+    client.close();
+  }
 }
 
 /** null when the file is what distinfo says, else what is wrong. */

@@ -8,76 +8,20 @@
  * everywhere fails with both digests and is not kept.
  */
 import assert from "node:assert/strict";
-import { createHash } from "node:crypto";
-import { existsSync, mkdirSync, readFileSync, statSync, writeFileSync } from "node:fs";
+import { existsSync, readFileSync, statSync, writeFileSync } from "node:fs";
 import { createServer, type Server } from "node:http";
 import type { AddressInfo } from "node:net";
 import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
-import { build, buildArgs, sandbox, type Event } from "../lib/fixture.js";
+import { build, buildArgs, sandbox } from "../lib/fixture.js";
 import { startHerd } from "../lib/dashboard.js";
+import { addPackage, outcomes } from "../lib/distpkg.js";
 import { netnsUnavailable, startNetnsHost, type NetnsHost } from "./netns-support.js";
 
 const skip = netnsUnavailable();
 
 const SHARED = "#!/bin/sh\necho hello from a distfile\n";
 const BAD = "#!/bin/sh\necho the real one\n";
-
-/** A package of the test's own category `distf`, with a real distinfo (SHA512, Size). */
-function addPackage(
-  tree: string,
-  o: {
-    name: string;
-    file: string;
-    body: string;
-    sites: string[];
-    subdir?: string;
-    depends?: string;
-  },
-): void {
-  const dir = join(tree, "distf", o.name);
-  mkdirSync(dir, { recursive: true });
-  const subdir = o.subdir ?? `${o.name}-1.0`;
-  writeFileSync(
-    join(dir, "Makefile"),
-    `DISTNAME=\t${o.name}-1.0
-CATEGORIES=\tdistf
-COMMENT=\tA package whose distfile comes from a site
-DISTFILES=\t${o.file}
-DIST_SUBDIR=\t${subdir}
-MASTER_SITES=\t${o.sites.join(" ")}
-${o.depends === undefined ? "" : `DEPENDS+=\t${o.depends}\n`}
-do-build:
-\tcd \${WRKSRC} && cp ${o.file} ${o.name}
-
-do-install:
-\t\${INSTALL_PROGRAM_DIR} \${DESTDIR}\${PREFIX}/bin
-\t\${INSTALL_SCRIPT} \${WRKSRC}/${o.name} \${DESTDIR}\${PREFIX}/bin/${o.name}
-
-.include "../../mk/bsd.pkg.mk"
-`,
-  );
-  writeFileSync(join(dir, "PLIST"), `@comment $NetBSD$\nbin/${o.name}\n`);
-  writeFileSync(join(dir, "DESCR"), `${o.name}: a distfile test package.\n`);
-  const sha = createHash("sha512").update(o.body).digest("hex");
-  writeFileSync(
-    join(dir, "distinfo"),
-    `$NetBSD$\n\nSHA512 (${subdir}/${o.file}) = ${sha}\nSize (${subdir}/${o.file}) = ${Buffer.byteLength(o.body)} bytes\n`,
-  );
-}
-
-function outcomes(events: readonly Event[]): Map<string, string> {
-  const out = new Map<string, string>();
-  for (const e of events) {
-    if (e.type === "package-end" && e.result !== "lost")
-      out.set(
-        e.pkgname as string,
-        `${e.result as string}${e.stage === undefined ? "" : `@${e.stage as string}`}`,
-      );
-    if (e.type === "indirect-failed") out.set(e.pkgname as string, "indirect-failed");
-  }
-  return out;
-}
 
 describe("distfiles fetched by the master", { skip: skip ?? false }, () => {
   let server: Server;
