@@ -10,7 +10,7 @@ import { join } from "node:path";
 import { carryFailures } from "../core/carry.js";
 import { installOrder, restrictedFiles } from "../core/install-order.js";
 import { planBuild, type PreviousPackage } from "../core/plan.js";
-import type { ScanResult } from "./scan-step.js";
+import type { ScanResult, ScanStepOptions } from "./scan-step.js";
 import { printResolution, resolveRecords } from "../core/resolve.js";
 import { UserError } from "../cli/errors.js";
 import { writeChunks } from "../cli/output.js";
@@ -27,7 +27,7 @@ import {
 import { indexRepository } from "../report/repository.js";
 import { DistCache } from "./distfiles.js";
 import { commitPackage } from "./job.js";
-import { prefetchList } from "./prefetch.js";
+import { prefetchEntry, prefetchList, ScanFetcher } from "./prefetch.js";
 import { buildLoop, type LoopPackage } from "./loop.js";
 import type { BuildControl } from "./control.js";
 import { publish } from "./publish.js";
@@ -44,7 +44,8 @@ export interface BuildRequest {
   readonly hosts: readonly HostConfig[];
   readonly bus: EventBus;
   /** Scans the tree on the pool's hosts (only these PKGPATHs when given). */
-  readonly scan: (wd: Workdir) => Promise<ScanResult>;
+  /** Runs the scan; `onQuery` (distfiles: "master") hears each directory's distfile query as it comes. */
+  readonly scan: (wd: Workdir, onQuery?: ScanStepOptions["onQuery"]) => Promise<ScanResult>;
   readonly stop?: Promise<void>;
   /** Starts serving the control socket (and a hosts file) once the work directory is locked. */
   readonly serve?: (wd: Workdir) => Promise<{ close(): Promise<void> }>;
@@ -86,6 +87,7 @@ async function build(req: BuildRequest, wd: Workdir): Promise<BuildSummary> {
   };
   let hostEvents = (): void => undefined;
   let served: { close(): Promise<void> } | undefined;
+  let distCache: DistCache | undefined;
   // Every event, progress included: `herd serve` rebuilds the dashboard (and its ETA) from these.
   // Events come from host callbacks too: a failed write (full disk) is kept and thrown between phases.
   let unpersisted: { error: unknown } | undefined;
@@ -132,8 +134,40 @@ async function build(req: BuildRequest, wd: Workdir): Promise<BuildSummary> {
     const buildDir = join(wd.path, "builds", String(buildId));
     await mkdir(buildDir, { recursive: true });
 
+    // With distfiles: "master" the master's cache starts fetching during the scan.
+    distCache =
+      req.config.distfiles === "master"
+        ? new DistCache({
+            dir: req.config.distdir === "" ? wd.paths.distfiles : req.config.distdir,
+            tree: req.tree,
+            jobs: req.config.fetchJobs,
+            onNote: (message) => {
+              emit({ type: "warning", message });
+            },
+          })
+        : undefined;
+    const early =
+      distCache === undefined ? undefined : new ScanFetcher(distCache, req.config.fetchJobs);
     emit({ type: "phase", phase: "scan" });
-    const scanned = await req.scan(wd);
+    const scanned = await req.scan(
+      wd,
+      early === undefined
+        ? undefined
+        : (_pkgpath, query, recs) => {
+            // Its own scan says it can be built: fetch now, before the plan is known.
+            if (
+              recs.some(
+                (r) =>
+                  (r.get("PKG_SKIP_REASON") ?? "") === "" &&
+                  (r.get("PKG_FAIL_REASON") ?? "") === "",
+              )
+            ) {
+              const e = prefetchEntry(query, req.tree);
+              if (e !== null) early.add(e);
+            }
+          },
+    );
+    early?.stop();
     const records = scanned.records;
     checkPersisted();
     emit({ type: "phase", phase: "resolve" });
@@ -264,17 +298,6 @@ async function build(req: BuildRequest, wd: Workdir): Promise<BuildSummary> {
           : `${loopPackages.length} packages to build, ${upToDate} up to date`,
     });
     const t0 = performance.now();
-    const distCache =
-      req.config.distfiles === "master"
-        ? new DistCache({
-            dir: req.config.distdir === "" ? wd.paths.distfiles : req.config.distdir,
-            tree: req.tree,
-            jobs: req.config.fetchJobs,
-            onNote: (message) => {
-              emit({ type: "warning", message });
-            },
-          })
-        : undefined;
     const result = await buildLoop({
       pool: req.pool,
       ...(distCache === undefined
@@ -407,6 +430,7 @@ async function build(req: BuildRequest, wd: Workdir): Promise<BuildSummary> {
     emit({ type: "build-end", build: buildId, counts, report, packages: wd.paths.packages });
     return { build: buildId, counts, report, packages: wd.paths.packages, stopped: result.stopped };
   } finally {
+    distCache?.close();
     await served?.close();
     hostEvents();
     persist();

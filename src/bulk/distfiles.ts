@@ -203,6 +203,7 @@ export class DistCache {
   /** Verified in this process: name → path. */
   readonly #good = new Map<string, string>();
   readonly #inflight = new Map<string, Promise<Result<string, string>>>();
+  readonly #failed = new Map<string, string>();
   readonly #distinfo = new Map<string, Result<Map<string, DistinfoEntry>, string>>();
   readonly #abort = new AbortController();
   /** Bytes received from the sites by this process. */
@@ -289,11 +290,17 @@ export class DistCache {
     // (parseDistinfo refuses algorithms herd cannot compute: any digest listed is checked.)
     if (want === undefined || want.digests.size === 0)
       return err(`${distinfo} lists no checksum for ${file.name} (run make makesum)`);
+    // A file no site served is not fetched again by this master (the sites were all tried).
+    const failed = this.#failed.get(file.name);
+    if (failed !== undefined) return err(failed);
     let p = this.#inflight.get(file.name);
     if (p === undefined) {
       p = this.#obtain(file, want);
       this.#inflight.set(file.name, p);
-      void p.finally(() => this.#inflight.delete(file.name));
+      void p.then((r) => {
+        this.#inflight.delete(file.name);
+        if (!r.ok && !this.#abort.signal.aborted) this.#failed.set(file.name, r.error);
+      });
     }
     return p;
   }

@@ -24,17 +24,68 @@ export function prefetchList(
   queries: ReadonlyMap<string, string>,
   tree: string,
 ): (PrefetchEntry | null)[] {
-  const base = tree.replace(/\/+$/, "") + "/";
   return packages.map((p) => {
     const q = queries.get(p.pkgpath);
-    if (q === undefined) return null;
-    const parsed = parseDistfileQuery(q);
-    if (!parsed.ok || parsed.value.files.length === 0) return null;
-    const { distinfo, files } = parsed.value;
-    // Outside the master's tree (a chroot's own path): the fetch stage finds out.
-    if (!distinfo.startsWith(base) || distinfo.includes("/../")) return null;
-    return { distinfo, files };
+    return q === undefined ? null : prefetchEntry(q, tree);
   });
+}
+
+/** What a scan's distfile query says to fetch ahead; null where nothing is. */
+export function prefetchEntry(query: string, tree: string): PrefetchEntry | null {
+  const base = tree.replace(/\/+$/, "") + "/";
+  const parsed = parseDistfileQuery(query);
+  if (!parsed.ok || parsed.value.files.length === 0) return null;
+  const { distinfo, files } = parsed.value;
+  // Outside the master's tree (a chroot's own path): the fetch stage finds out.
+  if (!distinfo.startsWith(base) || distinfo.includes("/../")) return null;
+  return { distinfo, files };
+}
+
+/**
+ * Fetching during the scan: the build's order is not known before the plan,
+ * so the distfiles of each package whose own scan says it can be built (no
+ * PKG_SKIP_REASON or PKG_FAIL_REASON) are fetched as its scan ends, in that
+ * order, `workers` at once. Once the plan is made `stop()` ends it: what is
+ * left is fetched by the Prefetcher in the scheduler's order (a file already
+ * fetched, or being fetched, is not fetched again: the cache shares it).
+ * A package that a dependency's failure later rules out may have been
+ * fetched for nothing; the time saved on the rest is worth it.
+ */
+export class ScanFetcher {
+  readonly #cache: DistCache;
+  readonly #queue: PrefetchEntry[] = [];
+  readonly #workers: number;
+  #running = 0;
+  #stopped = false;
+
+  constructor(cache: DistCache, workers: number) {
+    this.#cache = cache;
+    this.#workers = Math.max(1, workers);
+  }
+
+  /** Queues a package's files (a failure is not final here: the Prefetcher tries again). */
+  add(e: PrefetchEntry): void {
+    if (this.#stopped) return;
+    this.#queue.push(e);
+    if (this.#running < this.#workers) void this.#work();
+  }
+
+  async #work(): Promise<void> {
+    this.#running++;
+    try {
+      // (stop() empties the queue: what is in flight ends, nothing new starts.)
+      for (let e = this.#queue.shift(); e !== undefined; e = this.#queue.shift())
+        for (const f of e.files) await this.#cache.ensure(f, e.distinfo);
+    } finally {
+      this.#running--;
+    }
+  }
+
+  /** Takes no more (the downloads in flight go on; the cache shares them with whoever asks). */
+  stop(): void {
+    this.#stopped = true;
+    this.#queue.length = 0;
+  }
 }
 
 export interface PrefetchHooks {

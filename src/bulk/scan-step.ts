@@ -40,6 +40,12 @@ export interface ScanStepOptions {
    * so the master can fetch them ahead of the build.
    */
   readonly distfiles?: boolean;
+  /**
+   * Called with each package directory's distfile query as soon as it is
+   * known (a cached one at the start, a fresh one when its scan ends) and
+   * the directory's records, so fetching can start during the scan.
+   */
+  readonly onQuery?: (pkgpath: string, query: string, records: readonly ScanRecord[]) => void;
 }
 
 /** A scan's records and, with `distfiles`, what make said of the directory's distfiles. */
@@ -202,6 +208,8 @@ export async function scanStep(o: ScanStepOptions): Promise<ScanResult> {
     const hit = cached.get(p);
     if (hit !== undefined) {
       results.set(p, hit);
+      const q = queries.get(p);
+      if (q !== undefined) o.onQuery?.(p, q, hit);
       follow(hit);
     } else paths[planner.add()] = p;
   };
@@ -267,7 +275,10 @@ export async function scanStep(o: ScanStepOptions): Promise<ScanResult> {
       if (outcome.kind === "ok" && "records" in outcome.value) {
         const { records, query } = outcome.value;
         results.set(pkgpath, records);
-        if (query !== null && query !== "") queries.set(pkgpath, query);
+        if (query !== null && query !== "") {
+          queries.set(pkgpath, query);
+          o.onQuery?.(pkgpath, query, records);
+        }
         o.wd.store.putScan(
           pkgpath,
           digests.of(pkgpath, records),

@@ -211,8 +211,9 @@ async function buildCommand(
         return served;
       },
       control,
-      scan: (wd) =>
+      scan: (wd, onQuery) =>
         scanStep({
+          ...(onQuery === undefined ? {} : { onQuery }),
           pool,
           tree,
           wd,

@@ -18,6 +18,8 @@ export function addPackage(
     sites: string[];
     subdir?: string;
     depends?: string;
+    /** More makefile text, before bsd.pkg.mk. */
+    extra?: string;
   },
 ): void {
   const dir = join(tree, "distf", o.name);
@@ -31,7 +33,7 @@ COMMENT=\tA package whose distfile comes from a site
 DISTFILES=\t${o.file}
 DIST_SUBDIR=\t${subdir}
 MASTER_SITES=\t${o.sites.join(" ")}
-${o.depends === undefined ? "" : `DEPENDS+=\t${o.depends}\n`}
+${o.depends === undefined ? "" : `DEPENDS+=\t${o.depends}\n`}${o.extra ?? ""}
 do-build:
 \tcd \${WRKSRC} && cp ${o.file} ${o.name}
 
