@@ -6,7 +6,7 @@
  * package's distfile, and fails itself (PKG_FAIL_REASON) if it never was.
  */
 import assert from "node:assert/strict";
-import { existsSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, writeFileSync } from "node:fs";
 import { createServer, type Server } from "node:http";
 import type { AddressInfo } from "node:net";
 import { join } from "node:path";
@@ -80,6 +80,56 @@ PKG_FAIL_REASON+=\t"the first distfile was not asked for while the tree was scan
       assert.ok(existsSync(marker));
       // Fetched once each, however many times they were wanted (scan, plan, fetch stage).
       assert.deepEqual(asked.sort(), ["/early/first.sh", "/early/second.sh"]);
+    },
+  );
+
+  it(
+    "leaves fetching to the hosts with distfiles: host, and to an NFS DISTDIR with shared",
+    { timeout: 180_000 },
+    async () => {
+      // host: the (local) host fetches itself; the master neither fetches nor keeps a cache.
+      const box = sandbox("distfiles-host", { distfiles: "host" });
+      addPackage(box.tree, {
+        name: "dself",
+        file: "self.sh",
+        body: FIRST,
+        sites: [`${base}/self/`],
+      });
+      server.removeAllListeners("request");
+      const selfAsked: string[] = [];
+      server.on("request", (req, res) => {
+        selfAsked.push(req.url ?? "");
+        res.end(FIRST);
+      });
+      const list = join(box.dir, "pkgs.txt");
+      writeFileSync(list, "distf/dself\n");
+      const work = join(box.dir, "work");
+      const r = await build(box, work, 1, list);
+      assert.equal(r.code, 0, r.stderr);
+      assert.equal(outcomes(r.events).get("dself-1.0"), "built", r.stderr);
+      assert.deepEqual(selfAsked, ["/self/self.sh"]);
+      assert.equal(existsSync(join(work, "distfiles")), false, "no cache on the master");
+      assert.ok(existsSync(join(work, "hosts", "local1", "distfiles", "dself-1.0", "self.sh")));
+      assert.ok(!r.events.some((e) => e.type === "fetch-progress"));
+
+      // shared: DISTDIR is the hosts' own (here an env DISTDIR standing for mk.conf's NFS mount).
+      const nfs = scratchDir("herd-nfs-distdir-");
+      mkdirSync(join(nfs, "dself-1.0"));
+      writeFileSync(join(nfs, "dself-1.0", "self.sh"), FIRST);
+      const box2 = sandbox("distfiles-shared", { distfiles: "shared", env: { DISTDIR: nfs } });
+      addPackage(box2.tree, {
+        name: "dself",
+        file: "self.sh",
+        body: FIRST,
+        sites: [`${base}/self/`],
+      });
+      const work2 = join(box2.dir, "work");
+      const r2 = await build(box2, work2, 1, list);
+      assert.equal(r2.code, 0, r2.stderr);
+      assert.equal(outcomes(r2.events).get("dself-1.0"), "built", r2.stderr);
+      assert.deepEqual(selfAsked, ["/self/self.sh"], "nothing fetched: the shared DISTDIR had it");
+      assert.equal(existsSync(join(work2, "distfiles")), false);
+      assert.equal(existsSync(join(work2, "hosts", "local1", "distfiles", "dself-1.0")), false);
     },
   );
 });
