@@ -140,7 +140,11 @@ async function buildCommand(
   const pool = new HostPool({
     heartbeatTimeoutMs: config.heartbeatTimeout * 1000,
     prepare: allOf(
-      treeSyncPrepare(tree, (h) => ({ dest: HOST.tree, sync: syncs.get(h.name) ?? true })),
+      treeSyncPrepare(
+        tree,
+        (h) => ({ dest: HOST.tree, sync: syncs.get(h.name) ?? true }),
+        join(work, "tree-manifests"),
+      ),
       prefixPrepare(config),
     ),
   });

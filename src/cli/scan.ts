@@ -125,7 +125,11 @@ async function runScan(opts: ScanOptions): Promise<void> {
   if (stamped.note !== null) bus.emit({ type: "warning", message: stamped.note });
   const pool = new HostPool({
     heartbeatTimeoutMs: heartbeat * 1000,
-    prepare: treeSyncPrepare(tree, (h) => ({ dest: HOST_TREE, sync: syncs.get(h.name) ?? true })),
+    prepare: treeSyncPrepare(
+      tree,
+      (h) => ({ dest: HOST_TREE, sync: syncs.get(h.name) ?? true }),
+      join(work, "tree-manifests"),
+    ),
   });
   // Each host's tree path, to rewrite SCAN_DEPENDS as if scanned in the master's tree.
   pool.subscribe((e) => {

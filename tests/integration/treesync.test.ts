@@ -260,3 +260,50 @@ test(
     }
   },
 );
+
+test(
+  "a host whose copy holds an id the master listed before lists nothing, and still ends equal",
+  { timeout: 60_000 },
+  async () => {
+    const tmp = tempDir("sync-known");
+    const tree = join(tmp.path, "tree");
+    sampleTree(tree);
+    const manifests = join(tmp.path, "manifests");
+    const root = join(tmp.path, "host");
+    const copy = join(root, "pkgsrc");
+    const a = await startAgent(root, ["dash"]);
+    const sync = (id: string): ReturnType<typeof syncTree> =>
+      syncTree(a.conn, { tree, id, dest: "pkgsrc", manifests });
+    try {
+      const id1 = stampTree(tree);
+      const first = await sync(id1);
+      assert.ok(first.ok && first.value.method === "full", JSON.stringify(first));
+      assert.ok(existsSync(join(manifests, id1)), "the listing of id1 is kept");
+
+      // Changed, removed, made executable, added: the delta comes from the kept listing.
+      writeFileSync(join(tree, "devel/foo/Makefile"), "PKGNAME=foo-1.1\n");
+      rmSync(join(tree, "devel/foo/files"), { recursive: true });
+      chmodSync(join(tree, "mk/script.sh"), 0o644);
+      writeTree(tree, { "newcat/newpkg/Makefile": "new\n" });
+      const id2 = stampTree(tree);
+      const second = await sync(id2);
+      assert.ok(second.ok, JSON.stringify(second));
+      assert.equal(second.value.method, "known");
+      assert.equal(second.value.received, 0, "the host listed nothing");
+      assert.deepEqual(snapshotTree(copy, syncSkips), snapshotTree(tree, syncSkips));
+      assert.equal(readFileSync(join(copy, TREE_ID_FILE), "utf8"), `${id2}\n`);
+
+      // A host id the master never listed (or not a uuid at all): the host lists its copy.
+      writeFileSync(join(tree, "devel/foo/Makefile"), "PKGNAME=foo-1.2\n");
+      writeFileSync(join(copy, TREE_ID_FILE), "../../etc/passwd\n");
+      const id3 = stampTree(tree);
+      const third = await sync(id3);
+      assert.ok(third.ok, JSON.stringify(third));
+      assert.equal(third.value.method, "delta");
+      assert.deepEqual(snapshotTree(copy, syncSkips), snapshotTree(tree, syncSkips));
+    } finally {
+      await a.conn.close();
+      tmp.remove();
+    }
+  },
+);

@@ -94,6 +94,18 @@ export function parseHostManifest(text: string): Result<TreeManifest, string> {
   return ok(out);
 }
 
+/** A listing in HOST_MANIFEST's own format (parseHostManifest reads it back). */
+export function formatManifest(m: TreeManifest): string {
+  const lines: string[] = [];
+  for (const [path, e] of m) {
+    if (e.kind === "file") {
+      lines.push(`${e.crc} ${e.size} ./${path}`);
+      if (e.exec) lines.push(`x ./${path}`);
+    } else lines.push(`${e.kind === "dir" ? "d" : e.kind === "link" ? "l" : "o"} ./${path}`);
+  }
+  return lines.length === 0 ? "" : `${lines.join("\n")}\n`;
+}
+
 /** What to change on the host so its copy equals the master's tree. */
 export interface DeltaPlan {
   /** Removed first (topmost only: a removed directory takes its contents). */

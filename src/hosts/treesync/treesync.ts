@@ -10,7 +10,16 @@
  * is redone.
  */
 import { randomUUID } from "node:crypto";
-import { readFileSync, renameSync, writeFileSync } from "node:fs";
+import {
+  existsSync,
+  mkdirSync,
+  readdirSync,
+  readFileSync,
+  renameSync,
+  rmSync,
+  statSync,
+  writeFileSync,
+} from "node:fs";
 import { join } from "node:path";
 import { err, ok, type Result } from "../../protocol/result.js";
 import type { AgentConnection, RequestFailure, TaskResult } from "../connection.js";
@@ -18,11 +27,13 @@ import { getBuffer } from "../get.js";
 import type { HostConfig, Prepare } from "../pool.js";
 import { tarTree } from "../tar.js";
 import {
+  formatManifest,
   HOST_MANIFEST,
   isInsidePath,
   parseHostManifest,
   planDelta,
   type DeltaPlan,
+  type TreeManifest,
 } from "./treedelta.js";
 import { masterManifest, tarPaths, type DeltaStats, type TreeFilter } from "./treemanifest.js";
 import { masterHasRsync, rsyncArgv, runRsync, type RsyncRoute } from "./rsync.js";
@@ -56,8 +67,12 @@ export function readTreeId(tree: string): string | null {
 
 export interface SyncReport {
   readonly skipped: boolean;
-  /** none: the id matched; full: the whole tree; delta: what changed (tar); rsync. */
-  readonly method: "none" | "full" | "delta" | "rsync";
+  /**
+   * none: the id matched; full: the whole tree; delta: what changed (tar),
+   * from the host's listing; known: the same, from the master's listing of
+   * the host's id (the host listed nothing); rsync.
+   */
+  readonly method: "none" | "full" | "delta" | "known" | "rsync";
   /** Bytes of tree data sent (the tar stream and the deletion list); 0 when skipped. */
   readonly bytes: number;
   /** Bytes received from the host: its listing (tar), or what rsync received. */
@@ -79,6 +94,49 @@ export interface SyncOptions {
   readonly dest: string;
   /** Sync by rsync over this route (the tar delta if it fails). */
   readonly rsync?: RsyncRoute;
+  /**
+   * A directory on the master keeping the listing of the tree as it was at
+   * each recent id. A host whose copy holds an older id that is listed there
+   * is not asked to list its copy (find + cksum over every file, minutes on a
+   * slow host): its copy is that tree, as a matching id already vouches for.
+   */
+  readonly manifests?: string;
+}
+
+/** Tree ids as herd writes them (a host's answer names a file on the master). */
+const ID_FORMAT = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
+
+/** Listings kept in `manifests`, the newest first: enough for hosts a few updates behind. */
+const KEEP_MANIFESTS = 4;
+
+function savedManifest(dir: string, id: string): TreeManifest | null {
+  if (!ID_FORMAT.test(id)) return null;
+  let text: string;
+  try {
+    text = readFileSync(join(dir, id), "utf8");
+  } catch {
+    return null;
+  }
+  const m = parseHostManifest(text);
+  return m.ok ? m.value : null;
+}
+
+function saveManifest(dir: string, id: string, m: TreeManifest): void {
+  if (!ID_FORMAT.test(id)) return;
+  try {
+    mkdirSync(dir, { recursive: true });
+    const tmp = join(dir, `${id}.tmp`);
+    writeFileSync(tmp, formatManifest(m));
+    renameSync(tmp, join(dir, id));
+    const old = readdirSync(dir)
+      .filter((f) => ID_FORMAT.test(f))
+      .map((f) => ({ f, t: statSync(join(dir, f)).mtimeMs }))
+      .sort((a, b) => b.t - a.t)
+      .slice(KEEP_MANIFESTS);
+    for (const { f } of old) rmSync(join(dir, f), { force: true });
+  } catch {
+    // Only a shortcut for the next sync: without it the host lists its copy.
+  }
 }
 
 const FILTER: TreeFilter = {
@@ -178,9 +236,14 @@ export async function syncTree(
 ): Promise<Result<SyncReport, string>> {
   const dest = opts.dest.replace(/\/+$/, "");
   const theirs = await getBuffer(conn, `${dest}/${TREE_ID_FILE}`);
-  if (theirs.ok && theirs.value.toString().trim() === opts.id)
+  if (theirs.ok && theirs.value.toString().trim() === opts.id) {
+    // Remember this tree's listing for when it changes (once per id; the master's CRCs are memoized).
+    if (opts.manifests !== undefined && !existsSync(join(opts.manifests, opts.id)))
+      saveManifest(opts.manifests, opts.id, await masterManifest(opts.tree, FILTER));
     return ok({ skipped: true, method: "none", bytes: 0, received: 0, files: 0, removed: 0 });
+  }
   if (!theirs.ok && theirs.error.reason !== "rejected") return err(theirs.error.message);
+  const hostId = theirs.ok ? theirs.value.toString().trim() : null;
 
   let sent: Result<SyncReport, string> | undefined;
   let note: string | undefined;
@@ -189,7 +252,7 @@ export async function syncTree(
     if (r.ok) sent = r;
     else note = `rsync failed, sent by tar: ${r.error}`;
   }
-  sent ??= await sendTar(conn, opts, dest);
+  sent ??= await sendTar(conn, opts, dest, hostId);
   if (!sent.ok) return sent;
   const idPut = await conn.put(`${dest}/${TREE_ID_FILE}`, Buffer.from(`${opts.id}\n`));
   if (!idPut.ok) return err(`writing the tree id failed: ${idPut.error.message}`);
@@ -201,12 +264,25 @@ async function sendTar(
   conn: AgentConnection,
   opts: SyncOptions,
   dest: string,
+  hostId: string | null,
 ): Promise<Result<SyncReport, string>> {
   // The master lists its tree while the host lists its copy.
   const mine = masterManifest(opts.tree, FILTER).then(
-    (m) => ok(m),
+    (m) => {
+      if (opts.manifests !== undefined) saveManifest(opts.manifests, opts.id, m);
+      return ok(m);
+    },
     (e: unknown) => err(e instanceof Error ? e.message : String(e)),
   );
+  // The host's copy is the tree of an id whose listing the master kept: no listing asked.
+  const known =
+    opts.manifests === undefined || hostId === null ? null : savedManifest(opts.manifests, hostId);
+  if (known !== null) {
+    const master = await mine;
+    if (!master.ok) return err(`listing the tree ${opts.tree} failed: ${master.error}`);
+    const sent = await sendDelta(conn, opts, dest, planDelta(master.value, known));
+    return sent.ok ? ok({ ...sent.value, method: "known" }) : sent;
+  }
   const listing = await conn.run({
     argv: ["sh", "-c", HOST_MANIFEST, "herd-manifest", dest],
     output: "split",
@@ -267,7 +343,11 @@ export interface HostTree {
  * The pool's "syncing" step for a master tree: `id()` is read at every sync,
  * so a restamped tree reaches hosts after HostPool.resync().
  */
-export function treeSyncPrepare(tree: string, hostTree: (host: HostConfig) => HostTree): Prepare {
+export function treeSyncPrepare(
+  tree: string,
+  hostTree: (host: HostConfig) => HostTree,
+  manifests?: string,
+): Prepare {
   return async (conn, host) => {
     const where = hostTree(host);
     if (!where.sync) return ok("");
@@ -275,7 +355,13 @@ export function treeSyncPrepare(tree: string, hostTree: (host: HostConfig) => Ho
     if (id === null)
       return err(`the tree ${tree} has no ${TREE_ID_FILE}; run herd tree stamp --tree ${tree}`);
     const rsync = where.rsync === false ? undefined : rsyncRouteFor(conn, host);
-    const r = await syncTree(conn, { tree, id, dest: where.dest, ...(rsync ? { rsync } : {}) });
+    const r = await syncTree(conn, {
+      tree,
+      id,
+      dest: where.dest,
+      ...(rsync ? { rsync } : {}),
+      ...(manifests === undefined ? {} : { manifests }),
+    });
     if (!r.ok) return r;
     const v = r.value;
     return ok(
