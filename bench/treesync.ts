@@ -8,7 +8,10 @@
  * tree data (the tar stream and deletion list, the host's listing; or
  * rsync's own totals), "link" all bytes over the agent's link meanwhile.
  *
- * Usage: node dist/bench/treesync.js [--no-real]
+ * With listings kept on the master (WORK/tree-manifests in a build), a host
+ * whose id the master listed before lists nothing: method "known".
+ *
+ * Usage: node dist/bench/treesync.js [--no-real] [--known-only]
  */
 import { spawnSync } from "node:child_process";
 import { cpSync, mkdtempSync, readFileSync, renameSync, rmSync, writeFileSync } from "node:fs";
@@ -62,6 +65,7 @@ async function bench(
   changed: string,
   kind: "local" | "ssh",
   rsync: boolean,
+  known: boolean,
 ): Promise<void> {
   const host = join(tmp, `host-${String(n++)}`);
   const transport = transportFor(kind, host);
@@ -74,7 +78,10 @@ async function bench(
     ? rsyncRouteFor(conn, { name: hostName("h"), transport, slots: 1, speed: 1, tags: [] })
     : undefined;
   if (rsync && route === undefined) throw new Error("no rsync route");
-  console.log(`\n${label}, ${transport.description}${rsync ? ", rsync" : ", tar"}`);
+  console.log(
+    `\n${label}, ${transport.description}${rsync ? ", rsync" : known ? ", tar, listings kept on the master" : ", tar"}`,
+  );
+  const manifests = known ? join(tmp, `manifests-${String(n)}`) : undefined;
   console.log(
     "sync                 method    sent (B)  received (B)  link out (B)  link in (B)  files  removed  time (s)",
   );
@@ -87,6 +94,7 @@ async function bench(
       id,
       dest: "pkgsrc",
       ...(route === undefined ? {} : { rsync: route }),
+      ...(manifests === undefined ? {} : { manifests }),
     });
     const s = (performance.now() - t0) / 1000;
     if (!r.ok) throw new Error(`${what}: ${r.error}`);
@@ -122,30 +130,37 @@ try {
   const noSsh = sshdUnavailable() ?? (masterHasRsync() ? undefined : "no rsync");
   if (noSsh === undefined) sshd = await startSshd(join(tmp, "sshd"), ["127.0.0.2"]);
   else console.log(`(ssh and rsync skipped: ${noSsh})`);
-  const kinds: ["local" | "ssh", boolean][] =
+  // [transport, rsync, listings kept on the master]
+  const all: ["local" | "ssh", boolean, boolean][] =
     sshd === undefined
-      ? [["local", false]]
+      ? [
+          ["local", false, false],
+          ["local", false, true],
+        ]
       : [
-          ["local", false],
-          ["ssh", false],
-          ["ssh", true],
+          ["local", false, false],
+          ["local", false, true],
+          ["ssh", false, false],
+          ["ssh", false, true],
+          ["ssh", true, false],
         ];
-  for (const [kind, rsync] of kinds) {
+  const kinds = process.argv.includes("--known-only") ? all.filter(([, , k]) => k) : all;
+  for (const [kind, rsync, known] of kinds) {
     const fixture = join(tmp, `fixture-${String(n)}`);
     cpSync(join(root, "tests/fixtures/tree"), fixture, {
       recursive: true,
       filter: (s) => !/\/work$|\.herd-tree-id$/.test(s),
     });
-    await bench("fixture tree", fixture, "devel/libbase/Makefile", kind, rsync);
+    await bench("fixture tree", fixture, "devel/libbase/Makefile", kind, rsync, known);
   }
 
   const missing = process.argv.includes("--no-real") ? "--no-real" : pkgsrc2013Missing();
   if (missing === undefined) {
-    for (const [kind, rsync] of kinds) {
+    for (const [kind, rsync, known] of kinds) {
       const real = join(tmp, `pkgsrc-${String(n)}`);
       const r = spawnSync("cp", ["-al", preparePkgsrc2013().tree, real]);
       if (r.status !== 0) throw new Error(`cp -al failed: ${r.stderr.toString()}`);
-      await bench("pkgsrc 2013 tree", real, "mk/bsd.pkg.mk", kind, rsync);
+      await bench("pkgsrc 2013 tree", real, "mk/bsd.pkg.mk", kind, rsync, known);
     }
   } else console.log(`\n(real pkgsrc tree skipped: ${missing})`);
 } finally {
