@@ -53,7 +53,7 @@ export function watchHerd(
     const events: Event[] = [];
     let buf = "";
     let err = "";
-    const timer = setTimeout(() => child.kill("SIGKILL"), opts.timeoutMs ?? 180_000);
+    const timer = setTimeout(() => child.kill("SIGKILL"), opts.timeoutMs ?? 280_000);
     child.stdout.on("data", (d: Buffer) => {
       buf += d.toString();
       let nl: number;
