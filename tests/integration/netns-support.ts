@@ -36,6 +36,8 @@ export interface NetnsHost {
   readonly knownHosts: string;
   /** Pulls the cable: the link goes down, nothing is closed. */
   cut(): void;
+  /** Limits the master-to-host direction of the link to this many bytes per second (tc tbf). */
+  throttle(bytesPerSecond: number): void;
   restore(): void;
   /** Stops sshd and every process in the namespace, deletes the namespace and the link. */
   stop(): Promise<void>;
@@ -63,14 +65,15 @@ function listening(address: string, port: number): Promise<boolean> {
 }
 
 /** Creates the namespace and the link, and starts sshd in it (keys made in `dir`). */
-export async function startNetnsHost(dir: string): Promise<NetnsHost> {
+export async function startNetnsHost(dir: string, index = 0): Promise<NetnsHost> {
   mkdirSync(dir, { recursive: true, mode: 0o700 });
   mkdirSync("/run/sshd", { recursive: true, mode: 0o755 });
-  const tag = String(process.pid);
+  // Index 0 keeps the names of a single host per process; others get their own.
+  const tag = index === 0 ? String(process.pid) : `${process.pid}${index}`;
   const ns = `herd-cut-${tag}`;
   const outside = `hc${tag}a`;
   const inside = `hc${tag}b`;
-  const net = `10.213.${process.pid % 250}`;
+  const net = `10.${213 + index}.${process.pid % 250}`;
   const address = `${net}.2`;
   let sshd: ChildProcess | undefined;
   const teardown = (): void => {
@@ -150,6 +153,27 @@ export async function startNetnsHost(dir: string): Promise<NetnsHost> {
       },
       restore: () => {
         ip("-n", ns, "link", "set", inside, "up");
+      },
+      throttle: (bytesPerSecond) => {
+        const rate = `${Math.round(bytesPerSecond * 8)}bit`;
+        execFileSync(
+          "tc",
+          [
+            "qdisc",
+            "replace",
+            "dev",
+            outside,
+            "root",
+            "tbf",
+            "rate",
+            rate,
+            "burst",
+            "64kb",
+            "latency",
+            "200ms",
+          ],
+          { stdio: ["ignore", "ignore", "pipe"] },
+        );
       },
       stop: async () => {
         if (child.exitCode === null) {

@@ -20,6 +20,8 @@ export function addPackage(
     depends?: string;
     /** More makefile text, before bsd.pkg.mk. */
     extra?: string;
+    /** How the program is made from the distfile in WRKSRC (default: a copy of it). */
+    buildCmd?: string;
   },
 ): void {
   const dir = join(tree, "distf", o.name);
@@ -35,7 +37,7 @@ DIST_SUBDIR=\t${subdir}
 MASTER_SITES=\t${o.sites.join(" ")}
 ${o.depends === undefined ? "" : `DEPENDS+=\t${o.depends}\n`}${o.extra ?? ""}
 do-build:
-\tcd \${WRKSRC} && cp ${o.file} ${o.name}
+\tcd \${WRKSRC} && ${o.buildCmd ?? `cp ${o.file} ${o.name}`}
 
 do-install:
 \t\${INSTALL_PROGRAM_DIR} \${DESTDIR}\${PREFIX}/bin
