@@ -1,6 +1,6 @@
 /**
- * Distfiles over the channel (`distfiles: "master"`): the build host is an
- * sshd in a network namespace this test creates, so it cannot reach the
+ * Distfiles over the channel (`distfiles: "master"`): the build hosts are
+ * sshds in network namespaces this test creates, so they cannot reach the
  * test's HTTP server on the master's 127.0.0.1; the master fetches each
  * distfile once, verifies it against distinfo (SHA512 and Size) and ships it.
  * A first site that answers 404 is passed over; a file no site serves fails
@@ -26,6 +26,7 @@ const BAD = "#!/bin/sh\necho the real one\n";
 describe("distfiles fetched by the master", { skip: skip ?? false }, () => {
   let server: Server;
   let far: NetnsHost | undefined;
+  let far2: NetnsHost | undefined;
   const hits = new Map<string, number>();
   let base = "";
 
@@ -45,6 +46,7 @@ describe("distfiles fetched by the master", { skip: skip ?? false }, () => {
   });
   after(async () => {
     await far?.stop();
+    await far2?.stop();
     await new Promise<void>((r) => {
       server.close(() => {
         r();
@@ -58,6 +60,7 @@ describe("distfiles fetched by the master", { skip: skip ?? false }, () => {
     async () => {
       const box = sandbox("distfiles");
       far = await startNetnsHost(join(box.dir, "sshd"));
+      far2 = await startNetnsHost(join(box.dir, "sshd2"), 1);
       for (const name of ["dhello", "dhello2"])
         addPackage(box.tree, {
           name,
@@ -94,7 +97,8 @@ describe("distfiles fetched by the master", { skip: skip ?? false }, () => {
       const hosts = join(box.dir, "hosts.txt");
       writeFileSync(
         hosts,
-        `far ssh root@${far.address} slots=2 root=${join(box.dir, "far")} identity=${far.identity} known_hosts=${far.knownHosts}\n`,
+        `far ssh root@${far.address} slots=2 root=${join(box.dir, "far")} identity=${far.identity} known_hosts=${far.knownHosts}\n` +
+          `far2 ssh root@${far2.address} slots=1 root=${join(box.dir, "far2")} identity=${far2.identity} known_hosts=${far2.knownHosts}\n`,
       );
       const work = join(box.dir, "work");
       const r = await build(box, work, hosts, list);
@@ -109,6 +113,16 @@ describe("distfiles fetched by the master", { skip: skip ?? false }, () => {
       const good = [...hits].filter(([p]) => p.startsWith("/good/"));
       assert.deepEqual(good, [["/good/shared.sh", 1]], JSON.stringify([...hits]));
       assert.ok((hits.get("/missing/shared.sh") ?? 0) >= 1);
+      // Every host that built one of its packages received it from the master.
+      const builders = new Set(
+        r.events
+          .filter((e) => e.type === "package-end" && e.result === "built")
+          .filter((e) => e.pkgname === "dhello-1.0" || e.pkgname === "dhello2-1.0")
+          .map((e) => e.host as string),
+      );
+      assert.ok(builders.size >= 1);
+      for (const h of builders)
+        assert.equal(readFileSync(join(box.dir, h, "distfiles/shared/shared.sh"), "utf8"), SHARED);
       // The verified file is in the master's cache; the damaged one is not kept.
       assert.equal(readFileSync(join(work, "distfiles", "shared", "shared.sh"), "utf8"), SHARED);
       assert.equal(existsSync(join(work, "distfiles", "dbad-1.0", "bad.sh")), false);
