@@ -6,7 +6,7 @@
  * package's distfile, and fails itself (PKG_FAIL_REASON) if it never was.
  */
 import assert from "node:assert/strict";
-import { existsSync, mkdirSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { createServer, type Server } from "node:http";
 import type { AddressInfo } from "node:net";
 import { join } from "node:path";
@@ -80,6 +80,19 @@ PKG_FAIL_REASON+=\t"the first distfile was not asked for while the tree was scan
       assert.ok(existsSync(marker));
       // Fetched once each, however many times they were wanted (scan, plan, fetch stage).
       assert.deepEqual(asked.sort(), ["/early/first.sh", "/early/second.sh"]);
+
+      // Offline: a new build whose cache (distdir) already holds the files asks no site.
+      writeFileSync(
+        box.config,
+        JSON.stringify({
+          ...JSON.parse(readFileSync(box.config, "utf8")),
+          distdir: join(work, "distfiles"),
+        }),
+      );
+      const again = await build(box, join(box.dir, "work2"), 1, list);
+      assert.equal(again.code, 0, again.stderr);
+      assert.equal(outcomes(again.events).get("dfirst-1.0"), "built", again.stderr);
+      assert.equal(asked.length, 2, asked.join(" "));
     },
   );
 

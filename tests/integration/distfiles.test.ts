@@ -67,7 +67,8 @@ describe("distfiles fetched by the master", { skip: skip ?? false }, () => {
           file: "shared.sh",
           body: SHARED,
           subdir: "shared",
-          sites: [`${base}/missing/`, `${base}/good/`],
+          // A site that refuses the connection (nothing listens on port 1), one that answers 404.
+          sites: ["http://127.0.0.1:1/", `${base}/missing/`, `${base}/good/`],
         });
       addPackage(box.tree, {
         name: "dgone",
