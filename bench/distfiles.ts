@@ -20,7 +20,7 @@
  * Needs root, iproute2 (ip, tc) and openssh-server.
  * Usage: npx tsc -p . && node dist/bench/distfiles.js [--mb 200] [--pkgs 20] [--link 1e6] [--site 4e6]
  */
-import { createHash, randomBytes } from "node:crypto";
+import { randomBytes } from "node:crypto";
 import { readdirSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { createServer } from "node:http";
 import type { AddressInfo } from "node:net";
@@ -103,7 +103,7 @@ function setUp(label: string): { box: Sandbox; list: string } {
     addPackage(box.tree, {
       name: f.name,
       file: f.file,
-      body: "", // (distinfo written below from the bytes)
+      body: f.body,
       sites: [site],
       // Chains of four: dbench1 needs dbench0, dbench2 needs dbench1, ...
       ...(i % 4 === 0
@@ -113,15 +113,6 @@ function setUp(label: string): { box: Sandbox; list: string } {
       // A small program: the packages, shipped as dependencies, stay small.
       buildCmd: `head -c 200 ${f.file} > ${f.name}`,
     });
-  // addPackage writes the body as text: rewrite the distfile's distinfo from the bytes.
-  for (const f of files) {
-    const sha = createHash("sha512").update(f.body).digest("hex");
-    const sub = `${f.name}-1.0/${f.file}`;
-    writeFileSync(
-      join(box.tree, "distf", f.name, "distinfo"),
-      `$NetBSD$\n\nSHA512 (${sub}) = ${sha}\nSize (${sub}) = ${f.body.length} bytes\n`,
-    );
-  }
   const list = join(box.dir, "pkgs.txt");
   writeFileSync(list, files.map((f) => `distf/${f.name}\n`).join(""));
   return { box, list };

@@ -14,7 +14,8 @@ export function addPackage(
   o: {
     name: string;
     file: string;
-    body: string;
+    /** The distfile's bytes (for distinfo). */
+    body: string | Buffer;
     sites: string[];
     subdir?: string;
     depends?: string;
@@ -51,7 +52,7 @@ do-install:
   const sha = createHash("sha512").update(o.body).digest("hex");
   writeFileSync(
     join(dir, "distinfo"),
-    `$NetBSD$\n\nSHA512 (${subdir}/${o.file}) = ${sha}\nSize (${subdir}/${o.file}) = ${Buffer.byteLength(o.body)} bytes\n`,
+    `$NetBSD$\n\nSHA512 (${subdir}/${o.file}) = ${sha}\nSize (${subdir}/${o.file}) = ${Buffer.from(o.body).length} bytes\n`,
   );
 }
 
