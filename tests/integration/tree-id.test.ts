@@ -36,9 +36,11 @@ describe("tree ids kept right by herd", { timeout: 300_000 }, () => {
       !same.events.some((e) => e.type === "warning" && /stamped/.test(e.message as string)),
     );
 
-    // An update without `herd tree stamp`: a package's file changes.
-    const script = join(box.tree, "sysutils/tick13/files/tick.sh");
-    writeFileSync(script, `${readFileSync(script, "utf8")}# changed\n`);
+    // An update without `herd tree stamp`: a package's file changes. (Not its
+    // distfile, files/tick.sh: that would fail `checksum` against distinfo,
+    // as it should.)
+    const descr = join(box.tree, "sysutils/tick13/DESCR");
+    writeFileSync(descr, `${readFileSync(descr, "utf8")}# changed\n`);
     const changed = await build(box, work, 2);
     assert.equal(changed.code, 0, changed.stderr);
     const id2 = readFileSync(idFile, "utf8").trim();
@@ -54,7 +56,7 @@ describe("tree ids kept right by herd", { timeout: 300_000 }, () => {
     // The hosts' copies have the change, and the changed package was built again.
     for (const h of ["local1", "local2"])
       assert.match(
-        readFileSync(join(work, "hosts", h, "pkgsrc/sysutils/tick13/files/tick.sh"), "utf8"),
+        readFileSync(join(work, "hosts", h, "pkgsrc/sysutils/tick13/DESCR"), "utf8"),
         /# changed\n$/,
       );
     assert.ok(
