@@ -33,7 +33,7 @@ export function busyboxOnlyPath(dir: string, extra: readonly string[] = []): str
   // Debian's busybox has no cksum applet: the system's (POSIX) one stands in.
   const cksum = execFileSync("sh", ["-c", "command -v cksum"]).toString().trim();
   symlinkSync(cksum, join(bin, "cksum"));
-  const applets = ["sh", "cat", "chmod", "cp", "date", "dd", "kill", "mkdir", "mkfifo", "mv", "rm"];
+  const applets = ["sh", "cat", "chmod", "cp", "dd", "kill", "mkdir", "mkfifo", "mv", "rm"];
   for (const a of [
     ...applets,
     "rmdir",
