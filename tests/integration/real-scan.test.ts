@@ -2,7 +2,7 @@
  * The real 2013 pkgsrc tree, scanned by herd and by pkgsrc's own tools: a
  * subset of a few hundred package directories over many categories, closed
  * under dependencies (tests/fixtures/pkgsrc2013/scan-subset.txt), scanned by
- * `herd scan` on 1 and on 3 local hosts (each with its own synced copy of the
+ * `herd scan` on 2 local hosts (each with its own synced copy of the
  * tree) gives the same records as `pbulk-scan -l` on the same tree, and
  * `herd resolve` of herd's scan is `pbulk-resolve -p` of it, byte for byte.
  *
@@ -77,7 +77,7 @@ describe("real pkgsrc 2013: herd scan against pbulk-scan", { skip: pkgsrc2013Mis
     const set = hostSet(p, "real-scan");
     await syncHosts(
       p.tree,
-      [1, 2, 3].map((i) => join(set, `local${i}`)),
+      [1, 2].map((i) => join(set, `local${i}`)),
     );
     tmp = scratchDir("herd-real-scan-");
     // pbulk's scan script hands pbulk-scan the sorted list.
@@ -112,20 +112,19 @@ describe("real pkgsrc 2013: herd scan against pbulk-scan", { skip: pkgsrc2013Mis
     );
   };
 
-  it("gives pbulk-scan's records on 1 and on 3 local hosts", { timeout: 25 * 60_000 }, async () => {
+  // That one host and several give the same scan is shown on the fixture tree
+  // (scan.test.ts); here several hosts against pbulk-scan, run side by side.
+  it("gives pbulk-scan's records on 2 local hosts", { timeout: 25 * 60_000 }, async () => {
     assert.ok(locations.length >= 250, `a subset of several hundred, got ${locations.length}`);
-    // pbulk-scan and the 1-host herd scan use one core each.
-    const [ref, one] = await Promise.all([
+    const [ref, two] = await Promise.all([
       runCmd([p.pbulkScan, "-l", "-M", p.bmake, p.tree, join(tmp, "pbulk.pscan")], {
         stdin: join(tmp, "list"),
         timeoutMs: 12 * 60_000,
       }),
-      herdScan(1),
+      herdScan(2),
     ]);
     assert.equal(ref.code, 0, ref.stderr.slice(-2000));
-    assert.equal(one.code, 0, one.stderr.slice(-2000));
-    const three = await herdScan(3);
-    assert.equal(three.code, 0, three.stderr.slice(-2000));
+    assert.equal(two.code, 0, two.stderr.slice(-2000));
 
     // The subset is closed: pbulk's incremental resolve finds nothing missing.
     const pres = await runCmd([
@@ -139,32 +138,26 @@ describe("real pkgsrc 2013: herd scan against pbulk-scan", { skip: pkgsrc2013Mis
 
     const pbulk = recordSet(readFileSync(join(tmp, "pbulk.pscan"), "latin1"));
     assert.equal(pbulk.length >= locations.length, true);
-    for (const n of [1, 3]) {
-      const herd = recordSet(readFileSync(join(tmp, `herd${n}.pscan`), "latin1"));
-      assert.equal(
-        firstDifference(pbulk, herd),
-        undefined,
-        `herd scan on ${n} hosts differs from pbulk-scan`,
-      );
-      assert.equal(herd.length, pbulk.length);
-    }
-    // Every host took part in the 3-host scan.
+    const herd = recordSet(readFileSync(join(tmp, "herd2.pscan"), "latin1"));
+    assert.equal(firstDifference(pbulk, herd), undefined, "herd scan differs from pbulk-scan");
+    assert.equal(herd.length, pbulk.length);
+    // Every host took part in the scan.
     const hosts = new Set(
-      three.stderr
+      two.stderr
         .split("\n")
         .filter((l) => l.startsWith("{"))
         .map((l) => JSON.parse(l) as { type: string; host?: string; state?: string })
         .filter((e) => e.type === "host" && e.state?.startsWith("busy") === true)
         .map((e) => e.host),
     );
-    assert.equal(hosts.size, 3, `hosts that scanned: ${[...hosts].join(",")}`);
+    assert.equal(hosts.size, 2, `hosts that scanned: ${[...hosts].join(",")}`);
   });
 
   it(
     "herd resolve of herd's scan is pbulk-resolve -p of it, byte for byte",
     { timeout: 5 * 60_000 },
     async () => {
-      const scan = join(tmp, "herd3.pscan");
+      const scan = join(tmp, "herd2.pscan");
       const [ours, theirs] = await Promise.all([
         runCmd(["node", CLI, "resolve", scan]),
         runCmd([p.pbulkResolve, "-p", scan]),

@@ -4,7 +4,19 @@
  * PATH, and a way to run the CLI and read its NDJSON events.
  */
 import { spawn, spawnSync } from "node:child_process";
-import { cpSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
+import { createHash } from "node:crypto";
+import {
+  cpSync,
+  existsSync,
+  mkdirSync,
+  readdirSync,
+  readFileSync,
+  renameSync,
+  rmSync,
+  statSync,
+  writeFileSync,
+} from "node:fs";
+import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { CLI, ROOT } from "./paths.js";
 import { scratchDir } from "./scratch.js";
@@ -153,4 +165,51 @@ export function builtPackages(events: readonly Event[]): string[] {
     .filter((e) => e.type === "package-end" && e.result === "built")
     .map((e) => e.pkgname as string)
     .sort();
+}
+
+/**
+ * The stable pkg_summary of a plain build of the fixture tree on 3 local
+ * hosts: what other setups (one host, slots, ssh) must reproduce. Built once
+ * per compiled herd and fixture tree and shared by the test files that
+ * compare with it (node:test runs files in parallel processes; a lock
+ * directory makes the others wait for the first), so the suite does not
+ * build the same reference in every file.
+ */
+export async function referenceSummary(): Promise<string[]> {
+  const key = createHash("sha256");
+  for (const top of [join(ROOT, "dist/src"), FIXTURE_TREE, FIXTURE_TOOLS])
+    for (const f of (readdirSync(top, { recursive: true }) as string[]).sort()) {
+      const st = statSync(join(top, f));
+      if (st.isFile()) key.update(`${top}/${f} ${st.size} ${st.mtimeMs}\n`);
+    }
+  const dir = join(tmpdir(), `herd-reference-${key.digest("hex").slice(0, 16)}`);
+  const done = join(dir, "summary.json");
+  const lock = `${dir}.lock`;
+  for (let waited = 0; ; waited += 1) {
+    if (existsSync(done)) return JSON.parse(readFileSync(done, "utf8")) as string[];
+    try {
+      mkdirSync(lock);
+      break;
+    } catch {
+      // Another file builds it; a lock older than 10 minutes is a dead builder's.
+      const held = statSync(lock, { throwIfNoEntry: false });
+      if (held !== undefined && Date.now() - held.mtimeMs > 600_000)
+        rmSync(lock, { recursive: true, force: true });
+      if (waited > 600) throw new Error(`no reference build in ${dir} after 5 minutes`);
+      await new Promise((r) => setTimeout(r, 500));
+    }
+  }
+  try {
+    const box = sandbox("reference");
+    const work = join(box.dir, "work");
+    const r = await build(box, work, 3);
+    if (r.code !== 0) throw new Error(`the reference build failed: ${r.stderr}`);
+    const summary = stableSummary(work);
+    mkdirSync(dir, { recursive: true });
+    writeFileSync(`${done}.tmp`, JSON.stringify(summary));
+    renameSync(`${done}.tmp`, done);
+    return summary;
+  } finally {
+    rmSync(lock, { recursive: true, force: true });
+  }
 }
