@@ -10,7 +10,7 @@
  */
 import { appendFile, writeFile } from "node:fs/promises";
 import type { AgentConnection, RunningTask } from "../hosts/connection.js";
-import { taskOutputPath } from "./watchdog.js";
+import { COST_RATIO, taskOutputPath } from "./watchdog.js";
 
 /** The most one look brings over: a stage printing faster is followed with a lag, not a flood. */
 const CHUNK = 256 * 1024;
@@ -23,7 +23,7 @@ export interface LiveLog {
   readonly stop: () => Promise<void>;
 }
 
-/** Follows a task's output into `file` every `seconds` until stopped. */
+/** Follows a task's output into `file` every `seconds` (or slower on a slow host) until stopped. */
 export function followOutput(
   conn: AgentConnection,
   task: RunningTask,
@@ -31,29 +31,34 @@ export function followOutput(
   seconds: number,
 ): LiveLog {
   const path = taskOutputPath(conn, task);
+  const base = Math.max(200, seconds * 1000);
   let offset = 0;
   let stopped = false;
+  let timer: NodeJS.Timeout | undefined;
   let busy: Promise<void> = writeFile(file, "").catch(() => undefined);
   const look = async (): Promise<void> => {
+    const t0 = performance.now();
     const r = await conn.run({
       argv: ["sh", "-c", READ, "herd-tail", path, String(offset), String(CHUNK)],
       output: "split",
     });
+    const took = performance.now() - t0;
+    if (!stopped) schedule(Math.max(base, COST_RATIO * took));
     if (stopped || !r.ok || r.value.output.length === 0) return;
     offset += r.value.output.length;
     await appendFile(file, r.value.output);
   };
-  const timer = setInterval(
-    () => {
+  const schedule = (ms: number): void => {
+    timer = setTimeout(() => {
       busy = busy.then(look).catch(() => undefined);
-    },
-    Math.max(200, seconds * 1000),
-  );
-  timer.unref();
+    }, ms);
+    timer.unref();
+  };
+  schedule(base);
   return {
     stop: async () => {
       stopped = true;
-      clearInterval(timer);
+      clearTimeout(timer);
       await busy;
     },
   };

@@ -12,6 +12,15 @@ export interface Watchdog {
   readonly stop: () => void;
 }
 
+/**
+ * A look at a running task (its output's size here, its new output in
+ * livelog.ts) costs the host a task of a few processes: nothing on a fast
+ * host, a second or more of CPU on one at 1/20 of its speed. The next look
+ * waits at least COST_RATIO times as long as the last one took, so watching
+ * a stage never takes more than about 1/COST_RATIO of a slow host's time.
+ */
+export const COST_RATIO = 50;
+
 /** Where the agent keeps a task's output (see src/agent/agent.sh: $root/.herd-agent/PID/tasks/ID/out). */
 export function taskOutputPath(conn: AgentConnection, task: RunningTask): string {
   return `${conn.info.root}/.herd-agent/${conn.info.pid}/tasks/${task.id}/out`;
@@ -29,9 +38,13 @@ export function watchOutput(
   let lastSize = -1;
   let lastChange = now();
   const path = taskOutputPath(conn, task);
-  const period = Math.max(250, Math.min(30_000, (seconds * 1000) / 4));
+  const base = Math.max(250, Math.min(30_000, (seconds * 1000) / 4));
+  let timer: NodeJS.Timeout | undefined;
   const tick = async (): Promise<void> => {
+    const t0 = performance.now();
     const r = await conn.run({ argv: ["wc", "-c", path], output: "split" });
+    // A look costs a slow host more: look less often there (see COST_RATIO).
+    if (!stopped && !fired) schedule(Math.max(base, COST_RATIO * (performance.now() - t0)));
     if (stopped || !r.ok || r.value.status !== 0) return;
     const size = Number(/^\s*(\d+)/.exec(r.value.output.toString("latin1"))?.[1] ?? -1);
     if (size !== lastSize) {
@@ -42,20 +55,16 @@ export function watchOutput(
       task.kill("KILL");
     }
   };
-  let busy = false;
-  const timer = setInterval(() => {
-    if (busy || fired) return;
-    busy = true;
-    void tick().finally(() => {
-      busy = false;
-    });
-  }, period);
-  timer.unref();
+  const schedule = (ms: number): void => {
+    timer = setTimeout(() => void tick(), ms);
+    timer.unref();
+  };
+  schedule(base);
   return {
     fired: () => fired,
     stop: () => {
       stopped = true;
-      clearInterval(timer);
+      clearTimeout(timer);
     },
   };
 }
