@@ -1,6 +1,6 @@
 /** Transports for hosts-file entries that are not local: ssh and attach. */
 import { createHash } from "node:crypto";
-import { join } from "node:path";
+import { join, resolve } from "node:path";
 import { tmpdir, userInfo } from "node:os";
 import { err, ok, type Result } from "../protocol/result.js";
 import type { AttachServer } from "./attach.js";
@@ -19,13 +19,20 @@ export interface RemoteContext {
 }
 
 /**
+ * The longest directory a control socket fits in: a unix socket path holds
+ * 107 bytes, and ssh binds DIR/%C (a 40-character hash) plus a temporary
+ * suffix of 17 (".XXXXXXXXXXXXXXXX") before renaming it into place.
+ */
+export const CONTROL_DIR_MAX = 107 - 1 - 40 - 17;
+
+/**
  * Where ssh's control sockets go: WORK/ssh, unless that path is too long for
- * a unix socket (ControlPath adds a 40-character hash), then a private
- * directory under the temporary directory.
+ * a unix socket (CONTROL_DIR_MAX), then a private directory under the
+ * temporary directory.
  */
 export function controlDirFor(work: string): string {
-  const dir = join(work, "ssh");
-  if (Buffer.byteLength(dir) + 42 <= 100) return dir;
+  const dir = resolve(work, "ssh");
+  if (Buffer.byteLength(dir) <= CONTROL_DIR_MAX) return dir;
   const tag = createHash("sha1").update(work).digest("hex").slice(0, 12);
   return join(tmpdir(), `herd-ssh-${userInfo().uid}-${tag}`);
 }

@@ -5,6 +5,7 @@ import { join } from "node:path";
 import { describe, test } from "node:test";
 import { AgentConnection } from "../../src/hosts/connection.js";
 import { getBuffer } from "../../src/hosts/get.js";
+import { CONTROL_DIR_MAX, controlDirFor } from "../../src/hosts/remote.js";
 import { SshTransport } from "../../src/hosts/ssh.js";
 import { stampTree, syncTree } from "../../src/hosts/treesync/treesync.js";
 import { tempDir } from "./agent-support.js";
@@ -15,6 +16,39 @@ import { sampleTree, snapshotTree, syncSkips } from "./tree-support.js";
 const skip = sshdUnavailable();
 
 describe("ssh transport against a real sshd", { skip: skip ?? false, timeout: 120_000 }, () => {
+  test("a long work directory keeps its control sockets where ssh can bind them", async () => {
+    const tmp = tempDir("ssh-long");
+    const sshd = await startSshd(join(tmp.path, "sshd"), ["127.0.0.2"]);
+    // WORK/ssh a few characters longer than a socket directory may be.
+    const work = join(tmp.path, "w".repeat(Math.max(1, CONTROL_DIR_MAX - tmp.path.length)));
+    const open = async (controlDir: string): Promise<string | null> => {
+      const t = new SshTransport({
+        address: `root@127.0.0.2:${sshd.port}`,
+        root: join(tmp.path, "root"),
+        controlDir,
+        identity: sshd.identity,
+        knownHosts: sshd.knownHosts,
+        connectTimeout: 30,
+      });
+      const ch = await t.open();
+      if (!ch.ok) return ch.error.message;
+      const c = await AgentConnection.open(ch.value, { helloTimeoutMs: 60_000 });
+      if (!c.ok) return c.error.message;
+      await c.value.close();
+      return null;
+    };
+    try {
+      // ssh itself refuses WORK/ssh here...
+      assert.match((await open(join(work, "ssh"))) ?? "connected", /too long/);
+      // ... so herd puts them elsewhere, and the host connects.
+      assert.notEqual(controlDirFor(work), join(work, "ssh"));
+      assert.equal(await open(controlDirFor(work)), null);
+    } finally {
+      await sshd.stop();
+      tmp.remove();
+    }
+  });
+
   test("runs the agent, moves files, syncs a tree, and checks host keys", async () => {
     const tmp = tempDir("ssh");
     const sshd = await startSshd(join(tmp.path, "sshd"), ["127.0.0.2"]);
