@@ -54,6 +54,14 @@ export interface JobConfig extends PrefixConfig {
   readonly distfiles: "master" | "host" | "shared";
   /** Bytes a host's DISTDIR may hold (least recently used removed beyond; 0: no bound). */
   readonly hostDistdirBytes: number;
+  /** Keep a slot's installed dependencies between builds, removing what the next does not need. */
+  readonly keepDepends: boolean;
+}
+
+/** A slot's prefix as its last build left it (keepDepends). */
+export interface KeptPrefix {
+  /** What a fresh Init leaves installed (a bootstrap kit's packages): never removed. */
+  readonly base: ReadonlySet<string>;
 }
 
 export interface JobPackage {
@@ -111,6 +119,13 @@ export interface JobContext {
   readonly distCache?: DistCache;
   /** False when another copy already delivered the package: this one brings nothing back. */
   readonly shouldFetch?: () => boolean;
+  /**
+   * keepDepends: the host's slots whose prefix a build of this master left
+   * behind, built successfully. A job takes its slot's entry at its start and
+   * puts it back only when it built, so anything else (a failure, a lost
+   * host, a killed copy) makes the next job on the slot start clean.
+   */
+  readonly kept?: Map<number, KeptPrefix>;
 }
 
 type StageResult =
@@ -120,16 +135,34 @@ type StageResult =
 export async function runJob(job: JobContext): Promise<JobOutcome> {
   // What the job holds until it ends (the distfiles it uses, kept from eviction).
   const ends: (() => void)[] = [];
+  const slot = job.lease.slot;
+  const keep: KeepState | undefined =
+    job.config.keepDepends && job.kept !== undefined
+      ? { prior: job.kept.get(slot), base: undefined }
+      : undefined;
+  job.kept?.delete(slot);
   try {
-    return await runStages({ ...job, atEnd: (f) => ends.push(f) });
+    const r = await runStages({ ...job, atEnd: (f) => ends.push(f), keep });
+    const base = keep?.base ?? keep?.prior?.base;
+    if (r.ok && base !== undefined) job.kept?.set(slot, { base });
+    return r;
   } finally {
     for (const f of ends) f();
   }
 }
 
-async function runStages(
-  ctx: JobContext & { readonly atEnd: (f: () => void) => void },
-): Promise<JobOutcome> {
+/** keepDepends during one job: the slot's prefix as found, and its base once known. */
+interface KeepState {
+  readonly prior: KeptPrefix | undefined;
+  base: ReadonlySet<string> | undefined;
+}
+
+type StageContext = JobContext & {
+  readonly atEnd: (f: () => void) => void;
+  readonly keep: KeepState | undefined;
+};
+
+async function runStages(ctx: StageContext): Promise<JobOutcome> {
   await mkdir(ctx.logDir, { recursive: true });
   const env = hostEnv(ctx);
   const pkgdir = `${HOST.tree}/${ctx.pkg.pkgpath}`;
@@ -140,6 +173,12 @@ async function runStages(
   ];
 
   const live = (stage: string): string => join(ctx.logDir, `${stage}.log`);
+  const shipsDistfiles =
+    ctx.config.distfiles === "master" &&
+    ctx.distCache !== undefined &&
+    ctx.config.targets.includes("fetch");
+  // The distfile list, when Vars asked for it already.
+  let distQuery: string | undefined;
   for (const stage of ctx.config.targets) {
     if (ctx.signal?.aborted === true) return { ok: false, lost: true, reason: "cancelled" };
     ctx.onStageStart?.(stage);
@@ -149,16 +188,32 @@ async function runStages(
       r = { ok: true, status: 0, output: Buffer.from(`${stage}: decided by the master's plan\n`) };
     } else if (stage === "Init") {
       r = await init(ctx, env);
+      if (r.ok && r.status === 0 && ctx.keep !== undefined && ctx.keep.prior === undefined) {
+        // A clean prefix: what is installed now (a kit's packages) stays for good.
+        const listed = await installed(ctx, env);
+        if (listed !== undefined) ctx.keep.base = listed;
+      }
     } else if (stage === "Clean") {
       r = await run(ctx, { argv: make("clean"), cwd: pkgdir, env }, live(stage));
     } else if (stage === "Vars") {
+      // One make run (a whole parse of the package's makefiles: most of a
+      // second on a slow host) asks for PKGNAME and, when the master ships
+      // the distfiles, for the distfile list the fetch stage needs.
+      const ask = shipsDistfiles ? DISTFILE_QUERY : [];
       r = await run(ctx, {
-        argv: [ctx.config.make, ...ctx.pkg.makeArgs, "-V", "${PKGNAME}"],
+        argv: [ctx.config.make, ...ctx.pkg.makeArgs, "-V", "${PKGNAME}", ...ask],
         cwd: pkgdir,
         env,
       });
-      if (r.ok && r.status === 0 && r.output.toString("latin1").trim() !== ctx.pkg.pkgname) {
-        const said = r.output.toString("latin1").trim().slice(0, 200);
+      let said = "";
+      if (r.ok && r.status === 0) {
+        const out = r.output.toString("latin1");
+        const nl = out.indexOf("\n");
+        said = (nl < 0 ? out : out.slice(0, nl)).trim();
+        if (ask.length > 0) distQuery = out.slice(nl + 1);
+      }
+      if (r.ok && r.status === 0 && said !== ctx.pkg.pkgname) {
+        said = said.slice(0, 200);
         r = {
           ok: true,
           status: 1,
@@ -172,8 +227,8 @@ async function runStages(
       }
     } else if (stage === "Depends") {
       r = await installDepends(ctx, env);
-    } else if (stage === "fetch" && ctx.config.distfiles === "master" && ctx.distCache) {
-      r = await shipDistfiles(ctx, ctx.distCache, env, pkgdir);
+    } else if (stage === "fetch" && shipsDistfiles) {
+      r = await shipDistfiles(ctx, ctx.distCache, env, pkgdir, distQuery);
       if (r.ok && r.status === 0) {
         const shipped = r.output;
         r = await run(ctx, { argv: make(stage), cwd: pkgdir, env }, live(stage));
@@ -290,23 +345,28 @@ function withNote(t: TaskResult, note: string): StageResult {
  * DISTDIR; the `make fetch` after it then finds them all there.
  */
 async function shipDistfiles(
-  ctx: JobContext & { readonly atEnd: (f: () => void) => void },
+  ctx: StageContext,
   cache: DistCache,
   env: Record<string, string>,
   pkgdir: string,
+  asked: string | undefined,
 ): Promise<StageResult> {
   const failed = (log: string[], line: string): StageResult => ({
     ok: true,
     status: 1,
     output: Buffer.from(`${log.join("")}herd: ${line}\n`),
   });
-  const q = await run(ctx, {
-    argv: [ctx.config.make, ...ctx.pkg.makeArgs, ...DISTFILE_QUERY],
-    cwd: pkgdir,
-    env,
-  });
-  if (!q.ok || q.status !== 0) return q;
-  const parsed = parseDistfileQuery(q.output.toString("latin1"));
+  let answer = asked;
+  if (answer === undefined) {
+    const q = await run(ctx, {
+      argv: [ctx.config.make, ...ctx.pkg.makeArgs, ...DISTFILE_QUERY],
+      cwd: pkgdir,
+      env,
+    });
+    if (!q.ok || q.status !== 0) return q;
+    answer = q.output.toString("latin1");
+  }
+  const parsed = parseDistfileQuery(answer);
   if (!parsed.ok)
     return failed([], `the host's make gave no usable distfile list: ${parsed.error}`);
   const { files, distdir } = parsed.value;
@@ -378,7 +438,27 @@ const EVICT =
   'rm -f "$name" && echo "evicted $name $size"; done';
 
 /** Empties the prefix (refilled from the bootstrap kit, shipped first if the host lacks it). */
-async function init(ctx: JobContext, env: Record<string, string>): Promise<StageResult> {
+async function init(ctx: StageContext, env: Record<string, string>): Promise<StageResult> {
+  if (ctx.keep?.prior !== undefined) {
+    // keepDepends, after a build of this master on this slot: fresh work
+    // directories, the prefix as it is (Depends removes what is not needed).
+    const dirs = slotPaths(ctx.lease.slot);
+    const r = await run(ctx, {
+      argv: [
+        "sh",
+        "-c",
+        'rm -rf -- "$1" "$2" && mkdir -p -- "$1" "$2/All" "$3"',
+        "herd-init",
+        dirs.work,
+        dirs.packages,
+        HOST.cache,
+      ],
+      env,
+    });
+    if (!r.ok) return r;
+    const note = "keepDepends: the prefix of this slot's last build is kept\n";
+    return { ...r, output: Buffer.concat([Buffer.from(note), r.output]) };
+  }
   const kit = kitOf(ctx.config);
   if (!kit.ok) return { ok: true, status: 1, output: Buffer.from(`herd: ${kit.error}\n`) };
   let note = "";
@@ -399,13 +479,83 @@ async function init(ctx: JobContext, env: Record<string, string>): Promise<Stage
   return { ...r, output: Buffer.concat([Buffer.from(note), r.output]) };
 }
 
+/** The packages installed in the slot's prefix (the first word of each line `pkg_info` prints). */
+async function installed(
+  ctx: StageContext,
+  env: Record<string, string>,
+): Promise<Set<string> | undefined> {
+  const r = await run(ctx, { argv: ["pkg_info"], env });
+  if (!r.ok || r.status !== 0) return undefined;
+  const names = r.output
+    .toString("latin1")
+    .split("\n")
+    .map((l) => l.split(/\s/)[0] ?? "")
+    .filter((n) => n !== "");
+  return new Set(names);
+}
+
+/**
+ * keepDepends on a kept prefix: removes the packages the package must not
+ * see (installed, not among its dependencies, not the base) and returns the
+ * dependencies still to install, in order, with what it did for the log.
+ */
+async function reuseKept(
+  ctx: StageContext,
+  env: Record<string, string>,
+  base: ReadonlySet<string>,
+): Promise<{ ok: true; missing: string[]; log: string } | { ok: false; result: StageResult }> {
+  const have = await installed(ctx, env);
+  if (have === undefined)
+    return {
+      ok: false,
+      result: {
+        ok: true,
+        status: 1,
+        output: Buffer.from("herd: pkg_info could not list the prefix\n"),
+      },
+    };
+  const needed = new Set(ctx.pkg.installs);
+  const extra = [...have].filter((n) => !needed.has(n) && !base.has(n)).sort();
+  const kept = ctx.pkg.installs.filter((n) => have.has(n));
+  let log = `keepDepends: kept ${kept.length === 0 ? "nothing" : kept.join(" ")}\n`;
+  if (extra.length > 0) {
+    log += `keepDepends: pkg_delete -f ${extra.join(" ")}\n`;
+    const d = await run(ctx, { argv: ["pkg_delete", "-f", ...extra], env });
+    if (!d.ok) return { ok: false, result: d };
+    if (d.status !== 0)
+      return {
+        ok: false,
+        result: { ...d, output: Buffer.concat([Buffer.from(log), d.output]) },
+      };
+    log += d.output.toString("latin1");
+  }
+  return { ok: true, missing: ctx.pkg.installs.filter((n) => !have.has(n)), log };
+}
+
 /** Ships the dependency packages the host lacks, then installs them all in order. */
-async function installDepends(ctx: JobContext, env: Record<string, string>): Promise<StageResult> {
+async function installDepends(
+  ctx: StageContext,
+  env: Record<string, string>,
+): Promise<StageResult> {
   const log: string[] = [];
-  if (ctx.pkg.installs.length === 0)
-    return { ok: true, status: 0, output: Buffer.from("no dependencies\n") };
+  let installs = ctx.pkg.installs;
+  const base = ctx.keep?.prior?.base;
+  if (base !== undefined) {
+    const k = await reuseKept(ctx, env, base);
+    if (!k.ok) return k.result;
+    log.push(k.log);
+    installs = k.missing;
+  }
+  if (installs.length === 0)
+    return {
+      ok: true,
+      status: 0,
+      output: Buffer.from(
+        `${log.join("")}${ctx.pkg.installs.length === 0 ? "no dependencies" : "nothing to add"}\n`,
+      ),
+    };
   const files: string[] = [];
-  for (const dep of ctx.pkg.installs) {
+  for (const dep of installs) {
     const file = `${dep}.tgz`;
     if (ctx.config.sharedPackages) {
       files.push(join(ctx.repo, file));

@@ -16,7 +16,14 @@ import type { BuildControl } from "./control.js";
 import { dispatchLoop, type CopyControl, type Outcome } from "./dispatch.js";
 import { EtaForecaster } from "./eta-worker.js";
 import { HostCache } from "./host-cache.js";
-import { discardPackage, runJob, type JobConfig, type JobOutcome, type JobPackage } from "./job.js";
+import {
+  discardPackage,
+  runJob,
+  type JobConfig,
+  type JobOutcome,
+  type JobPackage,
+  type KeptPrefix,
+} from "./job.js";
 import type { SendFailure } from "./prefix.js";
 import type { DistCache } from "./distfiles.js";
 import { Prefetcher, type PrefetchEntry } from "./prefetch.js";
@@ -105,6 +112,13 @@ export async function buildLoop(o: LoopOptions): Promise<LoopResult> {
     if (m === undefined) inUse.set(host, (m = new Map<string, number>()));
     return m;
   };
+  // keepDepends: per host, the slots whose prefix a successful build left (see job.ts).
+  const kept = new Map<string, Map<number, KeptPrefix>>();
+  const keptOf = (host: string): Map<number, KeptPrefix> => {
+    let m = kept.get(host);
+    if (m === undefined) kept.set(host, (m = new Map<number, KeptPrefix>()));
+    return m;
+  };
   let built = 0;
   let failed = 0;
   let indirect = 0;
@@ -141,6 +155,7 @@ export async function buildLoop(o: LoopOptions): Promise<LoopResult> {
       logDir: o.logDir(pkg.pkgname),
       hostCache: cacheOf(host),
       distInUse: inUseOf(host),
+      ...(o.config.keepDepends ? { kept: keptOf(host) } : {}),
       ...(o.distCache === undefined ? {} : { distCache: o.distCache }),
       signal: copy.signal,
       shouldFetch: copy.wanted,

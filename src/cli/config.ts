@@ -48,6 +48,12 @@ export const ConfigSchema = z
       .positive()
       .default(30)
       .describe("seconds without a sign of life before a host counts as lost"),
+    keepDepends: z
+      .boolean()
+      .default(false)
+      .describe(
+        "keep a slot's installed dependencies between two builds there, removing only the packages the next one does not need (as dpb does; saves pkg_add on slow hosts). Default: every build starts from an empty prefix, as pbulk and bob do",
+      ),
     sharedPackages: z
       .boolean()
       .default(false)
