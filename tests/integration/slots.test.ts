@@ -17,29 +17,12 @@ import { startSshd } from "./sshd-support.js";
 import {
   build,
   buildArgs,
-  expectedOutcomes,
+  buildOutcomes,
+  expectedBuildOutcomes,
   referenceSummary,
   sandbox,
   stableSummary,
-  type Event,
 } from "../lib/fixture.js";
-
-function outcomes(events: readonly Event[]): Map<string, string> {
-  const out = new Map<string, string>();
-  for (const e of events) {
-    if (e.type === "package-end" && e.result !== "lost")
-      out.set(e.pkgname as string, e.result as string);
-    if (e.type === "indirect-failed") out.set(e.pkgname as string, "indirect-failed");
-  }
-  return out;
-}
-
-/** The built/failed/indirect outcomes expected of the fixture tree. */
-function expectedBuildOutcomes(): Map<string, string> {
-  return new Map(
-    [...expectedOutcomes()].filter(([, o]) => ["built", "failed", "indirect-failed"].includes(o)),
-  );
-}
 
 /** `herd hosts ARGS --work WORK --json`, parsed. */
 function hostsCmd(work: string, ...args: string[]): { ok: boolean; [k: string]: unknown } {
@@ -83,7 +66,7 @@ describe("slots", () => {
       const work = join(box.dir, "work-big");
       const r = await build(box, work, hosts);
       assert.equal(r.code, 0, r.stderr);
-      assert.deepEqual(outcomes(r.events), expectedBuildOutcomes());
+      assert.deepEqual(buildOutcomes(r.events), expectedBuildOutcomes());
       // The slots really were used at once.
       const slots = new Set(
         r.events.filter((e) => e.type === "package-start").map((e) => e.slot as number),
@@ -121,7 +104,7 @@ describe("slots", () => {
         const work = join(box.dir, "work");
         const r = await build(box, work, hosts);
         assert.equal(r.code, 0, r.stderr);
-        assert.deepEqual(outcomes(r.events), expectedBuildOutcomes());
+        assert.deepEqual(buildOutcomes(r.events), expectedBuildOutcomes());
         const slots = new Set(
           r.events.filter((e) => e.type === "package-start").map((e) => e.slot as number),
         );
@@ -194,7 +177,7 @@ describe("slots", () => {
       // Nothing was built twice, and the outcomes are the fixture's.
       const built = live.events.filter((e) => e.type === "package-end" && e.result === "built");
       assert.equal(new Set(built.map((e) => e.pkgname)).size, built.length);
-      assert.deepEqual(outcomes(live.events), fanOutcomes());
+      assert.deepEqual(buildOutcomes(live.events), fanOutcomes());
     },
   );
 
@@ -222,7 +205,7 @@ describe("slots", () => {
         ],
       );
       assert.ok(live.events.some((e) => e.type === "host" && e.host === "b" && e.state === "gone"));
-      assert.deepEqual(outcomes(live.events), fanOutcomes());
+      assert.deepEqual(buildOutcomes(live.events), fanOutcomes());
     },
   );
 });

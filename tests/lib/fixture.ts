@@ -16,7 +16,7 @@ import {
   statSync,
   writeFileSync,
 } from "node:fs";
-import { tmpdir } from "node:os";
+import { machine, release, tmpdir, type } from "node:os";
 import { join } from "node:path";
 import { CLI, ROOT } from "./paths.js";
 import { scratchDir } from "./scratch.js";
@@ -30,6 +30,19 @@ export interface Sandbox {
   readonly config: string;
 }
 
+/**
+ * What Debian's bmake would otherwise ask uname for in every make run (its
+ * sys.mk, host-target.mk: "may be overridden"), 6 of the about 11 processes
+ * a make run of the fixture tree starts. The test hosts are this machine, so
+ * the answers are this machine's; giving them saves a sixth of a build's CPU.
+ */
+const HOST_PLATFORM: Record<string, string> = {
+  _HOST_OSNAME: type(),
+  _HOST_OSREL: release(),
+  _HOST_MACHINE: machine(),
+  _HOST_ARCH: machine(),
+};
+
 /** A temp dir with a stamped copy of the fixture tree and a config file. */
 export function sandbox(name: string, config: Record<string, unknown> = {}): Sandbox {
   const dir = scratchDir(`herd-${name}-`);
@@ -39,7 +52,8 @@ export function sandbox(name: string, config: Record<string, unknown> = {}): San
     filter: (src) => !/\/work$|\.herd-tree-id$/.test(src),
   });
   const cfg = join(dir, "herd.json");
-  writeFileSync(cfg, JSON.stringify({ path: [FIXTURE_TOOLS], ...config }));
+  const env = { ...HOST_PLATFORM, ...(config.env as Record<string, string> | undefined) };
+  writeFileSync(cfg, JSON.stringify({ path: [FIXTURE_TOOLS], ...config, env }));
   stamp(tree);
   return { dir, tree, config: cfg };
 }
@@ -212,4 +226,22 @@ export async function referenceSummary(): Promise<string[]> {
   } finally {
     rmSync(lock, { recursive: true, force: true });
   }
+}
+
+/** What became of each package in a build's events: built, failed or indirect-failed (lost copies aside). */
+export function buildOutcomes(events: readonly Event[]): Map<string, string> {
+  const out = new Map<string, string>();
+  for (const e of events) {
+    if (e.type === "package-end" && e.result !== "lost")
+      out.set(e.pkgname as string, e.result as string);
+    if (e.type === "indirect-failed") out.set(e.pkgname as string, "indirect-failed");
+  }
+  return out;
+}
+
+/** The built/failed/indirect outcomes expected of the fixture tree. */
+export function expectedBuildOutcomes(): Map<string, string> {
+  return new Map(
+    [...expectedOutcomes()].filter(([, o]) => ["built", "failed", "indirect-failed"].includes(o)),
+  );
 }
