@@ -6,8 +6,8 @@
  * quota. A local host enters the cage through its `shell=` (a script that
  * moves itself into the cgroup, then execs sh); an ssh host in a network
  * namespace (tests/integration/netns-support.ts) has its sshd moved in, so
- * every session it forks is caged, and its link shaped by `shape()` (tc
- * netem: rate, delay, loss, both directions).
+ * every session it forks is caged, and its link limited both ways by
+ * `throttleBoth()` (tc tbf).
  *
  * Everything is removed by `stop()`; a cage's processes are killed first.
  * Needs root and a cgroup cpu controller; `cageUnavailable()` says why not.

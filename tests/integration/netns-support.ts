@@ -38,6 +38,12 @@ export interface NetnsHost {
   cut(): void;
   /** Limits the master-to-host direction of the link to this many bytes per second (tc tbf). */
   throttle(bytesPerSecond: number): void;
+  /**
+   * Limits both directions of the link to this many bytes per second (tc tbf
+   * on each end). Delay and loss would need netem, which not every kernel
+   * has (this machine's has none).
+   */
+  throttleBoth(bytesPerSecond: number): void;
   restore(): void;
   /** Stops sshd and every process in the namespace, deletes the namespace and the link. */
   stop(): Promise<void>;
@@ -173,6 +179,25 @@ export async function startNetnsHost(dir: string, index = 0): Promise<NetnsHost>
             "200ms",
           ],
           { stdio: ["ignore", "ignore", "pipe"] },
+        );
+      },
+      throttleBoth: (bytesPerSecond) => {
+        const tbf = [
+          "root",
+          "tbf",
+          "rate",
+          `${Math.round(bytesPerSecond * 8)}bit`,
+          "burst",
+          "64kb",
+          "latency",
+          "200ms",
+        ];
+        const opts = { stdio: ["ignore", "ignore", "pipe"] as ("ignore" | "pipe")[] };
+        execFileSync("tc", ["qdisc", "replace", "dev", outside, ...tbf], opts);
+        execFileSync(
+          IP,
+          ["netns", "exec", ns, "tc", "qdisc", "replace", "dev", inside, ...tbf],
+          opts,
         );
       },
       stop: async () => {
