@@ -32,6 +32,7 @@ import { execFileSync, spawnSync } from "node:child_process";
 import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { performance } from "node:perf_hooks";
+import { DEFAULT_TARGETS, HERD_STAGES } from "../src/core/targets.js";
 import { AgentConnection } from "../src/hosts/connection.js";
 import { LocalTransport } from "../src/hosts/local.js";
 import { cageUnavailable, cpuCage, type CpuCage } from "./lib/slowhost.js";
@@ -268,15 +269,10 @@ try {
     `scan of ${dirs.length} directories (${scanned} records): herd scan ${sec(herdScanMs)} s in all (${sec(herdScanOnly)} s from the host's first directory), pbulk-index in a loop there ${sec(loopMs)} s; per directory ${sec(herdScanOnly / dirs.length)} s against ${sec(loopMs / dirs.length)} s`,
   );
 
-  const makeStages = new Set([
-    "fetch",
-    "checksum",
-    "extract",
-    "patch",
-    "configure",
-    "build",
-    "Package",
-  ]);
+  // The make targets among herd's stages (Package runs `make package`).
+  const makeStages = new Set<string>(
+    DEFAULT_TARGETS.filter((t) => !HERD_STAGES.has(t) || t === "Package"),
+  );
   console.log("");
   console.log(
     "| package | deps | herd (s) | bare bmake package (s) | herd's cost (s) | Init | Clean | Vars | Depends | make runs beyond bare | package back |",
