@@ -18,6 +18,7 @@ import { failureReason, vetPackage } from "../core/vet.js";
 import { HOST } from "./layout.js";
 import {
   initArgv,
+  keptInitArgv,
   kitOf,
   localbaseOf,
   pkgDbDirOf,
@@ -442,19 +443,7 @@ async function init(ctx: StageContext, env: Record<string, string>): Promise<Sta
   if (ctx.keep?.prior !== undefined) {
     // keepDepends, after a build of this master on this slot: fresh work
     // directories, the prefix as it is (Depends removes what is not needed).
-    const dirs = slotPaths(ctx.lease.slot);
-    const r = await run(ctx, {
-      argv: [
-        "sh",
-        "-c",
-        'rm -rf -- "$1" "$2" && mkdir -p -- "$1" "$2/All" "$3"',
-        "herd-init",
-        dirs.work,
-        dirs.packages,
-        HOST.cache,
-      ],
-      env,
-    });
+    const r = await run(ctx, { argv: keptInitArgv(ctx.lease.slot), env });
     if (!r.ok) return r;
     const note = "keepDepends: the prefix of this slot's last build is kept\n";
     return { ...r, output: Buffer.concat([Buffer.from(note), r.output]) };

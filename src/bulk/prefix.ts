@@ -84,6 +84,20 @@ const RESET = [
   'if [ -n "$kit" ]; then tar -xf "$kit" -C "$lb"; fi',
 ].join("; ");
 
+/** keepDepends' Init after a build on the slot: fresh work directories, the prefix left as it is. */
+export function keptInitArgv(slot: number): readonly string[] {
+  const dirs = slotPaths(slot);
+  return [
+    "sh",
+    "-c",
+    'rm -rf -- "$1" "$2" && mkdir -p -- "$1" "$2/All" "$3"',
+    "herd-init",
+    dirs.work,
+    dirs.packages,
+    HOST.cache,
+  ];
+}
+
 /** The Init stage's argv for a slot: an empty prefix (or the pristine kit), fresh work directories. */
 export function initArgv(c: PrefixConfig, kit: Kit | null, slot: number): readonly string[] {
   const dirs = slotPaths(slot);
