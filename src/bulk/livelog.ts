@@ -10,7 +10,7 @@
  */
 import { appendFile, writeFile } from "node:fs/promises";
 import type { AgentConnection, RunningTask } from "../hosts/connection.js";
-import { COST_RATIO, taskOutputPath } from "./watchdog.js";
+import { everyLook, taskOutputPath } from "./watchdog.js";
 
 /** The most one look brings over: a stage printing faster is followed with a lag, not a flood. */
 const CHUNK = 256 * 1024;
@@ -31,35 +31,25 @@ export function followOutput(
   seconds: number,
 ): LiveLog {
   const path = taskOutputPath(conn, task);
-  const base = Math.max(200, seconds * 1000);
   let offset = 0;
   let stopped = false;
-  let timer: NodeJS.Timeout | undefined;
-  let busy: Promise<void> = writeFile(file, "").catch(() => undefined);
-  const look = async (): Promise<void> => {
-    const t0 = performance.now();
+  const created = writeFile(file, "").catch(() => undefined);
+  const looks = everyLook(Math.max(200, seconds * 1000), async () => {
+    await created;
     const r = await conn.run({
       argv: ["sh", "-c", READ, "herd-tail", path, String(offset), String(CHUNK)],
       output: "split",
     });
-    const took = performance.now() - t0;
-    if (!stopped) schedule(Math.max(base, COST_RATIO * took));
-    if (stopped || !r.ok || r.value.output.length === 0) return;
+    if (stopped || !r.ok || r.value.output.length === 0) return true;
     offset += r.value.output.length;
     await appendFile(file, r.value.output);
-  };
-  const schedule = (ms: number): void => {
-    timer = setTimeout(() => {
-      busy = busy.then(look).catch(() => undefined);
-    }, ms);
-    timer.unref();
-  };
-  schedule(base);
+    return true;
+  });
   return {
     stop: async () => {
       stopped = true;
-      clearTimeout(timer);
-      await busy;
+      await looks.stop();
+      await created;
     },
   };
 }

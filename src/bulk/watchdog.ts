@@ -26,6 +26,39 @@ export function taskOutputPath(conn: AgentConnection, task: RunningTask): string
   return `${conn.info.root}/.herd-agent/${conn.info.pid}/tasks/${task.id}/out`;
 }
 
+/**
+ * Runs `look` after `baseMs`, then again after the longer of `baseMs` and
+ * COST_RATIO times what the last look took, until stopped or `look` returns
+ * false. `stop` resolves once a look under way has ended. Shared by the
+ * watchdog and the live log (livelog.ts).
+ */
+export function everyLook(
+  baseMs: number,
+  look: () => Promise<boolean>,
+): { readonly stop: () => Promise<void> } {
+  let stopped = false;
+  let timer: NodeJS.Timeout | undefined;
+  let busy: Promise<void> = Promise.resolve();
+  const schedule = (ms: number): void => {
+    timer = setTimeout(() => {
+      busy = (async () => {
+        const t0 = performance.now();
+        const again = await look().catch(() => true);
+        if (again && !stopped) schedule(Math.max(baseMs, COST_RATIO * (performance.now() - t0)));
+      })();
+    }, ms);
+    timer.unref();
+  };
+  schedule(baseMs);
+  return {
+    stop: async () => {
+      stopped = true;
+      clearTimeout(timer);
+      await busy;
+    },
+  };
+}
+
 /** Watches a task's output; kills the task when it stays the same size for `seconds`. */
 export function watchOutput(
   conn: AgentConnection,
@@ -38,14 +71,9 @@ export function watchOutput(
   let lastSize = -1;
   let lastChange = now();
   const path = taskOutputPath(conn, task);
-  const base = Math.max(250, Math.min(30_000, (seconds * 1000) / 4));
-  let timer: NodeJS.Timeout | undefined;
-  const tick = async (): Promise<void> => {
-    const t0 = performance.now();
+  const looks = everyLook(Math.max(250, Math.min(30_000, (seconds * 1000) / 4)), async () => {
     const r = await conn.run({ argv: ["wc", "-c", path], output: "split" });
-    // A look costs a slow host more: look less often there (see COST_RATIO).
-    if (!stopped && !fired) schedule(Math.max(base, COST_RATIO * (performance.now() - t0)));
-    if (stopped || !r.ok || r.value.status !== 0) return;
+    if (stopped || !r.ok || r.value.status !== 0) return true;
     const size = Number(/^\s*(\d+)/.exec(r.value.output.toString("latin1"))?.[1] ?? -1);
     if (size !== lastSize) {
       lastSize = size;
@@ -54,17 +82,13 @@ export function watchOutput(
       fired = true;
       task.kill("KILL");
     }
-  };
-  const schedule = (ms: number): void => {
-    timer = setTimeout(() => void tick(), ms);
-    timer.unref();
-  };
-  schedule(base);
+    return !fired;
+  });
   return {
     fired: () => fired,
     stop: () => {
       stopped = true;
-      clearTimeout(timer);
+      void looks.stop();
     },
   };
 }
