@@ -100,25 +100,11 @@ export async function buildLoop(o: LoopOptions): Promise<LoopResult> {
       ? undefined
       : new Prefetcher(o.distCache, prefetch, sched.priorityOrder());
   const forecaster = new EtaForecaster(sched, () => prefetcher?.releaseTimes() ?? new Map());
-  const caches = new Map<string, HostCache<SendFailure>>();
-  const cacheOf = (host: string): HostCache<SendFailure> => {
-    let c = caches.get(host);
-    if (c === undefined) caches.set(host, (c = new HostCache()));
-    return c;
-  };
-  const inUse = new Map<string, Map<string, number>>();
-  const inUseOf = (host: string): Map<string, number> => {
-    let m = inUse.get(host);
-    if (m === undefined) inUse.set(host, (m = new Map<string, number>()));
-    return m;
-  };
-  // keepDepends: per host, the slots whose prefix a successful build left (see job.ts).
-  const kept = new Map<string, Map<number, KeptPrefix>>();
-  const keptOf = (host: string): Map<number, KeptPrefix> => {
-    let m = kept.get(host);
-    if (m === undefined) kept.set(host, (m = new Map<number, KeptPrefix>()));
-    return m;
-  };
+  // What the loop keeps per host, made when the host first builds.
+  const cacheOf = perHost(() => new HostCache<SendFailure>());
+  const inUseOf = perHost(() => new Map<string, number>());
+  // keepDepends: the slots whose prefix a successful build left (see job.ts).
+  const keptOf = perHost(() => new Map<number, KeptPrefix>());
   let built = 0;
   let failed = 0;
   let indirect = 0;
@@ -365,4 +351,14 @@ export async function buildLoop(o: LoopOptions): Promise<LoopResult> {
     detach?.();
     await forecaster.close();
   }
+}
+
+/** A lookup by host name that makes each host's value on first use. */
+function perHost<T>(make: () => T): (host: string) => T {
+  const values = new Map<string, T>();
+  return (host) => {
+    let v = values.get(host);
+    if (v === undefined) values.set(host, (v = make()));
+    return v;
+  };
 }
