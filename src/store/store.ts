@@ -2,58 +2,29 @@
  * All state of a work directory in one SQLite database (WAL mode): builds,
  * per-package states, per-stage timings (history for the scheduler and for
  * ETAs), events, and the scan cache for incremental rescans. Every write is
- * a transaction, so killing the master at any moment leaves a consistent
- * database to resume from.
+ * a transaction (the event writer, src/store/writer.ts, commits a batch of
+ * events and their rows in one), so killing the master at any moment leaves
+ * a consistent database to resume from.
  */
 import Database from "better-sqlite3";
-import type { PackageState } from "../core/pkgstate.js";
+import type {
+  BuildRow,
+  BuildStore,
+  EventRow,
+  PackagePatch,
+  PackageRow,
+  StageRow,
+} from "./types.js";
 
-/** A package's state in the store: the one vocabulary of src/core/pkgstate.ts. */
-export type PkgState = PackageState;
-
-export interface BuildRow {
-  readonly id: number;
-  readonly startedMs: number;
-  readonly finishedMs: number | null;
-  readonly tree: string;
-  readonly treeId: string;
-  readonly status: "running" | "done" | "stopped";
-}
-
-export interface PackageRow {
-  readonly pkgname: string;
-  readonly pkgpath: string;
-  readonly state: PkgState;
-  readonly reason: string;
-  readonly culprit: string | null;
-  readonly failedStage: string | null;
-  readonly host: string | null;
-  readonly startedMs: number | null;
-  readonly finishedMs: number | null;
-  readonly sha256: string | null;
-  readonly size: number | null;
-  readonly inputs: string;
-  readonly maintainer: string;
-  readonly dependents: number;
-}
-
-export interface StageRow {
-  readonly pkgname: string;
-  readonly pkgpath: string;
-  readonly stage: string;
-  readonly host: string;
-  readonly startedMs: number;
-  readonly wallMs: number;
-  readonly status: number;
-  readonly log: string | null;
-}
-
-export interface EventRow {
-  readonly seq: number;
-  readonly timeMs: number;
-  readonly type: string;
-  readonly data: string;
-}
+export type {
+  BuildRow,
+  BuildStore,
+  EventRow,
+  PackagePatch,
+  PackageRow,
+  PkgState,
+  StageRow,
+} from "./types.js";
 
 const SCHEMA = `
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
@@ -104,9 +75,25 @@ function pkgColumns(alias = ""): string {
 }
 const PKG_COLUMNS = pkgColumns();
 
+/** The columns setPackage may change, by PackagePatch field. */
+const PATCH_COLUMNS: Readonly<Record<string, string>> = {
+  state: "state",
+  reason: "reason",
+  culprit: "culprit",
+  failedStage: "failed_stage",
+  host: "host",
+  startedMs: "started_ms",
+  finishedMs: "finished_ms",
+  sha256: "sha256",
+  size: "size",
+  inputs: "inputs",
+};
+
 /** The SQLite store of one work directory (":memory:" for tests). */
-export class Store {
+export class Store implements BuildStore {
   readonly db: Database.Database;
+  // Compiled once: a build writes some 800,000 rows, and compiling the SQL cost more than the write.
+  readonly #statements = new Map<string, Database.Statement>();
 
   constructor(path: string) {
     this.db = new Database(path);
@@ -118,6 +105,13 @@ export class Store {
 
   close(): void {
     this.db.close();
+  }
+
+  /** The statement of `sql`, compiled on first use. */
+  #prepared(sql: string): Database.Statement {
+    let st = this.#statements.get(sql);
+    if (st === undefined) this.#statements.set(sql, (st = this.db.prepare(sql)));
+    return st;
   }
 
   /** Runs fn in one transaction. */
@@ -187,37 +181,19 @@ export class Store {
   }
 
   /** Updates a package's state and the columns given. */
-  setPackage(
-    buildId: number,
-    pkgname: string,
-    patch: Partial<Omit<PackageRow, "pkgname" | "pkgpath">>,
-  ): void {
-    const cols: Record<string, string> = {
-      state: "state",
-      reason: "reason",
-      culprit: "culprit",
-      failedStage: "failed_stage",
-      host: "host",
-      startedMs: "started_ms",
-      finishedMs: "finished_ms",
-      sha256: "sha256",
-      size: "size",
-      inputs: "inputs",
-    };
+  setPackage(buildId: number, pkgname: string, patch: PackagePatch): void {
     const sets: string[] = [];
     const params: Record<string, unknown> = { buildId, pkgname };
     for (const [k, v] of Object.entries(patch)) {
-      const col = cols[k];
+      const col = PATCH_COLUMNS[k];
       if (col === undefined) continue;
       sets.push(`${col} = @${k}`);
       params[k] = v;
     }
     if (sets.length === 0) return;
-    this.db
-      .prepare(
-        `UPDATE packages SET ${sets.join(", ")} WHERE build_id = @buildId AND pkgname = @pkgname`,
-      )
-      .run(params);
+    this.#prepared(
+      `UPDATE packages SET ${sets.join(", ")} WHERE build_id = @buildId AND pkgname = @pkgname`,
+    ).run(params);
   }
 
   /** After a master crash: packages that were building go back to pending. */
@@ -230,22 +206,20 @@ export class Store {
   }
 
   recordStage(buildId: number, row: StageRow): void {
-    this.db
-      .prepare(
-        `INSERT OR REPLACE INTO stages (build_id, pkgname, pkgpath, stage, host, started_ms, wall_ms, status, log)
+    this.#prepared(
+      `INSERT OR REPLACE INTO stages (build_id, pkgname, pkgpath, stage, host, started_ms, wall_ms, status, log)
          VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`,
-      )
-      .run(
-        buildId,
-        row.pkgname,
-        row.pkgpath,
-        row.stage,
-        row.host,
-        row.startedMs,
-        row.wallMs,
-        row.status,
-        row.log,
-      );
+    ).run(
+      buildId,
+      row.pkgname,
+      row.pkgpath,
+      row.stage,
+      row.host,
+      row.startedMs,
+      row.wallMs,
+      row.status,
+      row.log,
+    );
   }
 
   stages(buildId: number, pkgname?: string): StageRow[] {
@@ -281,9 +255,9 @@ export class Store {
   }
 
   appendEvent(buildId: number | null, timeMs: number, type: string, data: unknown): number {
-    const r = this.db
-      .prepare("INSERT INTO events (build_id, time_ms, type, data) VALUES (?, ?, ?, ?)")
-      .run(buildId, timeMs, type, JSON.stringify(data));
+    const r = this.#prepared(
+      "INSERT INTO events (build_id, time_ms, type, data) VALUES (?, ?, ?, ?)",
+    ).run(buildId, timeMs, type, JSON.stringify(data));
     return Number(r.lastInsertRowid);
   }
 
