@@ -1,7 +1,10 @@
 /**
  * Everything that happens in a build, as typed events. The store, the
  * terminal display, --json NDJSON, the dashboard and the report all read
- * this one stream.
+ * this one stream: the store's writer (src/store/writer.ts) hears each
+ * event first and keeps every fact of it, so an event carries the whole
+ * outcome (checksum, size, stage, host, times). Fields added later are
+ * optional: the dashboard replays events stored by earlier versions.
  */
 import type { PackageResult, PlanState } from "../core/pkgstate.js";
 
@@ -61,14 +64,27 @@ export type BuildEvent =
       readonly host: string;
       /** The host's slot it builds in (1-based). */
       readonly slot?: number;
+      /** When it started (ms since the epoch). */
+      readonly startedMs?: number;
+      /**
+       * Another copy of a package that is building already (to overtake a slow
+       * host): the package's record is the first copy's.
+       */
+      readonly extra?: true;
     }
   | {
       readonly type: "stage";
       readonly pkgname: string;
       readonly host: string;
       readonly stage: string;
+      /** The exit status; -1: the host was lost during the stage. */
       readonly status: number;
       readonly wallMs: number;
+      readonly pkgpath?: string;
+      /** When the stage started (ms since the epoch). */
+      readonly startedMs?: number;
+      /** The stage's log on the master (null: none). */
+      readonly log?: string | null;
     }
   | {
       readonly type: "package-end";
@@ -79,6 +95,11 @@ export type BuildEvent =
       readonly stage?: string;
       readonly reason?: string;
       readonly wallMs: number;
+      /** Built: the package file's checksum and size, as received. */
+      readonly sha256?: string;
+      readonly size?: number;
+      /** Failed before it ran (a distfile no site serves, an unsafe MULTI_VERSION): it never started. */
+      readonly refused?: true;
     }
   | { readonly type: "indirect-failed"; readonly pkgname: string; readonly culprit: string }
   | {
@@ -103,17 +124,42 @@ export type BuildEvent =
 
 export type BuildEventType = BuildEvent["type"];
 
-/** A typed publish/subscribe hub; listeners never see each other. */
+export type EventListener = (e: BuildEvent, timeMs: number) => void;
+
+/**
+ * A typed publish/subscribe hub; listeners never see each other. One
+ * listener may be the recorder (the store's writer): it hears every event
+ * before the others, so whoever hears of a fact can rely on the store
+ * holding it.
+ */
 export class EventBus {
-  readonly #listeners = new Set<(e: BuildEvent, timeMs: number) => void>();
+  readonly #listeners = new Set<EventListener>();
+  #recorder: EventListener | undefined;
 
   /** Subscribes; returns the unsubscribe function. */
-  on(listener: (e: BuildEvent, timeMs: number) => void): () => void {
+  on(listener: EventListener): () => void {
     this.#listeners.add(listener);
     return () => this.#listeners.delete(listener);
   }
 
-  emit(e: BuildEvent, timeMs: number = Date.now()): void {
+  /** Subscribes the recorder, which hears each event first; returns the unsubscribe function. */
+  record(listener: EventListener): () => void {
+    if (this.#recorder !== undefined) throw new Error("bug: the bus has a recorder already");
+    this.#recorder = listener;
+    return () => {
+      if (this.#recorder === listener) this.#recorder = undefined;
+    };
+  }
+
+  /**
+   * Emits an event. `recorded` runs after the recorder and before the other
+   * listeners: what must wait until the store has the fact and must be done
+   * before anyone hears of it (a package file moved into the repository). If
+   * it throws, nobody else hears of the event and the emitter gets the error.
+   */
+  emit(e: BuildEvent, timeMs: number = Date.now(), recorded?: () => void): void {
+    this.#recorder?.(e, timeMs);
+    recorded?.();
     for (const l of this.#listeners) l(e, timeMs);
   }
 }
