@@ -4,11 +4,11 @@ import { join, resolve } from "node:path";
 import { scanStep } from "../bulk/scan-step.js";
 import { openWorkdir } from "../bulk/workdir.js";
 import { printRecord } from "../core/records.js";
+import { forwardHostEvents } from "../events/hosts.js";
 import { EventBus } from "../events/types.js";
 import { localEntries, HOST_TREE } from "../hosts/factory.js";
 import { parseHostsFile, type HostEntry } from "../hosts/hostsfile.js";
 import { HostPool } from "../hosts/pool.js";
-import { describeState } from "../hosts/state.js";
 import { treeSyncPrepare } from "../hosts/treesync/treesync.js";
 import { currentTreeId } from "../hosts/treesync/treestamp.js";
 import { UserError } from "./errors.js";
@@ -131,11 +131,7 @@ async function runScan(opts: ScanOptions): Promise<void> {
       join(work, "tree-manifests"),
     ),
   });
-  // Each host's tree path, to rewrite SCAN_DEPENDS as if scanned in the master's tree.
-  pool.subscribe((e) => {
-    if (e.type === "state") bus.emit({ type: "host", host: e.host, state: describeState(e.to) });
-    else bus.emit({ type: "host", host: e.host, state: "note", detail: e.message });
-  });
+  forwardHostEvents(pool, bus, { busy: true });
   const wd = openWorkdir(work);
   let served: Served | undefined;
   let failed = 0;
