@@ -15,18 +15,14 @@ import { printResolution, resolveRecords } from "../core/resolve.js";
 import { UserError } from "../cli/errors.js";
 import { writeChunks } from "../cli/output.js";
 import type { Config } from "../cli/config.js";
-import type { EventBus } from "../events/types.js";
+import { forwardHostEvents } from "../events/hosts.js";
+import type { BuildEvent, EventBus } from "../events/types.js";
 import type { HostConfig, HostPool } from "../hosts/pool.js";
-import type { PackageRow } from "../store/store.js";
-import {
-  initialState,
-  packageTransition,
-  type PackageEvent,
-  type PackageState,
-} from "../core/pkgstate.js";
+import type { PackageRow } from "../store/types.js";
+import { EventWriter } from "../store/writer.js";
+import { initialState, type PackageState } from "../core/pkgstate.js";
 import { indexRepository } from "../report/repository.js";
 import { DistCache } from "./distfiles.js";
-import { commitPackage } from "./job.js";
 import { prefetchEntry, prefetchList, ScanFetcher } from "./prefetch.js";
 import { buildLoop, type LoopPackage } from "./loop.js";
 import type { BuildControl } from "./control.js";
@@ -82,24 +78,20 @@ async function build(req: BuildRequest, wd: Workdir): Promise<BuildSummary> {
     last.tree === req.tree &&
     last.treeId === req.treeId;
   const buildId = resumed ? last.id : store.startBuild(req.tree, req.treeId, Date.now());
-  const emit = (e: Parameters<EventBus["emit"]>[0]): void => {
+  const emit = (e: BuildEvent): void => {
     req.bus.emit(e);
   };
   let hostEvents = (): void => undefined;
   let served: { close(): Promise<void> } | undefined;
   let distCache: DistCache | undefined;
-  // Every event, progress included: `herd serve` rebuilds the dashboard (and its ETA) from these.
-  // Events come from host callbacks too: a failed write (full disk) is kept and thrown between phases.
-  let unpersisted: { error: unknown } | undefined;
-  const persist = req.bus.on((e, t) => {
-    try {
-      store.appendEvent(buildId, t, e.type, e);
-    } catch (error) {
-      unpersisted ??= { error };
-    }
-  });
+  // Every event, progress included (`herd serve` rebuilds the dashboard and its ETA from them),
+  // and every package's state: the store hears each event first, through its one writer.
+  // Events come from host callbacks too: a failed write (full disk) is kept and thrown
+  // between phases, and before a built package enters the repository.
+  const writer = new EventWriter(store, buildId);
+  writer.attach(req.bus);
   const checkPersisted = (): void => {
-    if (unpersisted !== undefined) throw unpersisted.error;
+    writer.flush();
   };
   try {
     emit({
@@ -110,22 +102,7 @@ async function build(req: BuildRequest, wd: Workdir): Promise<BuildSummary> {
       resumed,
       targets: req.config.targets,
     });
-    hostEvents = req.pool.subscribe((e) => {
-      if (e.type === "note") emit({ type: "host", host: e.host, state: "note", detail: e.message });
-      // idle ⇄ busy flips with every task; package events tell that story.
-      else if (
-        (e.from.kind === "idle" || e.from.kind === "busy") &&
-        (e.to.kind === "idle" || e.to.kind === "busy")
-      )
-        return;
-      else
-        emit({
-          type: "host",
-          host: e.host,
-          state: e.to.kind,
-          ...("reason" in e.to ? { detail: e.to.reason } : {}),
-        });
-    });
+    hostEvents = forwardHostEvents(req.pool, req.bus, { busy: false });
     for (const h of req.hosts) {
       const r = req.pool.add(h);
       if (!r.ok) throw new UserError("hosts", r.error.message, "host names must be unique");
@@ -202,26 +179,43 @@ async function build(req: BuildRequest, wd: Workdir): Promise<BuildSummary> {
     emit({ type: "plan", counts: plan.counts, packages: plan.packages.length });
 
     const rows = new Map(ownRows.map((r) => [r.pkgname, r]));
-    // Every state change of a package from here on goes through its machine (src/core/pkgstate.ts).
-    const states = new Map<string, PackageState>(
-      planned
-        ? ownRows.map((r) => [r.pkgname, r.state === "building" ? "pending" : r.state])
-        : plan.packages.map((p) => [p.pkgname, initialState(p.state)]),
+    const inRepo = (name: string): boolean => existsSync(join(wd.paths.all, `${name}.tgz`));
+    // Recorded built, but the master was killed before the file went in: built again.
+    const missing = new Set(
+      ownRows.filter((r) => r.state === "built" && !inRepo(r.pkgname)).map((r) => r.pkgname),
     );
-    const move = (name: string, ev: PackageEvent, fields: PackageFields = {}): void => {
-      const from = states.get(name);
-      const to = from === undefined ? undefined : packageTransition(from, ev);
-      if (to === undefined || !to.ok)
-        throw new Error(`bug: package ${name}: ${ev.type} in state ${from ?? "unknown"}`);
-      states.set(name, to.value);
-      store.setPackage(buildId, name, { ...fields, state: to.value });
-    };
+    // Every state change of a package from here on is an event, which the writer moves
+    // through the package's machine (src/core/pkgstate.ts) as it records it.
+    writer.track(
+      planned
+        ? ownRows.map((r): [string, PackageState] => [
+            r.pkgname,
+            r.state === "building" || missing.has(r.pkgname) ? "pending" : r.state,
+          ])
+        : plan.packages.map((p): [string, PackageState] => [p.pkgname, initialState(p.state)]),
+    );
+    // The rows written directly come after what the stream told so far.
+    checkPersisted();
     if (planned) {
       const back = store.requeueBuilding(buildId);
       if (back > 0)
         emit({
           type: "warning",
           message: `resuming build ${buildId}: ${back} packages that were building start over`,
+        });
+      for (const name of missing)
+        store.setPackage(buildId, name, {
+          state: "pending",
+          host: null,
+          startedMs: null,
+          finishedMs: null,
+          sha256: null,
+          size: null,
+        });
+      if (missing.size > 0)
+        emit({
+          type: "warning",
+          message: `resuming build ${buildId}: ${missing.size} packages recorded built have no file in the repository and are built again`,
         });
     } else {
       store.insertPackages(
@@ -234,7 +228,7 @@ async function build(req: BuildRequest, wd: Workdir): Promise<BuildSummary> {
     const settled = (name: string): boolean => {
       const r = rows.get(name);
       if (r === undefined) return false;
-      if (r.state === "built") return existsSync(join(wd.paths.all, `${name}.tgz`));
+      if (r.state === "built") return !missing.has(name);
       return r.state === "failed" || r.state === "indirect-failed";
     };
     // What the plan's "build" packages become: carried-over failures block their dependents.
@@ -248,19 +242,24 @@ async function build(req: BuildRequest, wd: Workdir): Promise<BuildSummary> {
       makeArgs: (i) => multiVersionArgs(records[i]!.get("MULTI_VERSION")),
       name: (i) => plan.packages[i]!.pkgname,
     });
-    for (const [i, culprit] of carry.blocked) {
-      move(
-        plan.packages[i]!.pkgname,
-        { type: "blocked" },
-        { culprit, reason: `depends on ${culprit}` },
-      );
-    }
+    for (const [i, culprit] of carry.blocked)
+      emit({ type: "indirect-failed", pkgname: plan.packages[i]!.pkgname, culprit });
     for (const i of carry.refused) {
       // Never passed to make: this package fails, the build goes on.
-      const name = plan.packages[i]!.pkgname;
+      const p = plan.packages[i]!;
       const reason = `unsafe MULTI_VERSION "${records[i]!.get("MULTI_VERSION") ?? ""}" (it holds VAR=value words only); nothing of it was run`;
-      move(name, { type: "refused" }, { failedStage: "MULTI_VERSION", reason });
-      emit({ type: "warning", message: `${name}: ${reason}` });
+      emit({ type: "warning", message: `${p.pkgname}: ${reason}` });
+      emit({
+        type: "package-end",
+        pkgname: p.pkgname,
+        pkgpath: p.pkgpath,
+        host: "master",
+        result: "failed",
+        stage: "MULTI_VERSION",
+        reason,
+        wallMs: 0,
+        refused: true,
+      });
     }
     const toBuild = carry.build
       .filter(([i]) => !settled(plan.packages[i]!.pkgname))
@@ -316,83 +315,7 @@ async function build(req: BuildRequest, wd: Workdir): Promise<BuildSummary> {
       now: () => (performance.now() - t0) / 1000,
       ...(req.stop === undefined ? {} : { stop: req.stop }),
       ...(req.control === undefined ? {} : { control: req.control }),
-      onRetry: (pkg, revived) => {
-        for (const p of [pkg, ...revived])
-          move(
-            p.pkgname,
-            { type: "retry" },
-            {
-              host: null,
-              startedMs: null,
-              finishedMs: null,
-              failedStage: null,
-              culprit: null,
-              reason: "",
-            },
-          );
-      },
-      onStart: (pkg, host, startedMs) => {
-        move(pkg.pkgname, { type: "start" }, { host, startedMs, finishedMs: null });
-      },
-      onStage: (pkg, host, s) => {
-        store.recordStage(buildId, {
-          pkgname: pkg.pkgname,
-          pkgpath: pkg.pkgpath,
-          stage: s.stage,
-          host,
-          startedMs: Math.round(s.startedMs),
-          wallMs: s.wallMs,
-          status: s.status,
-          log: s.log,
-        });
-      },
-      onSettled: (pkg, host, outcome) => {
-        if (outcome.ok) {
-          move(
-            pkg.pkgname,
-            { type: "built" },
-            {
-              host,
-              finishedMs: Date.now(),
-              sha256: outcome.sha256,
-              size: outcome.size,
-              reason: "",
-            },
-          );
-          // Only now into the repository: a store write that fails (full disk)
-          // or a master killed in between leaves no unrecorded file there.
-          commitPackage(outcome);
-        } else if (outcome.lost)
-          move(pkg.pkgname, { type: "lost" }, { host: null, startedMs: null });
-        else
-          move(
-            pkg.pkgname,
-            { type: "failed" },
-            {
-              host,
-              finishedMs: Date.now(),
-              failedStage: outcome.stage,
-              reason: outcome.reason,
-            },
-          );
-      },
-      onRefused: (pkg, stage, reason) => {
-        move(
-          pkg.pkgname,
-          { type: "refused" },
-          { failedStage: stage, reason, finishedMs: Date.now() },
-        );
-      },
-      onIndirect: (pkg, culprit) => {
-        move(
-          pkg.pkgname,
-          { type: "blocked" },
-          {
-            culprit: culprit.pkgname,
-            reason: `depends on ${culprit.pkgname}`,
-          },
-        );
-      },
+      durable: checkPersisted,
     });
 
     checkPersisted();
@@ -402,6 +325,7 @@ async function build(req: BuildRequest, wd: Workdir): Promise<BuildSummary> {
     // The report first: a master killed in between resumes this build (all
     // settled), writes the report again and only then calls it done.
     const finishedMs = result.stopped ? null : Date.now();
+    checkPersisted();
     const report = await req.report(wd, buildId, finishedMs);
     if (finishedMs !== null) store.finishBuild(buildId, finishedMs, "done");
     if (req.config.publish !== undefined && !result.stopped) {
@@ -426,6 +350,7 @@ async function build(req: BuildRequest, wd: Workdir): Promise<BuildSummary> {
       }
     }
     const counts: Record<string, number> = {};
+    checkPersisted();
     for (const r of store.packages(buildId)) counts[r.state] = (counts[r.state] ?? 0) + 1;
     emit({ type: "build-end", build: buildId, counts, report, packages: wd.paths.packages });
     return { build: buildId, counts, report, packages: wd.paths.packages, stopped: result.stopped };
@@ -433,12 +358,9 @@ async function build(req: BuildRequest, wd: Workdir): Promise<BuildSummary> {
     distCache?.close();
     await served?.close();
     hostEvents();
-    persist();
+    writer.close();
   }
 }
-
-/** The fields of a package's row that change with its state (the state itself moves through `move`). */
-type PackageFields = Partial<Omit<PackageRow, "state" | "pkgname" | "pkgpath">>;
 
 function newRow(p: ReturnType<typeof planBuild>["packages"][number]): PackageRow {
   return {

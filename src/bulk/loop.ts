@@ -2,7 +2,8 @@
  * The build phase: the scheduler decides what runs where, the pool runs it.
  * Packages whose host is lost go back to the queue; a failure marks every
  * dependent indirectly failed; hosts joining or leaving mid-build are
- * picked up from the pool's events.
+ * picked up from the pool's events. Everything that happens to a package is
+ * told as an event on the bus, and only so: the store records it from there.
  */
 import { buildTaskGraph } from "../core/sched/graph.js";
 import { Scheduler } from "../core/sched/scheduler.js";
@@ -17,6 +18,7 @@ import { dispatchLoop, type CopyControl, type Outcome } from "./dispatch.js";
 import { EtaForecaster } from "./eta-worker.js";
 import { HostCache } from "./host-cache.js";
 import {
+  commitPackage,
   discardPackage,
   runJob,
   type JobConfig,
@@ -47,29 +49,21 @@ export interface LoopOptions {
   readonly bus: EventBus;
   /** Seconds on a monotonic clock. */
   readonly now: () => number;
-  /** Called as each package settles, to persist it before anything else happens. */
-  readonly onSettled: (pkg: LoopPackage, host: string, outcome: JobOutcome) => void;
-  readonly onIndirect: (pkg: LoopPackage, culprit: LoopPackage) => void;
-  readonly onStage: (
-    pkg: LoopPackage,
-    host: string,
-    stage: { stage: string; startedMs: number; wallMs: number; status: number; log: string | null },
-  ) => void;
-  readonly onStart: (pkg: LoopPackage, host: string, startedMs: number) => void;
+  /**
+   * Makes every event emitted so far durable, or throws (the store cannot
+   * write: a full disk). A built package enters the repository only after.
+   */
+  readonly durable: () => void;
   /** The master's distfile cache (distfiles: "master"). */
   readonly distCache?: DistCache;
   /** Per package, the distfiles to fetch ahead of its build (with distCache). */
   readonly prefetch?: readonly (PrefetchEntry | null)[];
   /** Packages whose distfiles are fetched for at once (each file's download is bounded by the cache). */
   readonly prefetchWorkers?: number;
-  /** A package failed before it ran (a distfile no site serves, at `stage` fetch). */
-  readonly onRefused?: (pkg: LoopPackage, stage: string, reason: string) => void;
   /** Resolves when the operator asks the build to stop. */
   readonly stop?: Promise<void>;
   /** Where the operator's retry of a failed package comes in. */
   readonly control?: BuildControl;
-  /** A failed package goes back to the queue, with the dependents it had failed. */
-  readonly onRetry?: (pkg: LoopPackage, revived: readonly LoopPackage[]) => void;
 }
 
 export interface LoopResult {
@@ -108,8 +102,21 @@ export async function buildLoop(o: LoopOptions): Promise<LoopResult> {
   let built = 0;
   let failed = 0;
   let indirect = 0;
-  // When each package's first copy started; a package is in the store as building while here.
-  const t0 = new Map<number, number>();
+  // When and where each package's first copy started; a package is building while here.
+  const t0 = new Map<number, { readonly at: number; readonly host: string }>();
+  // Stages are timed on the monotonic clock; the events say when on the wall clock.
+  const epochMs = Date.now() - o.now() * 1000;
+  const lost = (pkg: LoopPackage, host: string, reason: string, since: number): void => {
+    o.bus.emit({
+      type: "package-end",
+      pkgname: pkg.pkgname,
+      pkgpath: pkg.pkgpath,
+      host,
+      result: "lost",
+      reason,
+      wallMs: Math.round((o.now() - since) * 1000),
+    });
+  };
 
   const run = async (
     task: number,
@@ -120,11 +127,11 @@ export async function buildLoop(o: LoopOptions): Promise<LoopResult> {
     const host = lease.host;
     // Extra copies (to overtake a slow host or measure a new one) leave the package's record alone.
     if (copy.first) {
-      // An earlier copy lost with no record of it (its host went before the copy settled, and
-      // the planner had already requeued it): its loss is recorded before this start.
-      if (t0.has(task)) o.onSettled(pkg, host, { ok: false, lost: true, reason: "started again" });
-      o.onStart(pkg, host, Date.now());
-      t0.set(task, o.now());
+      // An earlier copy lost with no word of it (its host went before the copy settled, and
+      // the planner had already requeued it): its loss is told before this start.
+      const earlier = t0.get(task);
+      if (earlier !== undefined) lost(pkg, earlier.host, "started again", earlier.at);
+      t0.set(task, { at: o.now(), host });
     }
     o.bus.emit({
       type: "package-start",
@@ -132,6 +139,8 @@ export async function buildLoop(o: LoopOptions): Promise<LoopResult> {
       pkgpath: pkg.pkgpath,
       host,
       slot: lease.slot,
+      startedMs: Date.now(),
+      ...(copy.first ? {} : { extra: true }),
     });
     const outcome = await runJob({
       lease,
@@ -147,7 +156,6 @@ export async function buildLoop(o: LoopOptions): Promise<LoopResult> {
       shouldFetch: copy.wanted,
       now: () => o.now() * 1000,
       onStage: (rec) => {
-        o.onStage(pkg, host, rec);
         o.bus.emit({
           type: "stage",
           pkgname: pkg.pkgname,
@@ -155,6 +163,9 @@ export async function buildLoop(o: LoopOptions): Promise<LoopResult> {
           stage: rec.stage,
           status: rec.status,
           wallMs: rec.wallMs,
+          pkgpath: pkg.pkgpath,
+          startedMs: Math.round(epochMs + rec.startedMs),
+          log: rec.log,
         });
       },
     });
@@ -175,21 +186,13 @@ export async function buildLoop(o: LoopOptions): Promise<LoopResult> {
     fin: { indirectlyFailed: number[]; first: boolean } | null,
   ): void => {
     const pkg = o.packages[task]!;
-    const wallMs = Math.round((o.now() - (t0.get(task) ?? o.now())) * 1000);
+    const since = t0.get(task)?.at ?? o.now();
+    const wallMs = Math.round((o.now() - since) * 1000);
     if (outcome.kind === "redundant") return;
     if (outcome.kind === "lost") {
       // A copy that never started (its host changed before it could) leaves no trace.
       if (!t0.delete(task)) return;
-      o.bus.emit({
-        type: "package-end",
-        pkgname: pkg.pkgname,
-        pkgpath: pkg.pkgpath,
-        host,
-        result: "lost",
-        reason: outcome.reason,
-        wallMs,
-      });
-      o.onSettled(pkg, host, { ok: false, lost: true, reason: outcome.reason });
+      lost(pkg, host, outcome.reason, since);
       return;
     }
     const job = outcome.value;
@@ -201,8 +204,28 @@ export async function buildLoop(o: LoopOptions): Promise<LoopResult> {
     if (job.ok) built++;
     else failed++;
     t0.delete(task);
-    o.onSettled(pkg, host, job);
-    if (!job.ok && !job.lost) {
+    if (job.ok)
+      o.bus.emit(
+        {
+          type: "package-end",
+          pkgname: pkg.pkgname,
+          pkgpath: pkg.pkgpath,
+          host,
+          result: "built",
+          wallMs,
+          sha256: job.sha256,
+          size: job.size,
+        },
+        Date.now(),
+        () => {
+          // Only now into the repository, and before anyone hears it is built: a store
+          // write that fails (full disk) or a master killed in between leaves no
+          // unrecorded file there.
+          o.durable();
+          commitPackage(job);
+        },
+      );
+    else if (!job.lost)
       o.bus.emit({
         type: "package-end",
         pkgname: pkg.pkgname,
@@ -213,23 +236,12 @@ export async function buildLoop(o: LoopOptions): Promise<LoopResult> {
         reason: job.reason,
         wallMs,
       });
-    } else {
-      o.bus.emit({
-        type: "package-end",
-        pkgname: pkg.pkgname,
-        pkgpath: pkg.pkgpath,
-        host,
-        result: "built",
-        wallMs,
-      });
-    }
     blame(pkg, fin.indirectlyFailed);
   };
 
   const blame = (pkg: LoopPackage, tasks: readonly number[]): void => {
     for (const t of tasks) {
       indirect++;
-      o.onIndirect(o.packages[t]!, pkg);
       o.bus.emit({ type: "indirect-failed", pkgname: names[t]!, culprit: pkg.pkgname });
     }
   };
@@ -247,7 +259,6 @@ export async function buildLoop(o: LoopOptions): Promise<LoopResult> {
     } catch {
       /* the reason is in the store all the same */
     }
-    o.onRefused?.(pkg, "fetch", reason);
     o.bus.emit({
       type: "package-end",
       pkgname: pkg.pkgname,
@@ -257,6 +268,7 @@ export async function buildLoop(o: LoopOptions): Promise<LoopResult> {
       stage: "fetch",
       reason,
       wallMs: 0,
+      refused: true,
     });
     blame(pkg, fin.indirectlyFailed);
   };
@@ -295,10 +307,6 @@ export async function buildLoop(o: LoopOptions): Promise<LoopResult> {
     const revived = sched.retry(task);
     failed--;
     indirect -= revived.length;
-    o.onRetry?.(
-      o.packages[task]!,
-      revived.map((t) => o.packages[t]!),
-    );
     o.bus.emit({ type: "retry", pkgname, revived: revived.map((t) => names[t]!) });
     retried?.();
     return ok(
