@@ -111,7 +111,7 @@ test(
         },
       );
       assert.ok(killed, "the test found h2 scanning");
-      assert.match(run.stderr, /"host":"h2","state":"lost: agent killed by SIGKILL"/);
+      assert.match(run.stderr, /"host":"h2","state":"lost","detail":"agent killed by SIGKILL"/);
       assert.match(run.stderr, /"type":"scan-error","pkgpath":"slow\/broken"/);
       assert.equal(run.stdout, reference.stdout);
     } finally {
