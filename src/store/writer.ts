@@ -4,12 +4,13 @@
  * speaks of through their machine (src/core/pkgstate.ts) and writes their
  * rows and the stage rows (facts.ts) — in the order the events came.
  *
- * A full build writes some 400,000 events and as many rows; a commit per
- * write spent most of the master's time in SQLite. Writes are batched
- * instead: one transaction per batch, committed `maxDelayMs` after its
- * first event, once `maxEvents` wait, and at once for a built package (its
- * file enters the repository only once the store has it) or when asked
- * (`flush`). So the database always holds the facts of a prefix of the
+ * A full build writes some 430,000 events and as many rows; an autocommit
+ * per row managed about 9,000 events/s (bench/store.ts), so a burst of
+ * events held the event loop that long. Writes are batched instead (5-10
+ * times as fast): one transaction per batch, committed `maxDelayMs` after
+ * its first event, once `maxEvents` wait, and at once for a built package
+ * (its file enters the repository only once the store has it) or when
+ * asked (`flush`). So the database always holds the facts of a prefix of the
  * stream: a master killed loses at most the last few milliseconds' events
  * (packages that were building start over), never a built package.
  */
