@@ -7,7 +7,8 @@
  * Measures the master from outside (/proc: CPU, peak RSS), the store, the
  * report, and reads the dispatch latency from the farm. Returns what was
  * built and failed, to be checked against `herd resolve`'s classification
- * and the injected failures (expectedOutcomes).
+ * and the injected failures (expectedOutcomes). HERD_MASTER_NODE_ARGS adds
+ * node options to the master (e.g. --cpu-prof).
  */
 import { spawn, type ChildProcess } from "node:child_process";
 import { existsSync, mkdirSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
@@ -91,7 +92,8 @@ function runMaster(
   log: (line: string) => void,
 ): Promise<MasterRun> {
   const t0 = performance.now();
-  const p: ChildProcess = spawn(process.execPath, [HERD, ...args], {
+  const nodeArgs = (process.env.HERD_MASTER_NODE_ARGS ?? "").split(" ").filter((a) => a !== "");
+  const p: ChildProcess = spawn(process.execPath, [...nodeArgs, HERD, ...args], {
     stdio: ["ignore", "pipe", "pipe"],
   });
   let last = { cpuS: 0, rssMB: 0 };

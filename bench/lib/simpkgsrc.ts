@@ -105,7 +105,7 @@ export function simPkgsrc(o: SimOptions): SimPkgsrc {
   const dirs =
     o.only === undefined ? all : new Map([...all].filter(([loc]) => o.only?.has(loc) === true));
   const spared = infrastructure(
-    [...dirs.values()].map((d) => d.index.toString("latin1")).join("\n"),
+    (o.only === undefined ? o.scan : scanOf(o.scan, o.only)).toString("latin1"),
   );
   const h = parseHistory(o.history);
   if (!h.ok) throw new Error(`history line ${h.error.line}: ${h.error.message}`);
@@ -130,32 +130,55 @@ export function simPkgsrc(o: SimOptions): SimPkgsrc {
 }
 
 /**
- * The directories more than 1% of the records depend on directly (cwrappers,
- * pkgconf, gettext, ...): never made to fail, as a usable tree's
- * infrastructure rarely does, or one failure would fail most of the build.
+ * The directories more than 1% of the tree's directories depend on, directly
+ * or not (cwrappers, libffi, perl, ...): never made to fail, as a usable
+ * tree's infrastructure rarely does, or one failure would fail most of the
+ * build. Counted over directories (ALL_DEPENDS locations), lazily: a BFS up
+ * the reverse graph that stops at the bound, for the few packages asked about.
  */
-export function infrastructure(scanText: string): Set<string> {
-  const refs = new Map<string, number>();
-  let records = 0;
-  for (const m of scanText.matchAll(/(?:^|\n)ALL_DEPENDS=([^\n]*)/g)) {
-    records++;
-    const paths = new Set<string>();
-    for (const p of m[1]!.matchAll(/:\.\.\/\.\.\/([^/\s]+\/[^/\s]+)/g)) paths.add(p[1]!);
-    for (const p of paths) refs.set(p, (refs.get(p) ?? 0) + 1);
+export function infrastructure(scanText: string): (pkgpath: string) => boolean {
+  const up = new Map<string, Set<string>>();
+  const dirs = new Set<string>();
+  for (const rec of scanText.split(/\n(?=PKGNAME=)/)) {
+    const loc = /(?:^|\n)PKG_LOCATION=([^\n]*)/.exec(rec)?.[1];
+    if (loc === undefined) continue;
+    dirs.add(loc);
+    const line = /(?:^|\n)ALL_DEPENDS=([^\n]*)/.exec(rec)?.[1] ?? "";
+    for (const m of line.matchAll(/:\.\.\/\.\.\/([^/\s]+\/[^/\s]+)/g)) {
+      let s = up.get(m[1]!);
+      if (s === undefined) up.set(m[1]!, (s = new Set()));
+      s.add(loc);
+    }
   }
-  const min = Math.max(3, records / 100);
-  return new Set([...refs].filter(([, n]) => n > min).map(([p]) => p));
+  const bound = Math.max(3, dirs.size / 100);
+  const memo = new Map<string, boolean>();
+  return (pkgpath) => {
+    const known = memo.get(pkgpath);
+    if (known !== undefined) return known;
+    const seen = new Set<string>([pkgpath]);
+    const queue = [pkgpath];
+    while (queue.length > 0 && seen.size <= bound) {
+      for (const d of up.get(queue.pop()!) ?? [])
+        if (!seen.has(d)) {
+          seen.add(d);
+          queue.push(d);
+        }
+    }
+    const v = seen.size > bound;
+    memo.set(pkgpath, v);
+    return v;
+  };
 }
 
 /** The stage at which a package is made to fail, or undefined (the same for the same seed). */
 export function injectedFailure(
   pkgname: string,
   pkgpath: string,
-  spared: ReadonlySet<string>,
+  spared: (pkgpath: string) => boolean,
   seed: string,
   rate: number,
 ): string | undefined {
-  if (spared.has(pkgpath) || hash32("fail", seed, pkgname) / 2 ** 32 >= rate) return undefined;
+  if (hash32("fail", seed, pkgname) / 2 ** 32 >= rate || spared(pkgpath)) return undefined;
   return FAIL_STAGES[hash32("stage", seed, pkgname) % FAIL_STAGES.length];
 }
 
