@@ -6,7 +6,8 @@
  */
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
-import { StoreHub, PAGE } from "../../src/dashboard/hub.js";
+import { BusHub, StoreHub, PAGE } from "../../src/dashboard/hub.js";
+import { EventBus } from "../../src/events/types.js";
 import {
   applyEvent,
   emptyState,
@@ -71,6 +72,36 @@ describe("folding a large build", () => {
     assert.equal(polls, Math.floor(tail.length / 1000));
     assert.deepEqual(shown(hub.state()), shown(fold(sim.events)));
     assert.equal(hub.state().finished, null, "no build-end in a made-up build");
+    hub.close();
+  });
+
+  it("a master resuming the build replays what the earlier one stored, a page at a time", () => {
+    const { head, tail } = cutAtSettled(sim.events, 2000);
+    const store = new Store(":memory:");
+    const id = store.startBuild("/usr/pkgsrc", "bench", BASE);
+    appendEvents(store, id, head, BASE);
+    const bus = new EventBus();
+    const hub = new BusHub(bus, () => store);
+    const resume = {
+      ...(head[0]!.e as Extract<TimedEvent["e"], { type: "build-start" }>),
+      resumed: true,
+    };
+    const t = BASE + head.at(-1)!.t + 1;
+    bus.emit(resume, t);
+    const expected = fold(head);
+    applyEvent(expected, resume, t);
+    assert.deepEqual(shown(hub.state()), shown(expected));
+    assert.equal(hub.state().build?.resumed, true);
+    assert.equal(hub.state().timeline.open.size, 0, "what the old master ran is lost");
+    // The new master goes on where the old one stopped (its runs start again).
+    const changes: string[] = [];
+    hub.subscribe((c) => changes.push(c.kind));
+    for (const { t: at, e } of tail.slice(0, 500)) {
+      bus.emit(e, BASE + at);
+      applyEvent(expected, e, BASE + at);
+    }
+    assert.deepEqual(shown(hub.state()), shown(expected));
+    assert.deepEqual(new Set(changes), new Set(["delta"]));
     hub.close();
   });
 
