@@ -22,7 +22,9 @@
  * - the serve process's memory (VmRSS, VmHWM).
  *
  * Usage: node dist/bench/dashboard.js [--hosts 500] [--settled 15000]
- *          [--fail 0.05] [--runs 3] [--live 3000] [--keep]
+ *          [--fail 0.05] [--runs 3] [--live 3000] [--previous] [--keep]
+ * --previous puts a whole earlier build (~424,000 events) in the store first,
+ * as a work directory that has seen builds before.
  */
 import { spawn } from "node:child_process";
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
@@ -56,6 +58,7 @@ const { values } = parseArgs({
     runs: { type: "string", default: "3" },
     live: { type: "string", default: "3000" },
     keep: { type: "boolean", default: false },
+    previous: { type: "boolean", default: false },
   },
 });
 const HOSTS = Number(values.hosts);
@@ -129,9 +132,7 @@ async function get(
 }
 
 /** Opens the event stream; resolves with its first snapshot's size and time, and a byte counter. */
-function openStream(
-  url: string,
-): Promise<{
+function openStream(url: string): Promise<{
   bytes: number;
   ms: number;
   total: () => number;
@@ -174,6 +175,8 @@ const { pkgs, extra } = await realTree();
 const loadS = (performance.now() - tLoad) / 1000;
 const work = mkdtempSync(join(tmpdir(), "herd-bench-dash-"));
 const store = new Store(join(work, "herd.db"));
+// --previous: the work directory also holds an earlier build of the whole tree, finished.
+const prevId = values.previous ? store.startBuild("/usr/pkgsrc", "bench-0", Date.now()) : null;
 const buildId = store.startBuild("/usr/pkgsrc", "bench", Date.now());
 const tSim = performance.now();
 const sim = simulateBuild(pkgs, {
@@ -188,6 +191,19 @@ const simS = (performance.now() - tSim) / 1000;
 // The cut is now: the build started that long ago.
 const base = Date.now() - head.at(-1)!.t;
 const tFill = performance.now();
+if (prevId !== null) {
+  const end = sim.events.at(-1)!.t;
+  const earlier: TimedEvent[] = sim.events.map((x) =>
+    x.e.type === "build-start" ? { t: x.t, e: { ...x.e, build: prevId } } : x,
+  );
+  earlier.push({
+    t: end,
+    e: { type: "build-end", build: prevId, counts: {}, report: "", packages: "" },
+  });
+  appendEvents(store, prevId, earlier, base - end - 86_400_000);
+  store.finishBuild(prevId, base - 86_400_000, "done");
+  console.log(`an earlier build in the store: ${earlier.length} events`);
+}
 appendEvents(store, buildId, head, base);
 const fillS = (performance.now() - tFill) / 1000;
 store.close();
@@ -296,13 +312,22 @@ try {
   watcher.close();
 
   const pages: string[] = [];
-  for (const offset of [0, 500, 1000]) {
-    const r = await get(new URL(`/api/packages?state=failed&offset=${offset}&limit=50`, url).href);
+  for (const query of [
+    "state=failed&offset=0",
+    `state=failed&offset=${Math.floor(failed / 2)}`,
+    `state=failed&offset=${Math.max(0, failed - 50)}`,
+    "state=settled&offset=10000",
+    "state=settled&q=py313-",
+  ]) {
+    const r = await get(new URL(`/api/packages?${query}&limit=50`, url).href);
+    const total = r.status === 200 ? (JSON.parse(r.body) as { total: number }).total : 0;
     pages.push(
-      r.status === 200 ? `offset ${offset}: ${kb(r.bytes)} in ${ms(r.ms)}` : `HTTP ${r.status}`,
+      r.status === 200
+        ? `${query}: ${kb(r.bytes)} in ${ms(r.ms)} (of ${total})`
+        : `${query}: HTTP ${r.status}`,
     );
   }
-  console.log(`paging the failed packages, 50 a page: ${pages.join("; ")}`);
+  console.log(`pages of 50 (/api/packages): ${pages.join("; ")}`);
   const mem1 = memory(pid);
   console.log(
     `herd serve memory after ${RUNS + 1} pages and the live phase: RSS ${mem1.rss.toFixed(0)} MB (peak ${mem1.hwm.toFixed(0)} MB)`,
