@@ -1,7 +1,8 @@
 /**
  * The page's timeline, a fragment of the script in client.ts (it shares
  * that script's scope): one lane per host slot, a bar per package run, of
- * the runs the server keeps (every open one and the newest closed ones).
+ * the runs the server keeps (every open one and the newest closed ones),
+ * from when the first of those closed.
  * It is redrawn at most every second, and at most 1/20 of the time: a
  * drawing that took 100 ms waits 2 s, so a 500-host build keeps the page
  * responsive. The first drawing waits for the page's first paint.
@@ -25,7 +26,13 @@ export const TIMELINE_JS = String.raw`
     $("timeline-title").textContent = runsTotal > list.length
       ? "Timeline: the latest " + list.length + " of " + runsTotal + " package runs" : "Timeline so far";
     if (list.length === 0) { box.appendChild(el("p", { cls: "note", text: "No package has started yet." })); return; }
+    // Once runs were dropped, from the first end among those kept (older starts are cut at the left
+    // edge): a package open for hours would squeeze the rest to the right.
     var t0 = list[0].start, t1 = S.finished ? S.finished.timeMs : now();
+    if (runsTotal > list.length) {
+      var ends = list.filter(function (r) { return r.end !== null; }).map(function (r) { return r.end; });
+      if (ends.length > 0) t0 = Math.min.apply(null, ends);
+    }
     var lanes = new Map(), rows = [], rowIndex = new Map(), rowOf = new Map();
     list.forEach(function (r) {
       var ends = lanes.get(r.host), i = 0;
@@ -54,7 +61,7 @@ export const TIMELINE_JS = String.raw`
       root.appendChild(svg("text", { x: LW - 6, y: TOP + i * RH + RH - 5, "text-anchor": "end", "class": "row" }, k));
     });
     list.forEach(function (r) {
-      var y = TOP + rowIndex.get(rowOf.get(r.id)) * RH + 1, x0 = x(r.start);
+      var y = TOP + rowIndex.get(rowOf.get(r.id)) * RH + 1, x0 = x(Math.max(t0, r.start));
       var end = r.end === null ? t1 : r.end, w = Math.max(1, x(end) - x0);
       var g = svg("g", { "data-pkg": r.pkgname });
       g.appendChild(svg("title", {}, r.pkgname + " on " + r.host + ": " + r.result + ", " + dur((end - r.start) / 1000)));
