@@ -5,12 +5,13 @@
  * opened on the third day of a build gets the counts, the hosts and the
  * newest packages, not every event since the start. An event costs O(1)
  * but for what it touches (a host's slots, a package's copies), so folding
- * a 400,000-event build is linear; the timeline keeps the open runs and the
- * newest MAX_RUNS closed ones. No I/O, no clock: the time of each event is
- * a parameter.
+ * a 400,000-event build is linear; the timeline (timeline.ts) keeps the
+ * open runs and the newest closed ones. No I/O, no clock: the time of each
+ * event is a parameter.
  */
 import type { BuildEvent } from "../events/types.js";
 import { addSettled, emptySettled, unsettle, type SettledLists } from "./settled.js";
+import { closeAll, closeCopies, emptyTimeline, openRun, type Timeline } from "./timeline.js";
 
 export interface RunningPackage {
   readonly pkgname: string;
@@ -34,28 +35,6 @@ export interface HostView {
   /** When it entered its state. */
   since: number;
   readonly running: RunningPackage[];
-}
-
-export interface RunView {
-  readonly id: number;
-  readonly pkgname: string;
-  readonly host: string;
-  readonly start: number;
-  end: number | null;
-  result: "running" | "built" | "failed" | "lost" | "cancelled";
-}
-
-/** The timeline: every open run, and the newest closed ones. */
-export interface Timeline {
-  /** By id, oldest first. */
-  readonly runs: Map<number, RunView>;
-  /** The open runs of each package (its copies). */
-  readonly open: Map<string, RunView[]>;
-  /** Closed runs' ids in the order they closed, from `head` on. */
-  closed: number[];
-  head: number;
-  /** The id of the next run (how many there were). */
-  next: number;
 }
 
 export interface DashState {
@@ -109,8 +88,6 @@ export interface Delta {
 }
 
 export const MAX_WARNINGS = 20;
-/** Closed runs the timeline keeps (the open ones are always kept). */
-export const MAX_RUNS = 1000;
 
 export function newDelta(): Delta {
   return { runs: new Set(), hosts: new Set(), lists: false };
@@ -137,7 +114,7 @@ export function emptyState(): DashState {
     hosts: new Map(),
     settled: emptySettled(),
     warnings: [],
-    timeline: { runs: new Map(), open: new Map(), closed: [], head: 0, next: 0 },
+    timeline: emptyTimeline(),
     finished: null,
   };
 }
@@ -152,69 +129,6 @@ function host(s: DashState, name: string, t: number): HostView {
 function warn(s: DashState, t: number, message: string): void {
   s.warnings.push({ timeMs: t, message });
   if (s.warnings.length > MAX_WARNINGS) s.warnings.splice(0, s.warnings.length - MAX_WARNINGS);
-}
-
-function openRun(s: DashState, pkgname: string, hostName: string, t: number, d?: Delta): void {
-  const tl = s.timeline;
-  const r: RunView = {
-    id: tl.next++,
-    pkgname,
-    host: hostName,
-    start: t,
-    end: null,
-    result: "running",
-  };
-  tl.runs.set(r.id, r);
-  const copies = tl.open.get(pkgname);
-  if (copies === undefined) tl.open.set(pkgname, [r]);
-  else copies.push(r);
-  d?.runs.add(r.id);
-}
-
-function closeRun(s: DashState, r: RunView, t: number, result: RunView["result"], d?: Delta): void {
-  const tl = s.timeline;
-  r.end = t;
-  r.result = result;
-  d?.runs.add(r.id);
-  tl.closed.push(r.id);
-  // The oldest closed runs leave the timeline; the array is compacted now and then.
-  while (tl.closed.length - tl.head > MAX_RUNS) {
-    const old = tl.closed[tl.head++]!;
-    tl.runs.delete(old);
-    d?.runs.add(old);
-  }
-  if (tl.head > 4096 && tl.head * 2 > tl.closed.length) {
-    tl.closed = tl.closed.slice(tl.head);
-    tl.head = 0;
-  }
-}
-
-/** Closes a package's open runs: those on `onHost` as `result`, the others (if any) as `others`. */
-function closeCopies(
-  s: DashState,
-  pkgname: string,
-  t: number,
-  onHost: string,
-  result: RunView["result"],
-  others: RunView["result"] | null,
-  d?: Delta,
-): void {
-  const copies = s.timeline.open.get(pkgname);
-  if (copies === undefined) return;
-  const left: RunView[] = [];
-  for (const r of copies) {
-    if (r.host === onHost) closeRun(s, r, t, result, d);
-    else if (others !== null) closeRun(s, r, t, others, d);
-    else left.push(r);
-  }
-  if (left.length > 0) s.timeline.open.set(pkgname, left);
-  else s.timeline.open.delete(pkgname);
-}
-
-function closeAll(s: DashState, t: number, result: RunView["result"], d?: Delta): void {
-  for (const copies of s.timeline.open.values())
-    for (const r of copies) closeRun(s, r, t, result, d);
-  s.timeline.open.clear();
 }
 
 function dropRunning(s: DashState, hostName: string, pkgname: string, d?: Delta): void {
@@ -246,7 +160,7 @@ export function applyEvent(s: DashState, e: BuildEvent, t: number, d?: Delta): v
         for (const name of s.hosts.keys()) d?.hosts.add(name);
         s.hosts.clear();
         s.finished = null;
-        closeAll(s, t, "lost", d);
+        closeAll(s.timeline, t, "lost", d?.runs);
         return;
       }
       s.build = {
@@ -305,7 +219,7 @@ export function applyEvent(s: DashState, e: BuildEvent, t: number, d?: Delta): v
         logs: [],
       });
       d?.hosts.add(e.host);
-      openRun(s, e.pkgname, e.host, t, d);
+      openRun(s.timeline, e.pkgname, e.host, t, d?.runs);
       return;
     }
     case "stage": {
@@ -325,14 +239,14 @@ export function applyEvent(s: DashState, e: BuildEvent, t: number, d?: Delta): v
       if (e.result === "lost") {
         s.counts.lost++;
         dropRunning(s, e.host, e.pkgname, d);
-        closeCopies(s, e.pkgname, t, e.host, "lost", null, d);
+        closeCopies(s.timeline, e.pkgname, t, e.host, "lost", null, d?.runs);
         return;
       }
       const mine = s.hosts.get(e.host)?.running.find((r) => r.pkgname === e.pkgname);
       // The first copy to finish settles the package; other copies were stopped.
       for (const r of s.timeline.open.get(e.pkgname) ?? []) dropRunning(s, r.host, e.pkgname, d);
       dropRunning(s, e.host, e.pkgname, d);
-      closeCopies(s, e.pkgname, t, e.host, e.result, "cancelled", d);
+      closeCopies(s.timeline, e.pkgname, t, e.host, e.result, "cancelled", d?.runs);
       // The loop reports progress before it waits, not after the last package: count on.
       if (s.progress !== null) s.progress = { ...s.progress, done: s.progress.done + 1 };
       if (e.result === "built") s.counts.built++;
@@ -389,7 +303,7 @@ export function applyEvent(s: DashState, e: BuildEvent, t: number, d?: Delta): v
           h.running.length = 0;
           d?.hosts.add(h.name);
         }
-      closeAll(s, t, "cancelled", d);
+      closeAll(s.timeline, t, "cancelled", d?.runs);
       return;
     }
     case "warning":

@@ -10,7 +10,8 @@
  */
 import { STATE_ORDER } from "../core/pkgstate.js";
 import { newest, type SettledView } from "./settled.js";
-import { MAX_RUNS, type DashState, type Delta, type HostView, type RunView } from "./state.js";
+import type { DashState, Delta, HostView } from "./state.js";
+import { MAX_RUNS, type RunView } from "./timeline.js";
 
 /** How many of the newest failures and settled packages a snapshot carries (one page). */
 export const LIST_PAGE = 50;

@@ -8,14 +8,8 @@ import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 import { BusHub, StoreHub, PAGE } from "../../src/dashboard/hub.js";
 import { EventBus } from "../../src/events/types.js";
-import {
-  applyEvent,
-  emptyState,
-  MAX_RUNS,
-  newDelta,
-  type DashState,
-  type RunView,
-} from "../../src/dashboard/state.js";
+import { applyEvent, emptyState, newDelta, type DashState } from "../../src/dashboard/state.js";
+import { MAX_RUNS, type RunView } from "../../src/dashboard/timeline.js";
 import {
   LIST_PAGE,
   runsSnapshot,

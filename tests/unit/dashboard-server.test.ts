@@ -18,7 +18,7 @@ import {
 } from "../../src/dashboard/server.js";
 import { parseSse, type ParsedMessage } from "../../src/dashboard/sse.js";
 import type { Page } from "../../src/dashboard/settled.js";
-import { MAX_RUNS, type RunView } from "../../src/dashboard/state.js";
+import { MAX_RUNS, type RunView } from "../../src/dashboard/timeline.js";
 import { LIST_PAGE, type StateView } from "../../src/dashboard/view.js";
 import { EventBus, type BuildEvent } from "../../src/events/types.js";
 import { ok } from "../../src/protocol/result.js";

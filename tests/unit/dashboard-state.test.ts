@@ -2,7 +2,8 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 import type { BuildEvent } from "../../src/events/types.js";
-import { applyEvent, emptyState, type DashState, type RunView } from "../../src/dashboard/state.js";
+import { applyEvent, emptyState, type DashState } from "../../src/dashboard/state.js";
+import type { RunView } from "../../src/dashboard/timeline.js";
 import { LIST_PAGE, stateView, tally } from "../../src/dashboard/view.js";
 
 const TARGETS = ["Init", "Depends", "build", "Package"];
