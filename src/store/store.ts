@@ -347,4 +347,18 @@ export class Store {
     }[];
     return new Map(rows.map((r) => [r.pkgpath, { digest: r.digest, query: r.query }]));
   }
+
+  // --- dashboard reads ---
+
+  /**
+   * At most `limit` of a build's events after `afterSeq`, in order: the
+   * dashboard folds a long build a page at a time, never all at once.
+   */
+  eventsPage(buildId: number, afterSeq: number, limit: number): EventRow[] {
+    return this.db
+      .prepare(
+        "SELECT seq, time_ms AS timeMs, type, data FROM events WHERE seq > ? AND build_id = ? ORDER BY seq LIMIT ?",
+      )
+      .all(afterSeq, buildId, limit) as EventRow[];
+  }
 }
