@@ -238,8 +238,11 @@ export async function fullRun(o: FullRunOptions): Promise<FullRunResult> {
       runs.push(r);
     }
   } finally {
-    farm.kill("SIGTERM");
-    await new Promise((r) => farm.once("close", r));
+    if (farm.exitCode === null && farm.signalCode === null) {
+      const closed = new Promise((r) => farm.once("close", r));
+      farm.kill("SIGTERM");
+      await closed;
+    }
   }
   const db = new Database(join(masterWork, "herd.db"), { readonly: true });
   const rows = db
