@@ -359,8 +359,10 @@ async function build(req: BuildRequest, wd: Workdir): Promise<BuildSummary> {
               reason: "",
             },
           );
-          // Only now into the repository: a store write that fails (full disk)
-          // or a master killed in between leaves no unrecorded file there.
+          // Only now into the repository, once the store's batch holding it is
+          // committed: a store write that fails (full disk) or a master killed
+          // in between leaves no unrecorded file there.
+          store.flush();
           commitPackage(outcome);
         } else if (outcome.lost)
           move(pkg.pkgname, { type: "lost" }, { host: null, startedMs: null });

@@ -104,9 +104,26 @@ function pkgColumns(alias = ""): string {
 }
 const PKG_COLUMNS = pkgColumns();
 
-/** The SQLite store of one work directory (":memory:" for tests). */
+/** How long writes wait to be committed together (ms): one transaction per batch, not per row. */
+const BATCH_MS = 25;
+
+/**
+ * The SQLite store of one work directory (":memory:" for tests).
+ *
+ * Writes are batched: the first write opens a transaction that commits
+ * BATCH_MS later (or at `flush()`), so a full-size build's ~30 rows per
+ * package cost one commit per batch instead of one each. What must be
+ * durable before something else happens (a package recorded before its file
+ * enters the repository) calls `flush()` first. A master killed in between
+ * loses at most the last batch, which resuming redoes (those packages were
+ * still "building" on disk). A commit that fails is thrown by the next write
+ * or flush.
+ */
 export class Store {
   readonly db: Database.Database;
+  readonly #stmts = new Map<string, Database.Statement>();
+  #batch: NodeJS.Timeout | null = null;
+  #failed: unknown = undefined;
 
   constructor(path: string) {
     this.db = new Database(path);
@@ -117,62 +134,103 @@ export class Store {
   }
 
   close(): void {
+    this.flush();
     this.db.close();
+  }
+
+  /** Commits the open batch of writes now. */
+  flush(): void {
+    if (this.#batch !== null) {
+      clearTimeout(this.#batch);
+      this.#batch = null;
+      try {
+        if (this.db.inTransaction) this.db.exec("COMMIT");
+      } catch (e) {
+        this.#failed ??= e;
+        if (this.db.inTransaction) this.db.exec("ROLLBACK");
+      }
+    }
+    this.#throwFailed();
+  }
+
+  #throwFailed(): void {
+    if (this.#failed === undefined) return;
+    const e = this.#failed;
+    this.#failed = undefined;
+    throw e instanceof Error ? e : new Error("the store could not commit its writes", { cause: e });
+  }
+
+  /** Joins the open batch (opening one) before a write. */
+  #write(): void {
+    this.#throwFailed();
+    if (this.#batch !== null || this.db.inTransaction) return;
+    this.db.exec("BEGIN");
+    this.#batch = setTimeout(() => {
+      try {
+        this.flush();
+      } catch (e) {
+        this.#failed ??= e;
+      }
+    }, BATCH_MS);
+  }
+
+  /** A prepared statement, made once per SQL text. */
+  #stmt(sql: string): Database.Statement {
+    let st = this.#stmts.get(sql);
+    if (st === undefined) this.#stmts.set(sql, (st = this.db.prepare(sql)));
+    return st;
   }
 
   /** Runs fn in one transaction. */
   tx<T>(fn: () => T): T {
+    this.#write();
     return this.db.transaction(fn)();
   }
 
   getMeta(key: string): string | undefined {
-    const row = this.db.prepare("SELECT value FROM meta WHERE key = ?").get(key) as
+    const row = this.#stmt("SELECT value FROM meta WHERE key = ?").get(key) as
       { value: string } | undefined;
     return row?.value;
   }
 
   setMeta(key: string, value: string): void {
-    this.db
-      .prepare(
-        "INSERT INTO meta (key, value) VALUES (?, ?) ON CONFLICT(key) DO UPDATE SET value = excluded.value",
-      )
-      .run(key, value);
+    this.#write();
+    this.#stmt(
+      "INSERT INTO meta (key, value) VALUES (?, ?) ON CONFLICT(key) DO UPDATE SET value = excluded.value",
+    ).run(key, value);
   }
 
   /** Starts a new build and returns its id. */
   startBuild(tree: string, treeId: string, nowMs: number): number {
-    const r = this.db
-      .prepare("INSERT INTO builds (started_ms, tree, tree_id, status) VALUES (?, ?, ?, 'running')")
-      .run(nowMs, tree, treeId);
+    this.#write();
+    const r = this.#stmt(
+      "INSERT INTO builds (started_ms, tree, tree_id, status) VALUES (?, ?, ?, 'running')",
+    ).run(nowMs, tree, treeId);
     return Number(r.lastInsertRowid);
   }
 
   finishBuild(id: number, nowMs: number, status: "done" | "stopped"): void {
-    this.db
-      .prepare("UPDATE builds SET finished_ms = ?, status = ? WHERE id = ?")
-      .run(nowMs, status, id);
+    this.#write();
+    this.#stmt("UPDATE builds SET finished_ms = ?, status = ? WHERE id = ?").run(nowMs, status, id);
+    this.flush();
   }
 
   /** The newest build, or undefined. */
   lastBuild(): BuildRow | undefined {
-    return this.db
-      .prepare(
-        "SELECT id, started_ms AS startedMs, finished_ms AS finishedMs, tree, tree_id AS treeId, status FROM builds ORDER BY id DESC LIMIT 1",
-      )
-      .get() as BuildRow | undefined;
+    return this.#stmt(
+      "SELECT id, started_ms AS startedMs, finished_ms AS finishedMs, tree, tree_id AS treeId, status FROM builds ORDER BY id DESC LIMIT 1",
+    ).get() as BuildRow | undefined;
   }
 
   builds(): BuildRow[] {
-    return this.db
-      .prepare(
-        "SELECT id, started_ms AS startedMs, finished_ms AS finishedMs, tree, tree_id AS treeId, status FROM builds ORDER BY id",
-      )
-      .all() as BuildRow[];
+    return this.#stmt(
+      "SELECT id, started_ms AS startedMs, finished_ms AS finishedMs, tree, tree_id AS treeId, status FROM builds ORDER BY id",
+    ).all() as BuildRow[];
   }
 
   /** Records the plan of a build: one row per package. */
   insertPackages(buildId: number, rows: readonly PackageRow[]): void {
-    const ins = this.db.prepare(`INSERT OR REPLACE INTO packages
+    const ins = this.#stmt(`INSERT OR REPLACE INTO packages
       (build_id, pkgname, pkgpath, state, reason, culprit, failed_stage, host, started_ms, finished_ms, sha256, size, inputs, maintainer, dependents)
       VALUES (@buildId, @pkgname, @pkgpath, @state, @reason, @culprit, @failedStage, @host, @startedMs, @finishedMs, @sha256, @size, @inputs, @maintainer, @dependents)`);
     this.tx(() => {
@@ -181,9 +239,9 @@ export class Store {
   }
 
   packages(buildId: number): PackageRow[] {
-    return this.db
-      .prepare(`SELECT ${PKG_COLUMNS} FROM packages WHERE build_id = ? ORDER BY pkgname`)
-      .all(buildId) as PackageRow[];
+    return this.#stmt(
+      `SELECT ${PKG_COLUMNS} FROM packages WHERE build_id = ? ORDER BY pkgname`,
+    ).all(buildId) as PackageRow[];
   }
 
   /** Updates a package's state and the columns given. */
@@ -213,105 +271,96 @@ export class Store {
       params[k] = v;
     }
     if (sets.length === 0) return;
-    this.db
-      .prepare(
-        `UPDATE packages SET ${sets.join(", ")} WHERE build_id = @buildId AND pkgname = @pkgname`,
-      )
-      .run(params);
+    this.#write();
+    this.#stmt(
+      `UPDATE packages SET ${sets.join(", ")} WHERE build_id = @buildId AND pkgname = @pkgname`,
+    ).run(params);
   }
 
   /** After a master crash: packages that were building go back to pending. */
   requeueBuilding(buildId: number): number {
-    return this.db
-      .prepare(
-        "UPDATE packages SET state = 'pending', host = NULL, started_ms = NULL WHERE build_id = ? AND state = 'building'",
-      )
-      .run(buildId).changes;
+    this.#write();
+    return this.#stmt(
+      "UPDATE packages SET state = 'pending', host = NULL, started_ms = NULL WHERE build_id = ? AND state = 'building'",
+    ).run(buildId).changes;
   }
 
   recordStage(buildId: number, row: StageRow): void {
-    this.db
-      .prepare(
-        `INSERT OR REPLACE INTO stages (build_id, pkgname, pkgpath, stage, host, started_ms, wall_ms, status, log)
+    this.#write();
+    this.#stmt(
+      `INSERT OR REPLACE INTO stages (build_id, pkgname, pkgpath, stage, host, started_ms, wall_ms, status, log)
          VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`,
-      )
-      .run(
-        buildId,
-        row.pkgname,
-        row.pkgpath,
-        row.stage,
-        row.host,
-        row.startedMs,
-        row.wallMs,
-        row.status,
-        row.log,
-      );
+    ).run(
+      buildId,
+      row.pkgname,
+      row.pkgpath,
+      row.stage,
+      row.host,
+      row.startedMs,
+      row.wallMs,
+      row.status,
+      row.log,
+    );
   }
 
   stages(buildId: number, pkgname?: string): StageRow[] {
     const sql = `SELECT pkgname, pkgpath, stage, host, started_ms AS startedMs, wall_ms AS wallMs, status, log
       FROM stages WHERE build_id = ?${pkgname === undefined ? "" : " AND pkgname = ?"} ORDER BY started_ms`;
     return (
-      pkgname === undefined
-        ? this.db.prepare(sql).all(buildId)
-        : this.db.prepare(sql).all(buildId, pkgname)
+      pkgname === undefined ? this.#stmt(sql).all(buildId) : this.#stmt(sql).all(buildId, pkgname)
     ) as StageRow[];
   }
 
   /** Expected seconds per PKGPATH at speed 1.0: the newest successful build's total stage time on a host. */
   history(): Map<string, number> {
-    const rows = this.db
-      .prepare(
-        `SELECT pkgpath, SUM(wall_ms) AS ms FROM stages s
+    const rows = this.#stmt(
+      `SELECT pkgpath, SUM(wall_ms) AS ms FROM stages s
          WHERE status = 0 AND build_id = (SELECT MAX(build_id) FROM stages t WHERE t.pkgpath = s.pkgpath AND t.status = 0)
          GROUP BY pkgpath`,
-      )
-      .all() as { pkgpath: string; ms: number }[];
+    ).all() as { pkgpath: string; ms: number }[];
     return new Map(rows.map((r) => [r.pkgpath, r.ms / 1000]));
   }
 
   /** Outcomes of one PKGPATH across builds, newest first. */
   pathHistory(pkgpath: string): (PackageRow & { buildId: number; buildStartedMs: number })[] {
-    return this.db
-      .prepare(
-        `SELECT p.build_id AS buildId, b.started_ms AS buildStartedMs, ${pkgColumns("p")}
+    return this.#stmt(
+      `SELECT p.build_id AS buildId, b.started_ms AS buildStartedMs, ${pkgColumns("p")}
          FROM packages p JOIN builds b ON b.id = p.build_id WHERE p.pkgpath = ? ORDER BY p.build_id DESC, p.pkgname`,
-      )
-      .all(pkgpath) as (PackageRow & { buildId: number; buildStartedMs: number })[];
+    ).all(pkgpath) as (PackageRow & { buildId: number; buildStartedMs: number })[];
   }
 
   appendEvent(buildId: number | null, timeMs: number, type: string, data: unknown): number {
-    const r = this.db
-      .prepare("INSERT INTO events (build_id, time_ms, type, data) VALUES (?, ?, ?, ?)")
-      .run(buildId, timeMs, type, JSON.stringify(data));
+    this.#write();
+    const r = this.#stmt(
+      "INSERT INTO events (build_id, time_ms, type, data) VALUES (?, ?, ?, ?)",
+    ).run(buildId, timeMs, type, JSON.stringify(data));
     return Number(r.lastInsertRowid);
   }
 
   events(buildId: number, afterSeq = 0): EventRow[] {
-    return this.db
-      .prepare(
-        "SELECT seq, time_ms AS timeMs, type, data FROM events WHERE build_id = ? AND seq > ? ORDER BY seq",
-      )
-      .all(buildId, afterSeq) as EventRow[];
+    return this.#stmt(
+      "SELECT seq, time_ms AS timeMs, type, data FROM events WHERE build_id = ? AND seq > ? ORDER BY seq",
+    ).all(buildId, afterSeq) as EventRow[];
   }
 
   /** Cached scan output of a PKGPATH, if its SCAN_DEPENDS digest is unchanged. */
   cachedScan(pkgpath: string, digest: string): Buffer | undefined {
-    const row = this.db
-      .prepare("SELECT records FROM scans WHERE pkgpath = ? AND digest = ?")
-      .get(pkgpath, digest) as { records: Buffer } | undefined;
+    const row = this.#stmt("SELECT records FROM scans WHERE pkgpath = ? AND digest = ?").get(
+      pkgpath,
+      digest,
+    ) as { records: Buffer } | undefined;
     return row?.records;
   }
 
   /** The digest of the sources of a PKGPATH's last scan. */
   scanDigest(pkgpath: string): string | undefined {
-    const row = this.db.prepare("SELECT digest FROM scans WHERE pkgpath = ?").get(pkgpath) as
+    const row = this.#stmt("SELECT digest FROM scans WHERE pkgpath = ?").get(pkgpath) as
       { digest: string } | undefined;
     return row?.digest;
   }
 
   allScans(): { pkgpath: string; digest: string; records: Buffer }[] {
-    return this.db.prepare("SELECT pkgpath, digest, records FROM scans").all() as {
+    return this.#stmt("SELECT pkgpath, digest, records FROM scans").all() as {
       pkgpath: string;
       digest: string;
       records: Buffer;
@@ -324,23 +373,19 @@ export class Store {
    */
   putScan(pkgpath: string, digest: string, records: Buffer, distfiles: string | null = null): void {
     this.tx(() => {
-      this.db
-        .prepare(
-          "INSERT INTO scans (pkgpath, digest, records) VALUES (?, ?, ?) ON CONFLICT(pkgpath) DO UPDATE SET digest = excluded.digest, records = excluded.records",
-        )
-        .run(pkgpath, digest, records);
+      this.#stmt(
+        "INSERT INTO scans (pkgpath, digest, records) VALUES (?, ?, ?) ON CONFLICT(pkgpath) DO UPDATE SET digest = excluded.digest, records = excluded.records",
+      ).run(pkgpath, digest, records);
       if (distfiles !== null)
-        this.db
-          .prepare(
-            "INSERT INTO scan_distfiles (pkgpath, digest, query) VALUES (?, ?, ?) ON CONFLICT(pkgpath) DO UPDATE SET digest = excluded.digest, query = excluded.query",
-          )
-          .run(pkgpath, digest, distfiles);
+        this.#stmt(
+          "INSERT INTO scan_distfiles (pkgpath, digest, query) VALUES (?, ?, ?) ON CONFLICT(pkgpath) DO UPDATE SET digest = excluded.digest, query = excluded.query",
+        ).run(pkgpath, digest, distfiles);
     });
   }
 
   /** PKGPATH → the distfile query a scan of that digest answered (scans made with distfiles: master). */
   allScanDistfiles(): Map<string, { digest: string; query: string }> {
-    const rows = this.db.prepare("SELECT pkgpath, digest, query FROM scan_distfiles").all() as {
+    const rows = this.#stmt("SELECT pkgpath, digest, query FROM scan_distfiles").all() as {
       pkgpath: string;
       digest: string;
       query: string;
@@ -355,10 +400,8 @@ export class Store {
    * dashboard folds a long build a page at a time, never all at once.
    */
   eventsPage(buildId: number, afterSeq: number, limit: number): EventRow[] {
-    return this.db
-      .prepare(
-        "SELECT seq, time_ms AS timeMs, type, data FROM events WHERE seq > ? AND build_id = ? ORDER BY seq LIMIT ?",
-      )
-      .all(afterSeq, buildId, limit) as EventRow[];
+    return this.#stmt(
+      "SELECT seq, time_ms AS timeMs, type, data FROM events WHERE seq > ? AND build_id = ? ORDER BY seq LIMIT ?",
+    ).all(afterSeq, buildId, limit) as EventRow[];
   }
 }

@@ -406,8 +406,10 @@ describe("dashboard server", () => {
   it("herd serve's hub replays the store, follows it, and switches to a newer build", () => {
     const { dir, store } = setup();
     const b = store.lastBuild()!.id;
+    // Each write committed at once, as the master's batch is within BATCH_MS: herd serve reads another connection.
     const put = (id: number, t: number, e: BuildEvent): void => {
       store.appendEvent(id, t, e.type, e);
+      store.flush();
     };
     put(b, 10, { type: "build-start", build: b, tree: "/t", treeId: "id", resumed: false });
     put(b, 11, { type: "package-start", pkgname: "a-1", pkgpath: "c/a", host: "h1" });
