@@ -138,7 +138,8 @@ export function syntheticPackages(n: number, seed = 1): BigPackage[] {
       const d = rand() < 0.5 ? Math.floor(rand() * Math.min(i, core)) : Math.floor(rand() * i);
       deps.add(names[d]!);
     }
-    const r = rand();
+    // The core packages are neither skipped nor broken: pkgsrc keeps those building.
+    const r = i < core ? 1 : rand();
     out.push({
       pkgname: name,
       pkgpath: `${CATEGORIES[i % CATEGORIES.length]!}/pkg${i}`,
@@ -206,6 +207,7 @@ export function fillBigBuild(store: Store, opts: BigBuildOptions): BigBuild {
       if (f.state === "build") {
         if (t === undefined) throw new Error(`${p.pkgname} was to be built but has no run`);
         finishedMs = Math.max(finishedMs, t.endMs);
+        const reason = f.fail === null ? "" : failReason(p.pkgname, f.fail, rand);
         const stages = stagePlan(t, f.fail, rand);
         for (const s of stages) {
           const log =
@@ -223,7 +225,7 @@ export function fillBigBuild(store: Store, opts: BigBuildOptions): BigBuild {
           stageRows++;
           if (log !== null && f.fail !== null) {
             mkdirSync(join(opts.logDir!, p.pkgname), { recursive: true });
-            writeFileSync(log, stageLog(p.pkgname, s.stage, s.status, f.fail, rand));
+            writeFileSync(log, stageLog(p.pkgname, s.stage, s.status, reason, rand));
             logFiles++;
           }
         }
@@ -245,7 +247,7 @@ export function fillBigBuild(store: Store, opts: BigBuildOptions): BigBuild {
                 startedMs: t.startMs,
                 finishedMs: t.endMs,
                 failedStage: f.fail,
-                reason: failReason(p.pkgname, f.fail, rand),
+                reason,
               };
         if (f.fail !== null) stageFailed.push(p.pkgname);
       } else if ("culprit" in f) {
@@ -316,8 +318,9 @@ function decideFates(
         // What many packages need is fixed quickly in pkgsrc: it rarely fails.
         const needed = dependents[i]!.length;
         const rate = needed <= 3 ? failRate : needed <= 30 ? failRate / 4 : failRate / 20;
-        const fails = opts.mustFail?.has(p.pkgname) === true || rand() < rate;
-        fates[i] = { state: "build", fail: fails ? pickStage(rand) : null };
+        const fails = rand() < rate;
+        const must = opts.mustFail?.has(p.pkgname) === true;
+        fates[i] = { state: "build", fail: must ? "build" : fails ? pickStage(rand) : null };
       }
     }
   }
@@ -480,7 +483,7 @@ function stageLog(
   pkgname: string,
   stage: string,
   status: number,
-  fail: string,
+  reason: string,
   rand: () => number,
 ): string {
   const head = `===> ${stage} for ${pkgname}\n`;
@@ -495,7 +498,7 @@ function stageLog(
   const body: string[] = [head];
   for (let k = 0; k < lines; k++)
     body.push(`cc -O2 -pipe -I/usr/pkg/include -c src/file${k}.c -o src/file${k}.o\n`);
-  body.push(failReason(pkgname, fail, rand) + "\n", "*** Error code 1\n\nStop.\n");
+  body.push(reason + "\n", "*** Error code 1\n\nStop.\n");
   return body.join("");
 }
 
