@@ -9,6 +9,7 @@ import { clock } from "./gantt.js";
 import { listHtml, listsData, PAGE, type Cell, type List } from "./lists.js";
 import type { ReportModel } from "./model.js";
 import { escapeHtml, logName, pageName } from "./names.js";
+import { hasTooltips } from "./timeline.js";
 
 export const STYLE = `body{font:14px/1.4 system-ui,sans-serif;margin:1.5em;color:#222}table{border-collapse:collapse;margin:.5em 0}
 td,th{border:1px solid #ccc;padding:2px 8px;text-align:left}th{background:#eee}td.n,th.n{text-align:right}.counts span{display:inline-block;margin-right:1em}
@@ -167,7 +168,11 @@ ${section(
     "",
     lists.hosts,
     false,
-  )}<section id="timeline"><h2>Timeline</h2>${criticalHtml(m)}<img src="timeline.svg" alt="timeline of the build, one row per busy host slot"></section>
+  )}<section id="timeline"><h2>Timeline</h2>${criticalHtml(m)}${
+    hasTooltips(m)
+      ? ""
+      : `<p>${m.timeline.length} runs: too many bars for tooltips; the lists above say where each package built and how long it took.</p>`
+  }<img src="timeline.svg" alt="timeline of the build, one row per busy host slot"></section>
 <section id="diff"><h2>Changes since the previous build</h2>${diffHtml(m)}</section>
 <p><a href="report.txt">report.txt</a> · <a href="report.json">report.json</a></p>
 ${listsData(Object.values(lists))}</body></html>

@@ -28,6 +28,8 @@ export interface List {
 
 /** Rows on a page, and in the HTML as written. */
 export const PAGE = 100;
+/** Longest list that may be shown whole. */
+const ALL_UP_TO = 5000;
 
 function cellHtml(c: Cell): string {
   return typeof c === "string"
@@ -47,9 +49,12 @@ export function listHtml(list: List): string {
   const table = `<table><thead><tr>${th}</tr></thead><tbody>\n${body}\n</tbody></table>`;
   const n = list.rows.length;
   if (n <= PAGE) return `<div class="list">${table}</div>`;
-  const sizes = [PAGE, 500, 2000].map((k) => `<option>${k}</option>`).join("");
+  // "all" draws every row at once: seconds for a browser past a few thousand.
+  const sizes =
+    [PAGE, 500, 2000].map((k) => `<option>${k}</option>`).join("") +
+    (n <= ALL_UP_TO ? `<option value="all">all</option>` : "");
   return `<div class="list" data-list="${escapeHtml(list.id)}">
-<p class="pager" hidden><input type="search" placeholder="filter the ${n} rows" aria-label="filter"> <button type="button" class="prev">‹ previous</button> <span class="where"></span> <button type="button" class="next">next ›</button> <label>rows per page <select>${sizes}<option value="all">all</option></select></label></p>
+<p class="pager" hidden><input type="search" placeholder="filter the ${n} rows" aria-label="filter"> <button type="button" class="prev">‹ previous</button> <span class="where"></span> <button type="button" class="next">next ›</button> <label>rows per page <select>${sizes}</select></label></p>
 ${table}
 <p class="more">The first ${PAGE} of ${n}. With JavaScript on, this page pages through them all; report.json lists them all.</p></div>`;
 }

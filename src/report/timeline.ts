@@ -29,6 +29,18 @@ function laneRows(runs: readonly { host: string; startMs: number; endMs: number 
   );
 }
 
+/**
+ * Runs up to which the chart's bars carry tooltips: a real 1,669-package
+ * build keeps them; a full bulk build's would take a browser most of a
+ * minute to draw (see GanttOptions.tooltips).
+ */
+const TOOLTIPS_UP_TO = 2000;
+
+/** Whether the timeline's bars carry tooltips. */
+export function hasTooltips(m: ReportModel): boolean {
+  return m.timeline.length <= TOOLTIPS_UP_TO;
+}
+
 /** The timeline of a build as an SVG document. */
 export function timelineSvg(m: ReportModel): string {
   // A loop, not Math.min(...): tens of thousands of arguments would overflow the stack.
@@ -46,5 +58,8 @@ export function timelineSvg(m: ReportModel): string {
     outcome: r.ok ? "ok" : "failed",
     critical: critical.has(r.pkgname),
   }));
-  return renderGantt(runs, { title: `herd build ${m.build.id}` });
+  return renderGantt(runs, {
+    title: `herd build ${m.build.id}`,
+    tooltips: hasTooltips(m),
+  });
 }

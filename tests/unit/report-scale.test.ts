@@ -102,6 +102,13 @@ describe("report of a large build", () => {
     assert.match(evilPage, /<h2 id="breaks">It breaks 1 packages<\/h2><p>victim-1\.0<\/p>/);
     assert.ok(!evilPage.includes("<script>"));
 
+    // Every run is a bar of the timeline; too many for tooltips, which would take a browser ages.
+    const svg = readFileSync(join(dir, "timeline.svg"), "utf8");
+    assert.ok(m.timeline.length > 2000);
+    assert.equal((svg.match(/<rect class="bar /g) ?? []).length, m.timeline.length);
+    assert.doesNotMatch(svg, /<title>/);
+    assert.match(html, /runs: too many bars for tooltips/);
+
     // report.txt keeps every failure and every indirect package.
     const txt = renderText(m, false);
     for (const f of buildFailed) assert.ok(txt.includes(`  ${f.pkgname} (${f.pkgpath}) breaks`));
