@@ -5,17 +5,20 @@
  * dependents indirect-failed, the rest built on 16 hosts × 2 slots with 14
  * stage rows each (bench/lib/bigstore.ts), in an on-disk store with an
  * earlier build to compare with. Times reportModel + writeReport and prints
- * the sizes of what they wrote.
- * Usage: node dist/bench/report.js [--packages N] [--fail-rate 0.05] [--keep]
+ * the sizes of what they wrote, then how long Chromium (when installed) takes
+ * to open report.html from file:// and to page through the failures.
+ * Usage: node dist/bench/report.js [--packages N] [--fail-rate 0.05] [--no-browser] [--keep]
  */
-import { mkdtempSync, readdirSync, rmSync, statSync } from "node:fs";
+import { existsSync, mkdtempSync, readdirSync, rmSync, statSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { pathToFileURL } from "node:url";
 import { parseArgs } from "node:util";
 import { formatCounts } from "../src/core/pkgstate.js";
 import { reportModel } from "../src/report/model.js";
 import { writeReport } from "../src/report/render.js";
 import { Store } from "../src/store/store.js";
+import { CHROMIUM, launchBrowser } from "../tests/lib/browser.js";
 import { fillBigBuild, PRESOLVE_2026, readPresolvePackages } from "./lib/bigstore.js";
 
 const { values } = parseArgs({
@@ -23,6 +26,7 @@ const { values } = parseArgs({
     packages: { type: "string" },
     "fail-rate": { type: "string", default: "0.05" },
     keep: { type: "boolean", default: false },
+    "no-browser": { type: "boolean", default: false },
   },
 });
 
@@ -42,6 +46,34 @@ function du(path: string): { bytes: number; files: number } {
 
 const mb = (b: number): string => `${(b / 1e6).toFixed(2)} MB`;
 const ms = (t: number): string => `${Math.round(t)} ms`;
+
+/** Opens the report as an operator would and times it: loading, and the next page of failures. */
+async function openInBrowser(html: string): Promise<void> {
+  const browser = await launchBrowser();
+  try {
+    const { page } = browser;
+    let t = performance.now();
+    await page.goto(pathToFileURL(html).href, { waitUntil: "domcontentloaded", timeout: 300_000 });
+    const ready = performance.now() - t;
+    await page.waitForLoadState("load", { timeout: 300_000 });
+    const loaded = performance.now() - t;
+    t = performance.now();
+    await page.locator("#failed .next").click();
+    await page.locator("#failed .where").getByText(/^101–/).waitFor();
+    const next = performance.now() - t;
+    t = performance.now();
+    await page.locator("#built summary").click();
+    await page.locator("#built input[type=search]").fill("py313-");
+    const filtered = (await page.locator("#built .where").textContent()) ?? "";
+    const filter = performance.now() - t;
+    console.log(
+      `chromium: report.html ready in ${ms(ready)} (load, timeline drawn: ${ms(loaded)}); ` +
+        `next page of failures ${ms(next)}; built list unfolded and filtered to py313- (${filtered}) ${ms(filter)}`,
+    );
+  } finally {
+    await browser.close();
+  }
+}
 
 const tmp = mkdtempSync(join(tmpdir(), "herd-bench-report-"));
 try {
@@ -85,6 +117,7 @@ try {
     `logs/            ${mb(logs.bytes)} in ${logs.files} files (copies of the failed packages' logs)`,
   );
   console.log(`report dir total ${mb(total.bytes)} in ${total.files} files`);
+  if (!values["no-browser"] && existsSync(CHROMIUM)) await openInBrowser(html);
   if (values.keep) console.log(`kept: ${html}`);
 } finally {
   if (!values.keep) rmSync(tmp, { recursive: true, force: true });

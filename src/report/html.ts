@@ -168,11 +168,7 @@ ${section(
     "",
     lists.hosts,
     false,
-  )}<section id="timeline"><h2>Timeline</h2>${criticalHtml(m)}${
-    hasTooltips(m)
-      ? ""
-      : `<p>${m.timeline.length} runs: too many bars for tooltips; the lists above say where each package built and how long it took.</p>`
-  }<img src="timeline.svg" alt="timeline of the build, one row per busy host slot"></section>
+  )}<section id="timeline"><h2>Timeline</h2>${criticalHtml(m)}${timelineHtml(m)}</section>
 <section id="diff"><h2>Changes since the previous build</h2>${diffHtml(m)}</section>
 <p><a href="report.txt">report.txt</a> · <a href="report.json">report.json</a></p>
 ${listsData(Object.values(lists))}</body></html>
@@ -208,6 +204,17 @@ function diffHtml(m: ReportModel): string {
   return `<p>Compared with build ${m.diff.previousBuild}:</p><table><thead><tr><th>change</th><th>packages</th></tr></thead><tbody>
 ${rows.map(([what, names]) => `<tr><td>${what}</td><td>${namesHtml(names)}</td></tr>`).join("\n")}
 </tbody></table>`;
+}
+
+/**
+ * The chart. A large build's is drawn only when scrolled to: a browser takes
+ * a second or more over its tens of thousands of bars, and would otherwise
+ * do it before showing the page.
+ */
+function timelineHtml(m: ReportModel): string {
+  const img = `<img src="timeline.svg" alt="timeline of the build, one row per busy host slot"`;
+  if (hasTooltips(m)) return `${img}>`;
+  return `<p>${m.timeline.length} runs: too many bars for tooltips; the lists above say where each package built and how long it took.</p>${img} loading="lazy">`;
 }
 
 function criticalHtml(m: ReportModel): string {

@@ -7,6 +7,7 @@
  * drawing 27,000 rows. The script writes cells with textContent and href
  * only, and the JSON has every "<" escaped: package text stays text.
  */
+import { createHash } from "node:crypto";
 import { escapeHtml } from "./names.js";
 
 export interface Link {
@@ -69,6 +70,15 @@ export function listsData(lists: readonly List[]): string {
   // "<" never reaches the HTML parser inside the block, so no text can close it.
   const json = JSON.stringify(data).replace(/</g, "\\u003c");
   return `<script type="application/json" id="report-data">${json}</script>\n<script>${PAGER}</script>\n`;
+}
+
+/**
+ * The CSP source allowing the pager, for a server that sends report.html
+ * with a Content-Security-Policy (script-src 'sha256-…'); without it the
+ * page still shows each list's first page and says where the rest is.
+ */
+export function pagerScriptSource(): string {
+  return `'sha256-${createHash("sha256").update(PAGER, "utf8").digest("base64")}'`;
 }
 
 /** The pager: plain DOM, no innerHTML, no external resources. */

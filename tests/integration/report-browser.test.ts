@@ -94,6 +94,10 @@ describe("report of a large build in a real browser", () => {
       assert.equal(await built.count(), 0);
       assert.equal(await page.locator("#built .where").textContent(), "none match");
 
+      // The timeline, drawn once scrolled to.
+      await page.locator("#timeline img").scrollIntoViewIfNeeded();
+      await page.waitForFunction('document.querySelector("#timeline img").naturalWidth > 0');
+
       // Indirect failures name their culprit, a link to its page.
       await page.locator("#indirect summary").click();
       await page.locator("#indirect input[type=search]").fill("victim-1.0");

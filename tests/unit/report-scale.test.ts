@@ -5,10 +5,11 @@
  * data, every failed package has its page, the counts add up.
  */
 import assert from "node:assert/strict";
+import { createHash } from "node:crypto";
 import { readdirSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { describe, it } from "node:test";
-import { listHtml, listsData, PAGE } from "../../src/report/lists.js";
+import { listHtml, listsData, PAGE, pagerScriptSource } from "../../src/report/lists.js";
 import { renderText } from "../../src/report/render.js";
 import { EVIL, writeLargeReport } from "../lib/large-report.js";
 import { scratchDir } from "../lib/scratch.js";
@@ -134,6 +135,12 @@ describe("report of a large build", () => {
       "p249</script><script>alert(249)</script>",
       ["l249", "pkg-249.html"],
     ]);
+    // A server's Content-Security-Policy can allow the pager by its hash.
+    const script = /<script>(.*)<\/script>/s.exec(data)![1]!;
+    assert.equal(
+      pagerScriptSource(),
+      `'sha256-${createHash("sha256").update(script, "utf8").digest("base64")}'`,
+    );
     // A list that fits a page: no pager, no data.
     assert.doesNotMatch(listHtml({ id: "y", head: ["a"], rows: [["b"]] }), /pager|data-list/);
   });
