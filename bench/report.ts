@@ -67,7 +67,7 @@ async function openInBrowser(html: string): Promise<void> {
     const filtered = (await page.locator("#built .where").textContent()) ?? "";
     const filter = performance.now() - t;
     console.log(
-      `chromium: report.html ready in ${ms(ready)} (load, timeline drawn: ${ms(loaded)}); ` +
+      `chromium: report.html ready in ${ms(ready)} (load event ${ms(loaded)}; a large build's timeline is drawn when scrolled to); ` +
         `next page of failures ${ms(next)}; built list unfolded and filtered to py313- (${filtered}) ${ms(filter)}`,
     );
   } finally {
