@@ -40,13 +40,14 @@ export function renderHtml(m: ReportModel): string {
       ? f.stage
       : { text: f.stage, href: `logs/${logName(f.pkgname, log.stage)}` };
   };
-  const built = m.failed.filter((f) => f.stage !== "fetch");
+  // Failures at fetch have a section of their own.
+  const notFetch = m.failed.filter((f) => f.stage !== "fetch");
   const lists = {
     failed: {
       id: "failed",
       head: ["package", "PKGPATH", "breaks", "stage (its log)", "reason", "maintainer"],
       numeric: [2],
-      rows: built.map((f) => [
+      rows: notFetch.map((f) => [
         pkgLink(f.pkgname),
         f.pkgpath,
         String(f.breaks),
@@ -113,7 +114,7 @@ export function renderHtml(m: ReportModel): string {
     )
     .join("");
   const nav = [
-    ["failed", `failed (${built.length})`],
+    ["failed", `failed (${notFetch.length})`],
     ...(m.fetchFailed.length === 0
       ? []
       : [["fetch-failed", `distfiles (${m.fetchFailed.length})`]]),
@@ -130,18 +131,18 @@ export function renderHtml(m: ReportModel): string {
   ]
     .map(([id, label]) => `<a href="#${id!}">${e(label!)}</a>`)
     .join("");
-  const breaking = built.filter((f) => f.breaks > 0).length;
+  const breaking = notFetch.filter((f) => f.breaks > 0).length;
   return `<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><title>herd build ${m.build.id}</title><style>${STYLE}</style></head>
 <body>
 <h1>herd bulk build ${m.build.id}</h1>
 <p>Tree ${e(m.build.tree)} (id ${e(m.build.treeId)}), started ${e(new Date(m.build.startedMs).toISOString())}${m.build.finishedMs === null ? ", not finished" : `, finished ${e(new Date(m.build.finishedMs).toISOString())}`}.</p>
 <nav>${nav}</nav>
-<section id="summary"><h2>Summary</h2><p class="counts">${m.total} packages: ${counts}</p>${stagesLine(built)}</section>
+<section id="summary"><h2>Summary</h2><p class="counts">${m.total} packages: ${counts}</p>${stagesLine(notFetch)}</section>
 ${section(
   "failed",
   "Failed packages",
-  `<p>${built.length} packages, the ones breaking the most first (${breaking} break others); each links to its page with its logs and the packages it breaks.</p>`,
+  `<p>${notFetch.length} packages, the ones breaking the most first (${breaking} break others); each links to its page with its logs and the packages it breaks.</p>`,
   lists.failed,
   false,
 )}${m.fetchFailed.length === 0 ? "" : section("fetch-failed", "Distfiles not fetched", "", lists.fetch, false)}${section(
