@@ -8,6 +8,7 @@
  * keeps no more per page than its socket, and makes each message once for
  * all of them.
  */
+import { pagerScriptSource } from "../report/lists.js";
 import { createServer, type IncomingMessage, type ServerResponse } from "node:http";
 import type { AddressInfo } from "node:net";
 import type { Result } from "../protocol/result.js";
@@ -193,7 +194,8 @@ export async function startServer(o: ServerOptions): Promise<DashboardServer> {
       else {
         res.setHeader(
           "Content-Security-Policy",
-          "default-src 'none'; style-src 'unsafe-inline'; img-src 'self'; frame-ancestors 'none'",
+          // The report's own pager (its hash), no other script: its lists page under herd serve too.
+          `default-src 'none'; script-src ${pagerScriptSource()}; style-src 'unsafe-inline'; img-src 'self'; frame-ancestors 'none'`,
         );
         reply(res, 200, f.type, f.body, method === "HEAD");
       }
