@@ -5,6 +5,7 @@
 import { execFileSync } from "node:child_process";
 import { join } from "node:path";
 import { DATA_2026 } from "../../tests/lib/paths.js";
+import { seededRandom } from "../../src/core/sim/jitter.js";
 
 /** The real full-tree presolve (29,022 packages). */
 export const PRESOLVE_2026 = join(DATA_2026, "presolve.zst");
@@ -103,14 +104,5 @@ export function syntheticPackages(n: number, seed = 1): BigPackage[] {
   return out;
 }
 
-/** mulberry32: a small seeded generator, so a build is the same every run. */
-export function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+/** mulberry32, seeded: the simulator's own generator (src/core/sim/jitter.ts). */
+export const prng = seededRandom;

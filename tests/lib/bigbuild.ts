@@ -11,6 +11,7 @@
 import { DEFAULT_TARGETS } from "../../src/core/targets.js";
 import type { BuildEvent } from "../../src/events/types.js";
 import type { Store } from "../../src/store/store.js";
+import { seededRandom } from "../../src/core/sim/jitter.js";
 
 export interface BigPackage {
   readonly pkgname: string;
@@ -65,17 +66,8 @@ const STAGE_WEIGHT: Readonly<Record<string, number>> = {
 const WEIGHT_SUM = STAGES.reduce((a, s) => a + (STAGE_WEIGHT[s] ?? 1), 0);
 const FAIL_STAGES = ["configure", "build", "build", "build", "Package", "Depends", "fetch"];
 
-/** A seeded PRNG (mulberry32): numbers in [0, 1). */
-export function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+/** mulberry32, seeded: the simulator's own generator (src/core/sim/jitter.ts). */
+export const prng = seededRandom;
 
 /** A min-heap of [time, value] pairs. */
 class Heap {
