@@ -8,7 +8,7 @@
  * replaces the streamed one. Bounded: at most CHUNK bytes per look; resumable:
  * every look asks from the offset it has reached.
  */
-import { appendFile, writeFile } from "node:fs/promises";
+import { appendFileSync, writeFileSync } from "node:fs";
 import type { AgentConnection, RunningTask } from "../hosts/connection.js";
 import { everyLook, taskOutputPath } from "./watchdog.js";
 
@@ -33,23 +33,31 @@ export function followOutput(
   const path = taskOutputPath(conn, task);
   let offset = 0;
   let stopped = false;
-  const created = writeFile(file, "").catch(() => undefined);
+  // Synchronous writes: a few bytes each, for every stage of every package; fs/promises'
+  // thread-pool round trips cost several times the CPU.
+  const write = (data: Buffer | string, append: boolean): void => {
+    try {
+      if (append) appendFileSync(file, data);
+      else writeFileSync(file, data);
+    } catch {
+      /* the stage's whole log is written when it ends */
+    }
+  };
+  write("", false);
   const looks = everyLook(Math.max(200, seconds * 1000), async () => {
-    await created;
     const r = await conn.run({
       argv: ["sh", "-c", READ, "herd-tail", path, String(offset), String(CHUNK)],
       output: "split",
     });
     if (stopped || !r.ok || r.value.output.length === 0) return true;
     offset += r.value.output.length;
-    await appendFile(file, r.value.output);
+    write(r.value.output, true);
     return true;
   });
   return {
     stop: async () => {
       stopped = true;
       await looks.stop();
-      await created;
     },
   };
 }

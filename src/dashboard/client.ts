@@ -1,12 +1,20 @@
 /**
  * The page's script, as text inlined into the page (no external assets).
- * It only renders: the server folds events into state and streams it.
- * Everything from the build reaches the DOM through textContent or
- * setAttribute on attributes it chose, never through innerHTML, so a package
- * name or log holding HTML shows as text. Written without template literals
- * and "${" so it can live in String.raw.
+ * It only renders: the server folds events into state and streams it — a
+ * snapshot, then updates holding only the hosts and runs that changed
+ * (view.ts), which the script merges into what it holds. A build of 500
+ * hosts redraws only the hosts that changed; the clock ticks only the time
+ * cells; long lists are paged from /api/packages (client-lists.ts); the
+ * timeline is redrawn at most every second, less often when drawing it
+ * takes long (client-timeline.ts). Everything from the build reaches the
+ * DOM through textContent or setAttribute on attributes it chose, never
+ * through innerHTML, so a package name or log holding HTML shows as text.
+ * Written without template literals and "${" so it can live in String.raw.
  */
-export const CLIENT_JS = String.raw`(function () {
+import { LISTS_JS } from "./client-lists.js";
+import { TIMELINE_JS } from "./client-timeline.js";
+
+const CORE_JS = String.raw`
   "use strict";
   var SVG = "http://www.w3.org/2000/svg";
   var params = new URLSearchParams(location.search);
@@ -17,8 +25,10 @@ export const CLIENT_JS = String.raw`(function () {
   } catch (e) { /* storage may be off */ }
   if (params.has("token")) history.replaceState(null, "", location.pathname);
 
-  var S = null, runs = [], skew = 0, live = false, controls = false, report = false;
-  var selected = null, logKey = "", lastTimeline = 0, timelineTimer = 0;
+  var S = null, skew = 0, live = false, controls = false, report = false, marked = false;
+  // Hosts by name (updates carry only those that changed), each host's <tbody>, the timeline's runs by id.
+  var hosts = new Map(), hostBodies = new Map(), runs = new Map(), runsTotal = 0;
+  var selected = null, auto = null, logKey = "";
 
   function $(id) { return document.getElementById(id); }
   function withToken(u) {
@@ -66,34 +76,60 @@ export const CLIENT_JS = String.raw`(function () {
 
   function connect() {
     var es = new EventSource(withToken("/events"));
-    es.addEventListener("snapshot", function (m) { var d = JSON.parse(m.data); runs = d.runs; apply(d); });
-    es.addEventListener("update", function (m) {
-      var d = JSON.parse(m.data);
-      d.runs.forEach(function (r) { runs[r.id] = r; });
-      apply(d);
-    });
+    es.addEventListener("snapshot", function (m) { snapshot(JSON.parse(m.data)); });
+    es.addEventListener("update", function (m) { update(JSON.parse(m.data)); });
     es.addEventListener("bye", function (m) {
       es.close();
       live = false;
       setConn("closed", "herd stopped serving: " + JSON.parse(m.data).message);
-      render();
+      if (S !== null) render([]);
     });
     es.onopen = function () { setConn("live", "live"); };
     es.onerror = function () { if (es.readyState !== 2) setConn("down", "disconnected, retrying"); };
   }
-  function apply(d) {
-    S = d.state; skew = d.now - Date.now(); live = d.live; controls = d.controls; report = d.report;
-    render();
+  function envelope(d) {
+    skew = d.now - Date.now(); live = d.live; controls = d.controls; report = d.report; runsTotal = d.runsTotal;
+  }
+  function snapshot(d) {
+    envelope(d);
+    S = d.state;
+    hosts = new Map();
+    S.hosts.forEach(function (h) { hosts.set(h.name, h); });
+    runs = new Map();
+    d.runs.forEach(function (r) { runs.set(r.id, r); });
+    render(null);
+    listsChanged();
+  }
+  function update(d) {
+    envelope(d);
+    var was = S;
+    S = d.state;
+    var lists = !!S.failures || (was !== null && !was.finished !== !S.finished);
+    if (!S.failures) { S.failures = was ? was.failures : []; S.recent = was ? was.recent : []; }
+    var changed = [], joined = false;
+    S.hosts.forEach(function (h) {
+      if (!hosts.has(h.name)) joined = true;
+      hosts.set(h.name, h);
+      changed.push(h.name);
+    });
+    d.runs.forEach(function (r) { runs.set(r.id, r); });
+    d.gone.forEach(function (id) { runs.delete(id); });
+    render(joined ? null : changed);
+    if (lists) listsChanged();
   }
 
-  function render() {
-    if (S === null) return;
+  /** Redraws; changed: the hosts to redraw (null: all of them). */
+  function render(changed) {
     var b = S.build;
     $("title").textContent = b ? "herd build " + b.id : "herd: waiting for a build";
     $("tree").textContent = b ? b.tree + (b.resumed ? " (resumed)" : "") : "";
     document.title = (b ? "herd build " + b.id + ": " : "herd: ") + S.phase;
-    renderPhase(); renderBanner(); renderProgress(); renderHosts(); renderFailures(); renderLog();
+    renderPhase(); renderBanner(); renderProgress(); renderHosts(changed); renderPagers(); renderLog();
     renderWarnings(); scheduleTimeline();
+    if (!marked) {
+      marked = true;
+      try { performance.mark("herd-first-render"); } catch (e) { /* no user timing */ }
+    }
   }
   function renderPhase() {
     var p = S.phase;
@@ -145,32 +181,56 @@ export const CLIENT_JS = String.raw`(function () {
     a.addEventListener("click", function () { selected = { pkg: name, host: host }; logKey = ""; renderLog(); });
     return a;
   }
-  function renderHosts() {
-    var tb = clear($("hosts").tBodies[0]);
-    S.hosts.forEach(function (h) {
-      var btn = null;
-      if (controls && token && h.state !== "draining" && h.state !== "gone") {
-        btn = el("button", { type: "button", text: "drain", title: "finish what it runs, take nothing new, leave" });
-        btn.addEventListener("click", function () { drain(h.name); });
-      }
-      var lines = h.running.length ? h.running : [null];
-      lines.forEach(function (p, i) {
-        // The event stream leaves out idle/busy flips (package events tell them): busy while it builds.
-        var shown = h.running.length && h.state === "idle" ? "busy" : h.state;
-        var state = el("span", { cls: "st st-" + cls(shown), text: shown || "?" });
-        if (h.detail) state.setAttribute("title", h.detail);
-        tb.appendChild(el("tr", { "data-host": h.name }, [
-          el("td", { text: i === 0 ? h.name : "" }),
-          el("td", {}, [i === 0 ? state : null]),
-          el("td", {}, [p ? pkgLink(p.pkgname, h.name) : null,
-            p && p.slot && h.running.length > 1 ? el("span", { cls: "slot", text: " slot " + p.slot }) : null]),
-          el("td", { cls: "stage", text: p ? p.stage : "" }),
-          el("td", { cls: "num", text: dur(((now() - (p ? p.since : h.since)) / 1000)) }),
-          el("td", {}, [i === 0 ? btn : null])
-        ]));
+  function renderHosts(changed) {
+    var table = $("hosts");
+    if (changed === null) {
+      Array.prototype.slice.call(table.tBodies).forEach(function (tb) { table.removeChild(tb); });
+      hostBodies = new Map();
+      Array.from(hosts.keys()).sort().forEach(function (name) {
+        var tb = hostBody(hosts.get(name));
+        hostBodies.set(name, tb);
+        table.appendChild(tb);
       });
+    } else {
+      changed.forEach(function (name) {
+        var tb = hostBody(hosts.get(name)), old = hostBodies.get(name);
+        hostBodies.set(name, tb);
+        table.replaceChild(tb, old);
+      });
+    }
+    $("no-hosts").hidden = hosts.size > 0;
+  }
+  // One <tbody> per host, so a change to one host redraws that host alone.
+  function hostBody(h) {
+    var tb = el("tbody"), btn = null;
+    if (controls && token && h.state !== "draining" && h.state !== "gone") {
+      btn = el("button", { type: "button", text: "drain", title: "finish what it runs, take nothing new, leave" });
+      btn.addEventListener("click", function () { drain(h.name); });
+    }
+    var lines = h.running.length ? h.running : [null];
+    lines.forEach(function (p, i) {
+      // The event stream leaves out idle/busy flips (package events tell them): busy while it builds.
+      var shown = h.running.length && h.state === "idle" ? "busy" : h.state;
+      var state = el("span", { cls: "st st-" + cls(shown), text: shown || "?" });
+      if (h.detail) state.setAttribute("title", h.detail);
+      var since = p ? p.since : h.since;
+      tb.appendChild(el("tr", { "data-host": h.name }, [
+        el("td", { text: i === 0 ? h.name : "" }),
+        el("td", {}, [i === 0 ? state : null]),
+        el("td", {}, [p ? pkgLink(p.pkgname, h.name) : null,
+          p && p.slot && h.running.length > 1 ? el("span", { cls: "slot", text: " slot " + p.slot }) : null]),
+        el("td", { cls: "stage", text: p ? p.stage : "" }),
+        el("td", { cls: "num", "data-since": String(since), text: dur((now() - since) / 1000) }),
+        el("td", {}, [i === 0 ? btn : null])
+      ]));
     });
-    $("no-hosts").hidden = S.hosts.length > 0;
+    return tb;
+  }
+  // The clock: only the time cells change.
+  function tickHosts() {
+    var cells = $("hosts").querySelectorAll("td.num");
+    for (var i = 0; i < cells.length; i++)
+      cells[i].textContent = dur((now() - Number(cells[i].getAttribute("data-since"))) / 1000);
   }
   function drain(name) {
     fetch("/api/hosts/" + encodeURIComponent(name) + "/drain", {
@@ -186,48 +246,31 @@ export const CLIENT_JS = String.raw`(function () {
       notice(j.ok ? j.message : "retry failed: " + j.error);
     }, function (e) { notice("retry failed: " + e); });
   }
-  function renderFailures() {
-    var tb = clear($("failures").tBodies[0]);
-    S.failures.forEach(function (f) {
-      var logs = el("td", { cls: "logs" }), others = el("details", {}, [el("summary", { text: "other stages" })]);
-      f.logs.forEach(function (st) {
-        var a = el("a", { href: logUrl(f.pkgname, st), target: "_blank", rel: "noreferrer", text: st });
-        if (st === f.stage) { a.className = "failed-stage"; logs.insertBefore(a, logs.firstChild); }
-        else { others.appendChild(a); others.appendChild(document.createTextNode(" ")); }
-      });
-      if (others.childNodes.length > 1) logs.appendChild(others);
-      if (controls && token && !S.finished) {
-        var retryBtn = el("button", { type: "button", text: "retry", title: "build it again, with the packages its failure stopped" });
-        retryBtn.addEventListener("click", function () { retry(f.pkgname); });
-        logs.appendChild(retryBtn);
-      }
-      tb.appendChild(el("tr", { "data-pkg": f.pkgname }, [
-        el("td", {}, [pkgLink(f.pkgname, f.host)]), el("td", { text: f.stage }), el("td", { text: f.host }),
-        el("td", { cls: "reason", text: f.reason }), logs
-      ]));
+  function runningOf(pkg) {
+    var found = null;
+    hosts.forEach(function (h) {
+      h.running.forEach(function (p) { if (!found && p.pkgname === pkg) found = runningTarget(p, h.name); });
     });
-    $("no-failures").hidden = S.failures.length > 0;
-    $("failed-total").textContent = S.counts.failed > S.failures.length ? "(newest " + S.failures.length + " of " + S.counts.failed + ")" : "";
+    return found;
   }
   function logTarget() {
-    var found = null;
-    S.hosts.forEach(function (h) {
-      h.running.forEach(function (p) {
-        if (selected && selected.pkg === p.pkgname) found = runningTarget(p, h.name);
-      });
-    });
-    S.failures.forEach(function (f) {
-      if (!found && selected && selected.pkg === f.pkgname) found = { pkg: f.pkgname, stage: f.stage, failure: f };
-    });
-    if (found || selected) return found;
+    if (selected) {
+      var mine = runningOf(selected.pkg), f = mine ? null : findFailure(selected.pkg);
+      return mine || (f ? failureTarget(f) : null);
+    }
+    // Nothing chosen: the package that started last, kept while it runs (500 hosts start one every few
+    // seconds: the log shown would change with every update), else the newest failure.
+    var kept = auto && runningOf(auto);
+    if (kept) return kept;
     var newest = null, newestHost = "";
-    S.hosts.forEach(function (h) {
+    hosts.forEach(function (h) {
       h.running.forEach(function (p) { if ((p.lastStage || p.stage) && (!newest || p.since > newest.since)) { newest = p; newestHost = h.name; } });
     });
-    if (newest) return runningTarget(newest, newestHost);
-    var f = S.failures[0];
-    return f ? { pkg: f.pkgname, stage: f.stage, failure: f } : null;
+    if (newest) { auto = newest.pkgname; return runningTarget(newest, newestHost); }
+    auto = null;
+    return S.failures[0] ? failureTarget(S.failures[0]) : null;
   }
+  function failureTarget(f) { return { pkg: f.pkgname, stage: f.stage, failure: f }; }
   // A running package shows the stage it runs now, whose log the master streams while it runs
   // (refreshed every few seconds); "Fetch" is the master bringing the package back: no log.
   function runningTarget(p, host) {
@@ -274,63 +317,15 @@ export const CLIENT_JS = String.raw`(function () {
     });
     $("warnings-section").hidden = S.warnings.length === 0;
   }
+`;
 
-  function scheduleTimeline() {
-    var wait = 1000 - (Date.now() - lastTimeline);
-    if (timelineTimer) return;
-    timelineTimer = setTimeout(function () { timelineTimer = 0; lastTimeline = Date.now(); renderTimeline(); }, Math.max(0, wait));
-  }
-  function renderTimeline() {
-    var box = clear($("timeline"));
-    var list = runs.filter(function (r) { return r; }).sort(function (a, b) { return a.start - b.start; });
-    if (list.length === 0) { box.appendChild(el("p", { cls: "note", text: "No package has started yet." })); return; }
-    var t0 = list[0].start, t1 = S.finished ? S.finished.timeMs : now();
-    var lanes = {}, rows = [], rowOf = [];
-    list.forEach(function (r) {
-      var ends = lanes[r.host] || (lanes[r.host] = []), i = 0;
-      while (i < ends.length && ends[i] > r.start) i++;
-      ends[i] = r.end === null ? Infinity : r.end;
-      var key = r.host + (i > 0 ? "/" + (i + 1) : "");
-      if (rows.indexOf(key) < 0) rows.push(key);
-      rowOf[r.id] = key;
-      if (r.end !== null && r.end > t1) t1 = r.end;
-    });
-    rows.sort();
-    var W = Math.max(500, box.clientWidth || 900), LW = 90, RH = 18, TOP = 6, span = Math.max(1000, t1 - t0);
-    var H = TOP + rows.length * RH + 22, pw = W - LW - 8;
-    function x(t) { return LW + ((t - t0) / span) * pw; }
-    var root = svg("svg", { width: W, height: H, viewBox: "0 0 " + W + " " + H, "class": "gantt" });
-    var steps = [1, 2, 5, 10, 15, 30, 60, 120, 300, 600, 900, 1800, 3600, 7200, 14400, 21600, 43200, 86400];
-    var step = steps.filter(function (s) { return span / 1000 / s <= 10; })[0] || 86400;
-    for (var s = 0; s * 1000 <= span; s += step) {
-      var tx = x(t0 + s * 1000);
-      root.appendChild(svg("line", { x1: tx, y1: TOP, x2: tx, y2: TOP + rows.length * RH, "class": "tick" }));
-      root.appendChild(svg("text", { x: tx, y: H - 6, "text-anchor": "middle", "class": "axis" }, dur(s)));
-    }
-    rows.forEach(function (k, i) {
-      root.appendChild(svg("text", { x: LW - 6, y: TOP + i * RH + RH - 5, "text-anchor": "end", "class": "row" }, k));
-    });
-    list.forEach(function (r) {
-      var y = TOP + rows.indexOf(rowOf[r.id]) * RH + 1, x0 = x(r.start);
-      var end = r.end === null ? t1 : r.end, w = Math.max(1, x(end) - x0);
-      var g = svg("g", { "data-pkg": r.pkgname });
-      g.appendChild(svg("title", {}, r.pkgname + " on " + r.host + ": " + r.result + ", " + dur((end - r.start) / 1000)));
-      g.appendChild(svg("rect", { x: x0.toFixed(1), y: y, width: w.toFixed(1), height: RH - 2, "class": "bar r-" + cls(r.result) }));
-      var fit = Math.floor((w - 4) / 6.5);
-      if (fit >= 4) {
-        var label = r.pkgname.length > fit ? r.pkgname.slice(0, fit - 1) + "\u2026" : r.pkgname;
-        g.appendChild(svg("text", { x: (x0 + 3).toFixed(1), y: y + RH - 6, "class": "label" }, label));
-      }
-      root.appendChild(g);
-    });
-    if (!S.finished) {
-      var nx = x(now());
-      root.appendChild(svg("line", { x1: nx, y1: TOP, x2: nx, y2: TOP + rows.length * RH, "class": "now" }));
-    }
-    box.appendChild(root);
-  }
-
-  setInterval(function () { if (S !== null) { renderProgress(); renderHosts(); if (!S.finished && live) scheduleTimeline(); } }, 1000);
+export const CLIENT_JS =
+  String.raw`(function () {` +
+  CORE_JS +
+  LISTS_JS +
+  TIMELINE_JS +
+  String.raw`
+  setInterval(function () { if (S !== null) { renderProgress(); tickHosts(); if (!S.finished && live) scheduleTimeline(); } }, 1000);
   setInterval(function () { if (S !== null && live) renderLog(true); }, 3000);
   connect();
 })();

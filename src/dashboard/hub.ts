@@ -1,6 +1,6 @@
 /**
  * Where the dashboard's state comes from. Both hubs fold events into one
- * DashState and tell the server what changed:
+ * DashState, once for all pages, and tell the server what changed:
  *
  * - the bus hub lives in the master (`herd build --dashboard`): it hears
  *   every event as it is emitted, and when a build resumes it first replays
@@ -8,16 +8,25 @@
  * - the store hub (`herd serve`) replays the latest build's events from the
  *   work directory's store, then follows the store while a master writes to
  *   it (a newer build replaces the one shown).
+ *
+ * Stored events are read a page (PAGE events) at a time and folded as they
+ * come, so a build of 400,000 events is never in memory at once, and a
+ * poll that finds a long backlog folds at most POLL_MAX before it lets the
+ * server answer again.
  */
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import type { BuildEvent, EventBus } from "../events/types.js";
 import type { Store } from "../store/store.js";
-import { applyEvent, emptyState, type DashState } from "./state.js";
+import { applyEvent, emptyState, newDelta, type DashState, type Delta } from "./state.js";
 
-/** What changed: the runs touched, or everything (a new build). */
-export type Change =
-  { readonly kind: "runs"; readonly ids: readonly number[] } | { readonly kind: "reset" };
+/** What changed: a delta, or everything (another build, or the same one resumed). */
+export type Change = { readonly kind: "delta"; readonly delta: Delta } | { readonly kind: "reset" };
+
+/** Events read from the store at once. */
+export const PAGE = 5000;
+/** Events a poll folds before it yields to the server. */
+export const POLL_MAX = 50_000;
 
 export interface Hub {
   /** The state now (owned by the hub: read, do not keep). */
@@ -50,19 +59,38 @@ abstract class BaseHub {
     for (const l of this.#listeners) l(c);
   }
 
-  /** Replays a build's stored events after `afterSeq`; returns the last seq seen. */
-  protected replay(buildId: number, afterSeq: number): { seq: number; ids: number[] } {
+  /**
+   * Folds a build's stored events after `afterSeq`, a page at a time, at
+   * most `max` of them; returns the last seq read, how many were read, and
+   * whether a build-start came (the pages need a snapshot).
+   */
+  protected replay(
+    buildId: number,
+    afterSeq: number,
+    d: Delta,
+    max = Infinity,
+  ): { seq: number; read: number; reset: boolean } {
     let seq = afterSeq;
-    const ids: number[] = [];
-    for (const row of this.store?.events(buildId, afterSeq) ?? []) {
-      seq = row.seq;
-      const e = parseEvent(row.data);
-      if (e === null) continue;
-      if (e.type === "build-start" && this.s.build !== null && this.s.build.id !== e.build)
-        this.s = emptyState();
-      for (const id of applyEvent(this.s, e, row.timeMs)) ids.push(id);
+    let read = 0;
+    let reset = false;
+    const store = this.store;
+    if (store === null) return { seq, read, reset };
+    while (read < max) {
+      const rows = store.eventsPage(buildId, seq, Math.min(PAGE, max - read));
+      for (const row of rows) {
+        seq = row.seq;
+        const e = parseEvent(row.data);
+        if (e === null) continue;
+        if (e.type === "build-start") {
+          reset = true;
+          if (this.s.build !== null && this.s.build.id !== e.build) this.s = emptyState();
+        }
+        applyEvent(this.s, e, row.timeMs, d);
+      }
+      read += rows.length;
+      if (rows.length < PAGE) break;
     }
-    return { seq, ids };
+    return { seq, read, reset };
   }
 
   logFile(pkgname: string, stage: string): string | null {
@@ -129,14 +157,15 @@ export class BusHub extends BaseHub implements Hub {
       if (this.s.build?.id !== e.build) {
         this.s = emptyState();
         // A resumed build: what the earlier master stored comes first (this event is not stored yet).
-        if (e.resumed) this.replay(e.build, 0);
+        if (e.resumed) this.replay(e.build, 0, newDelta());
       }
       applyEvent(this.s, e, t);
       this.notify({ kind: "reset" });
       return;
     }
-    const ids = applyEvent(this.s, e, t);
-    this.notify({ kind: "runs", ids });
+    const delta = newDelta();
+    applyEvent(this.s, e, t, delta);
+    this.notify({ kind: "delta", delta });
   }
 
   live(): boolean {
@@ -158,37 +187,52 @@ export class StoreHub extends BaseHub implements Hub {
   #buildId = -1;
   #seq = 0;
   #timer: NodeJS.Timeout | null = null;
+  #more: NodeJS.Immediate | null = null;
 
+  /** Folds the latest build's stored events before it returns, then polls every `pollMs` (0: never). */
   constructor(store: Store, lockFile: string, pollMs: number, logsDir?: string) {
     super();
     this.store = store;
     this.logsDir = logsDir ?? null;
     this.#lock = lockFile;
-    this.poll();
+    this.poll(Infinity);
     if (pollMs > 0)
       this.#timer = setInterval(() => {
-        this.poll();
+        this.#follow();
       }, pollMs);
   }
 
-  /** Reads what the store has gained since the last poll. */
-  poll(): void {
+  /** Polls, and again at once (after the server's turn) while a backlog remains. */
+  #follow(): void {
+    if (this.#more !== null) return;
+    if (this.poll())
+      this.#more = setImmediate(() => {
+        this.#more = null;
+        this.#follow();
+      });
+  }
+
+  /** Folds what the store gained since the last poll, at most `max` events; true if more may wait. */
+  poll(max = POLL_MAX): boolean {
     const store = this.store;
-    if (store === null) return;
+    if (store === null) return false;
     const last = store.lastBuild();
-    if (last === undefined) return;
+    if (last === undefined) return false;
     if (last.id !== this.#buildId) {
       this.#buildId = last.id;
+      this.#seq = 0;
       this.s = emptyState();
-      this.#seq = this.replay(last.id, 0).seq;
+      const r = this.replay(last.id, 0, newDelta(), max);
+      this.#seq = r.seq;
       this.notify({ kind: "reset" });
-      return;
+      return r.read >= max;
     }
-    const { seq, ids } = this.replay(last.id, this.#seq);
-    if (seq !== this.#seq) {
-      this.#seq = seq;
-      this.notify({ kind: "runs", ids });
-    }
+    const delta = newDelta();
+    const r = this.replay(last.id, this.#seq, delta, max);
+    if (r.read === 0) return false;
+    this.#seq = r.seq;
+    this.notify(r.reset ? { kind: "reset" } : { kind: "delta", delta });
+    return r.read >= max;
   }
 
   live(): boolean {
@@ -197,7 +241,9 @@ export class StoreHub extends BaseHub implements Hub {
 
   override close(): void {
     if (this.#timer !== null) clearInterval(this.#timer);
+    if (this.#more !== null) clearImmediate(this.#more);
     this.#timer = null;
+    this.#more = null;
     super.close();
     this.store?.close();
     this.store = null;

@@ -49,6 +49,10 @@ svg .r-built{fill:#5b9bd5}svg .r-failed{fill:#d9534f}svg .r-running{fill:#9cc3ea
 svg .r-running+text{fill:#1d2330}
 svg .now{stroke:#c23b3b;stroke-dasharray:3 3}
 ul{margin:0;padding-left:1.2em}time{color:var(--mute)}
+.scroll{max-height:40em;overflow:auto}.scroll th{position:sticky;top:0;background:#fff}
+.pager{margin-top:.5em}.filters{display:flex;gap:.6em;margin-bottom:.5em}.filters input{flex:1;max-width:24em}
+td.when{white-space:nowrap;color:var(--mute);font-variant-numeric:tabular-nums}
+.res{font-size:.9em}.res-built{color:var(--ok)}.res-failed{color:var(--bad)}.res-indirect-failed{color:var(--warn)}
 @media (max-width:900px){main{grid-template-columns:1fr}}
 `;
 
@@ -61,14 +65,21 @@ const BODY = `<header><h1 id="title">herd</h1><span id="tree"></span><span id="p
 <div id="counts"></div>
 </section>
 <section id="hosts-section"><h2>Hosts</h2>
-<table id="hosts"><thead><tr><th>host</th><th>state</th><th>package</th><th>stage</th><th>time</th><th></th></tr></thead><tbody></tbody></table>
+<div class="scroll"><table id="hosts"><thead><tr><th>host</th><th>state</th><th>package</th><th>stage</th><th>time</th><th></th></tr></thead><tbody></tbody></table></div>
 <p id="no-hosts" class="note">No host yet.</p></section>
-<section id="failures-section"><h2>Recent failures <span id="failed-total" class="note"></span></h2>
-<table id="failures"><thead><tr><th>package</th><th>stage</th><th>host</th><th>reason</th><th>logs</th></tr></thead><tbody></tbody></table>
-<p id="no-failures" class="note">None so far.</p></section>
+<section id="failures-section"><h2>Failures <span id="failures-range" class="note"></span></h2>
+<div class="scroll"><table id="failures"><thead><tr><th>package</th><th>stage</th><th>host</th><th>reason</th><th>logs</th></tr></thead><tbody></tbody></table></div>
+<p id="no-failures" class="note">None so far.</p>
+<div id="failures-pager" class="pager" hidden><button type="button" data-go="newer">&lsaquo; newer</button> <button type="button" data-go="older">older &rsaquo;</button></div></section>
 <section id="log-section" class="wide"><h2>Log <span id="log-title"></span> <a id="log-full" target="_blank" rel="noreferrer" hidden>full log</a></h2>
 <p id="log-note" class="note">Click a package to see its log.</p><pre id="log-text"></pre></section>
-<section id="timeline-section" class="wide"><h2>Timeline so far</h2><div id="timeline"></div></section>
+<section id="finished-section" class="wide"><h2>Finished packages <span id="finished-range" class="note"></span></h2>
+<div class="filters"><select id="finished-state" aria-label="result"><option value="settled">all results</option><option value="built">built</option><option value="failed">failed</option><option value="indirect-failed">indirect-failed</option></select>
+<input id="finished-q" type="search" placeholder="filter by name or path" maxlength="200" aria-label="filter"></div>
+<table id="finished"><thead><tr><th>package</th><th>result</th><th>host</th><th>finished</th><th>took</th><th>detail</th></tr></thead><tbody></tbody></table>
+<p id="no-finished" class="note">None so far.</p>
+<div id="finished-pager" class="pager" hidden><button type="button" data-go="newer">&lsaquo; newer</button> <button type="button" data-go="older">older &rsaquo;</button></div></section>
+<section id="timeline-section" class="wide"><h2 id="timeline-title">Timeline so far</h2><div id="timeline"></div></section>
 <section id="warnings-section" class="wide" hidden><h2>Warnings</h2><ul id="warnings"></ul></section>
 </main>
 <div id="notice" hidden></div>`;

@@ -1,10 +1,14 @@
 /**
  * The dashboard's HTTP server (node:http, no framework): the page, an
  * event stream of the hub's state (a snapshot on connect, then what changed,
- * at most every flushMs), stage logs, the report directory, and the
- * controls (POST, token only). Every response says no-store and nosniff;
- * the page runs under a CSP that allows only its own inline script.
+ * at most every flushMs), the settled packages a page at a time, stage
+ * logs, the report directory, and the controls (POST, token only). Every
+ * response says no-store and nosniff; the page runs under a CSP that allows
+ * only its own inline script. Pages share the hub's one state: the server
+ * keeps no more per page than its socket, and makes each message once for
+ * all of them.
  */
+import { pagerScriptSource } from "../report/lists.js";
 import { createServer, type IncomingMessage, type ServerResponse } from "node:http";
 import type { AddressInfo } from "node:net";
 import type { Result } from "../protocol/result.js";
@@ -14,7 +18,9 @@ import type { Change, Hub } from "./hub.js";
 import { pageHtml, pageCsp } from "./page.js";
 import { readLog, reportFile } from "./files.js";
 import { sseComment, sseMessage, sseRetry } from "./sse.js";
-import { stateView } from "./state.js";
+import { pageOf, parsePageQuery } from "./settled.js";
+import { mergeDelta, newDelta } from "./state.js";
+import { LIST_PAGE, runsSnapshot, runsUpdate, stateView, updateView } from "./view.js";
 
 /** What the operator may do from the page. */
 export interface Controls {
@@ -58,23 +64,28 @@ const MAX_BUFFERED = 8 * 1024 * 1024;
 /** Starts the server; resolves once it listens. */
 export async function startServer(o: ServerOptions): Promise<DashboardServer> {
   const clients = new Set<ServerResponse>();
-  const pending = new Set<number>();
+  let pending = newDelta();
   let reset = false;
   let dirty = false;
   let timer: NodeJS.Timeout | null = null;
   let lastLive = o.hub.live();
   const controlsOn = o.controls !== null && o.policy.token !== null;
+  // The snapshot's body, made once per change for every page that connects meanwhile.
+  let snapshotBody: string | null = null;
 
-  const envelope = (runs: "all" | readonly number[]): string => {
-    const s = o.hub.state();
-    return JSON.stringify({
+  const head = (): string =>
+    JSON.stringify({
       now: Date.now(),
       live: o.hub.live(),
       controls: controlsOn,
-      report: o.reportDir !== null && s.finished !== null,
-      state: stateView(s),
-      runs: runs === "all" ? s.runs : runs.map((id) => s.runs[id]).filter((r) => r !== undefined),
+      report: o.reportDir !== null && o.hub.state().finished !== null,
     });
+  /** The envelope head and a body, as one JSON object. */
+  const join = (body: string): string => `${head().slice(0, -1)},${body.slice(1)}`;
+  const snapshot = (): string => {
+    const s = o.hub.state();
+    snapshotBody ??= JSON.stringify({ state: stateView(s), ...runsSnapshot(s) });
+    return join(snapshotBody);
   };
   const send = (res: ServerResponse, text: string): void => {
     if (res.writableLength > MAX_BUFFERED) {
@@ -90,21 +101,26 @@ export async function startServer(o: ServerOptions): Promise<DashboardServer> {
     dirty = false;
     lastLive = o.hub.live();
     if (clients.size > 0) {
+      const s = o.hub.state();
       const msg = reset
-        ? sseMessage("snapshot", envelope("all"))
-        : sseMessage("update", envelope([...pending]));
+        ? sseMessage("snapshot", snapshot())
+        : sseMessage(
+            "update",
+            join(JSON.stringify({ state: updateView(s, pending), ...runsUpdate(s, pending) })),
+          );
       for (const c of clients) send(c, msg);
     }
     reset = false;
-    pending.clear();
+    pending = newDelta();
   };
   const schedule = (): void => {
     dirty = true;
     timer ??= setTimeout(flush, o.flushMs ?? 250);
   };
   const unsubscribe = o.hub.subscribe((c: Change) => {
+    snapshotBody = null;
     if (c.kind === "reset") reset = true;
-    else for (const id of c.ids) pending.add(id);
+    else mergeDelta(pending, c.delta);
     schedule();
   });
   const keepalive = setInterval(() => {
@@ -149,7 +165,18 @@ export async function startServer(o: ServerOptions): Promise<DashboardServer> {
     } else if (url.pathname === "/events") {
       openStream(req, res);
     } else if (url.pathname === "/api/state") {
-      reply(res, 200, "application/json", envelope("all"), method === "HEAD");
+      reply(res, 200, "application/json", snapshot(), method === "HEAD");
+    } else if (url.pathname === "/api/packages") {
+      const q = parsePageQuery(url.searchParams, LIST_PAGE);
+      if (!q.ok) reply(res, 400, "application/json", JSON.stringify({ error: q.error }));
+      else
+        reply(
+          res,
+          200,
+          "application/json",
+          JSON.stringify(pageOf(o.hub.state().settled, q.value)),
+          method === "HEAD",
+        );
     } else if (url.pathname === "/api/log") {
       const pkg = url.searchParams.get("pkg") ?? "";
       const stage = url.searchParams.get("stage") ?? "";
@@ -167,7 +194,8 @@ export async function startServer(o: ServerOptions): Promise<DashboardServer> {
       else {
         res.setHeader(
           "Content-Security-Policy",
-          "default-src 'none'; style-src 'unsafe-inline'; img-src 'self'; frame-ancestors 'none'",
+          // The report's own pager (its hash), no other script: its lists page under herd serve too.
+          `default-src 'none'; script-src ${pagerScriptSource()}; style-src 'unsafe-inline'; img-src 'self'; frame-ancestors 'none'`,
         );
         reply(res, 200, f.type, f.body, method === "HEAD");
       }
@@ -210,7 +238,7 @@ export async function startServer(o: ServerOptions): Promise<DashboardServer> {
       "X-Accel-Buffering": "no",
     });
     res.write(sseRetry(3000));
-    res.write(sseMessage("snapshot", envelope("all")));
+    res.write(sseMessage("snapshot", snapshot()));
     clients.add(res);
     req.on("close", () => clients.delete(res));
   };

@@ -1,12 +1,17 @@
 /**
- * What the dashboard shows, folded from the build's event stream. The
- * server keeps one of these per build and sends pages a snapshot of it,
- * then what changed: a page opened on the third day of a build gets a few
- * kilobytes, not every event since the start. No I/O, no clock: the time
- * of each event is a parameter.
+ * What the dashboard shows, folded from the build's event stream one event
+ * at a time. The server keeps one of these per build (never one per page)
+ * and sends pages a snapshot of it, then what changed (view.ts): a page
+ * opened on the third day of a build gets the counts, the hosts and the
+ * newest packages, not every event since the start. An event costs O(1)
+ * but for what it touches (a host's slots, a package's copies), so folding
+ * a 400,000-event build is linear; the timeline (timeline.ts) keeps the
+ * open runs and the newest closed ones. No I/O, no clock: the time of each
+ * event is a parameter.
  */
-import { STATE_ORDER } from "../core/pkgstate.js";
 import type { BuildEvent } from "../events/types.js";
+import { addSettled, emptySettled, unsettle, type SettledLists } from "./settled.js";
+import { closeAll, closeCopies, emptyTimeline, openRun, type Timeline } from "./timeline.js";
 
 export interface RunningPackage {
   readonly pkgname: string;
@@ -30,25 +35,6 @@ export interface HostView {
   /** When it entered its state. */
   since: number;
   readonly running: RunningPackage[];
-}
-
-export interface FailureView {
-  readonly pkgname: string;
-  readonly pkgpath: string;
-  readonly host: string;
-  readonly stage: string;
-  readonly reason: string;
-  readonly timeMs: number;
-  readonly logs: readonly string[];
-}
-
-export interface RunView {
-  readonly id: number;
-  readonly pkgname: string;
-  readonly host: string;
-  readonly start: number;
-  end: number | null;
-  result: "running" | "built" | "failed" | "lost" | "cancelled";
 }
 
 export interface DashState {
@@ -83,16 +69,36 @@ export interface DashState {
   } | null;
   readonly counts: { built: number; failed: number; indirect: number; lost: number };
   readonly hosts: Map<string, HostView>;
-  /** Newest first, at most MAX_FAILURES. */
-  failures: FailureView[];
+  /** Every package settled so far, in order (paged out by view.ts and /api/packages). */
+  readonly settled: SettledLists;
   /** Newest last, at most MAX_WARNINGS. */
   warnings: { readonly timeMs: number; readonly message: string }[];
-  readonly runs: RunView[];
+  readonly timeline: Timeline;
   finished: { readonly timeMs: number; readonly counts: Readonly<Record<string, number>> } | null;
 }
 
-export const MAX_FAILURES = 100;
+/** What events changed since the last look, for the server to send on. */
+export interface Delta {
+  /** Runs added or changed (ids no longer kept were dropped). */
+  readonly runs: Set<number>;
+  /** Hosts added or changed. */
+  readonly hosts: Set<string>;
+  /** The settled lists changed. */
+  lists: boolean;
+}
+
 export const MAX_WARNINGS = 20;
+
+export function newDelta(): Delta {
+  return { runs: new Set(), hosts: new Set(), lists: false };
+}
+
+/** Adds `b` to `a`. */
+export function mergeDelta(a: Delta, b: Delta): void {
+  for (const id of b.runs) a.runs.add(id);
+  for (const h of b.hosts) a.hosts.add(h);
+  a.lists ||= b.lists;
+}
 
 /** The state before any event. */
 export function emptyState(): DashState {
@@ -106,9 +112,9 @@ export function emptyState(): DashState {
     progress: null,
     counts: { built: 0, failed: 0, indirect: 0, lost: 0 },
     hosts: new Map(),
-    failures: [],
+    settled: emptySettled(),
     warnings: [],
-    runs: [],
+    timeline: emptyTimeline(),
     finished: null,
   };
 }
@@ -125,22 +131,13 @@ function warn(s: DashState, t: number, message: string): void {
   if (s.warnings.length > MAX_WARNINGS) s.warnings.splice(0, s.warnings.length - MAX_WARNINGS);
 }
 
-/** Closes the open runs matching `pick`; returns their ids. */
-function closeRuns(
-  s: DashState,
-  t: number,
-  pick: (r: RunView) => boolean,
-  result: RunView["result"],
-): number[] {
-  const ids: number[] = [];
-  for (let i = s.runs.length - 1; i >= 0; i--) {
-    const r = s.runs[i]!;
-    if (r.end !== null || !pick(r)) continue;
-    r.end = t;
-    r.result = result;
-    ids.push(r.id);
-  }
-  return ids;
+function dropRunning(s: DashState, hostName: string, pkgname: string, d?: Delta): void {
+  const h = s.hosts.get(hostName);
+  if (h === undefined) return;
+  const i = h.running.findIndex((r) => r.pkgname === pkgname);
+  if (i < 0) return;
+  h.running.splice(i, 1);
+  d?.hosts.add(hostName);
 }
 
 /** The stage after `stage` in the build's targets ("Fetch": the master brings the package back). */
@@ -151,19 +148,20 @@ function nextStage(targets: readonly string[], stage: string): string {
 }
 
 /**
- * Applies one event; returns the ids of the timeline runs it added or
- * changed. A build-start of another build must start from emptyState().
+ * Applies one event, noting in `d` what it changed. A build-start of
+ * another build must start from emptyState().
  */
-export function applyEvent(s: DashState, e: BuildEvent, t: number): number[] {
+export function applyEvent(s: DashState, e: BuildEvent, t: number, d?: Delta): void {
   switch (e.type) {
     case "build-start": {
       if (s.build !== null && s.build.id === e.build) {
         // The same build resumed by a new master: what the old one ran is gone with it.
         s.build.resumed = true;
-        for (const h of s.hosts.values()) h.running.length = 0;
+        for (const name of s.hosts.keys()) d?.hosts.add(name);
         s.hosts.clear();
         s.finished = null;
-        return closeRuns(s, t, () => true, "lost");
+        closeAll(s.timeline, t, "lost", d?.runs);
+        return;
       }
       s.build = {
         id: e.build,
@@ -173,26 +171,27 @@ export function applyEvent(s: DashState, e: BuildEvent, t: number): number[] {
         startedMs: t,
         targets: e.targets ?? [],
       };
-      return [];
+      return;
     }
     case "phase":
       s.phase = e.phase;
       s.phaseDetail = e.detail ?? "";
-      return [];
+      return;
     case "host": {
       const h = host(s, e.host, t);
+      d?.hosts.add(e.host);
       if (e.state === "note") {
         h.detail = e.detail ?? "";
-        return [];
+        return;
       }
       if (h.state !== e.state) h.since = t;
       h.state = e.state;
       if (e.detail !== undefined) h.detail = e.detail;
-      return [];
+      return;
     }
     case "scan-progress":
       s.scan = { done: e.done, total: e.total, failed: e.failed };
-      return [];
+      return;
     case "fetch-progress":
       s.fetch = {
         done: e.done,
@@ -201,80 +200,90 @@ export function applyEvent(s: DashState, e: BuildEvent, t: number): number[] {
         bytes: e.bytes,
         bytesLeft: e.bytesLeft,
       };
-      return [];
+      return;
     case "scan-error":
       warn(s, t, `scan of ${e.pkgpath} failed on ${e.host}: ${e.message}`);
-      return [];
+      return;
     case "plan":
       s.plan = { counts: e.counts, packages: e.packages };
-      return [];
+      return;
     case "package-start": {
       const h = host(s, e.host, t);
-      const stage = s.build?.targets[0] ?? "";
       h.running.push({
         pkgname: e.pkgname,
         pkgpath: e.pkgpath,
         slot: e.slot ?? 0,
-        stage,
+        stage: s.build?.targets[0] ?? "",
         lastStage: null,
         since: t,
         logs: [],
       });
-      const id = s.runs.length;
-      s.runs.push({ id, pkgname: e.pkgname, host: e.host, start: t, end: null, result: "running" });
-      return [id];
+      d?.hosts.add(e.host);
+      openRun(s.timeline, e.pkgname, e.host, t, d?.runs);
+      return;
     }
     case "stage": {
       const p = s.hosts.get(e.host)?.running.find((r) => r.pkgname === e.pkgname);
-      if (p === undefined) return [];
+      if (p === undefined) return;
+      d?.hosts.add(e.host);
       if (e.stage === "Fetch") {
         p.stage = "Fetch";
-        return [];
+        return;
       }
       p.lastStage = e.stage;
       if (e.status >= 0) p.logs.push(e.stage);
       p.stage = e.status === 0 ? nextStage(s.build?.targets ?? [], e.stage) : "";
-      return [];
+      return;
     }
     case "package-end": {
-      const mine = s.hosts.get(e.host)?.running.find((r) => r.pkgname === e.pkgname);
       if (e.result === "lost") {
         s.counts.lost++;
-        const h = s.hosts.get(e.host);
-        if (h !== undefined) {
-          const i = h.running.findIndex((r) => r.pkgname === e.pkgname);
-          if (i >= 0) h.running.splice(i, 1);
-        }
-        return closeRuns(s, t, (r) => r.pkgname === e.pkgname && r.host === e.host, "lost");
+        dropRunning(s, e.host, e.pkgname, d);
+        closeCopies(s.timeline, e.pkgname, t, e.host, "lost", null, d?.runs);
+        return;
       }
+      const mine = s.hosts.get(e.host)?.running.find((r) => r.pkgname === e.pkgname);
       // The first copy to finish settles the package; other copies were stopped.
-      for (const h of s.hosts.values()) {
-        const i = h.running.findIndex((r) => r.pkgname === e.pkgname);
-        if (i >= 0) h.running.splice(i, 1);
-      }
+      for (const r of s.timeline.open.get(e.pkgname) ?? []) dropRunning(s, r.host, e.pkgname, d);
+      dropRunning(s, e.host, e.pkgname, d);
+      closeCopies(s.timeline, e.pkgname, t, e.host, e.result, "cancelled", d?.runs);
       // The loop reports progress before it waits, not after the last package: count on.
       if (s.progress !== null) s.progress = { ...s.progress, done: s.progress.done + 1 };
       if (e.result === "built") s.counts.built++;
-      else {
-        s.counts.failed++;
-        s.failures.unshift({
-          pkgname: e.pkgname,
-          pkgpath: e.pkgpath,
-          host: e.host,
-          stage: e.stage ?? "",
-          reason: e.reason ?? "",
-          timeMs: t,
-          logs: mine?.logs ?? (e.stage === undefined ? [] : [e.stage]),
-        });
-        if (s.failures.length > MAX_FAILURES) s.failures.length = MAX_FAILURES;
-      }
-      const ids = closeRuns(s, t, (r) => r.pkgname === e.pkgname && r.host === e.host, e.result);
-      return ids.concat(closeRuns(s, t, (r) => r.pkgname === e.pkgname, "cancelled"));
+      else s.counts.failed++;
+      const failed = e.result === "failed";
+      addSettled(s.settled, {
+        pkgname: e.pkgname,
+        pkgpath: e.pkgpath,
+        result: e.result,
+        host: e.host,
+        stage: failed ? (e.stage ?? "") : "",
+        reason: failed ? (e.reason ?? "") : "",
+        culprit: "",
+        timeMs: t,
+        wallMs: e.wallMs,
+        logs: failed ? (mine?.logs ?? (e.stage === undefined ? [] : [e.stage])) : NO_LOGS,
+      });
+      if (d !== undefined) d.lists = true;
+      return;
     }
     case "indirect-failed":
       s.counts.indirect++;
       if (s.progress !== null) s.progress = { ...s.progress, done: s.progress.done + 1 };
-      return [];
+      addSettled(s.settled, {
+        pkgname: e.pkgname,
+        pkgpath: "",
+        result: "indirect-failed",
+        host: "",
+        stage: "",
+        reason: `${e.culprit} failed`,
+        culprit: e.culprit,
+        timeMs: t,
+        wallMs: 0,
+        logs: NO_LOGS,
+      });
+      if (d !== undefined) d.lists = true;
+      return;
     case "progress":
       s.progress = {
         done: e.done,
@@ -284,93 +293,32 @@ export function applyEvent(s: DashState, e: BuildEvent, t: number): number[] {
         etaEstimate: e.etaEstimate === true,
         timeMs: t,
       };
-      return [];
+      return;
     case "build-end": {
       s.finished = { timeMs: t, counts: e.counts };
       s.phase = "finished";
       s.phaseDetail = "";
-      for (const h of s.hosts.values()) h.running.length = 0;
-      return closeRuns(s, t, () => true, "cancelled");
+      for (const h of s.hosts.values())
+        if (h.running.length > 0) {
+          h.running.length = 0;
+          d?.hosts.add(h.name);
+        }
+      closeAll(s.timeline, t, "cancelled", d?.runs);
+      return;
     }
     case "warning":
       warn(s, t, e.message);
-      return [];
+      return;
     case "retry": {
-      s.failures = s.failures.filter((f) => f.pkgname !== e.pkgname);
+      unsettle(s.settled, e.pkgname, e.revived);
+      if (d !== undefined) d.lists = true;
       s.counts.failed = Math.max(0, s.counts.failed - 1);
       s.counts.indirect = Math.max(0, s.counts.indirect - e.revived.length);
       if (s.progress !== null)
         s.progress = { ...s.progress, done: Math.max(0, s.progress.done - 1 - e.revived.length) };
-      return [];
+      return;
     }
   }
 }
 
-/** The JSON a page receives: the state without the timeline (sent apart). */
-export interface StateView {
-  readonly build: DashState["build"];
-  readonly phase: string;
-  readonly phaseDetail: string;
-  readonly scan: DashState["scan"];
-  readonly fetch: DashState["fetch"];
-  readonly plan: DashState["plan"];
-  readonly progress: DashState["progress"];
-  readonly counts: DashState["counts"];
-  readonly hosts: readonly HostView[];
-  readonly failures: readonly FailureView[];
-  readonly warnings: DashState["warnings"];
-  readonly finished: DashState["finished"];
-  /** Packages per state, in the order of report.txt and the terminal (see `tally`). */
-  readonly tally: readonly (readonly [string, number])[];
-}
-
-/**
- * Packages per state as the build stands: the plan's verdicts plus what ran
- * so far, in STATE_ORDER (with "building" as "running"), zeros left out.
- * Once the build ended, exactly the counts of its end, which the banner says:
- * the counts row and the banner never disagree.
- */
-export function tally(s: DashState): [string, number][] {
-  let counts: Record<string, number>;
-  if (s.finished !== null) counts = { ...s.finished.counts };
-  else {
-    const plan = s.plan?.counts ?? {};
-    let running = 0;
-    for (const h of s.hosts.values()) running += h.running.length;
-    const n = (k: string): number => plan[k] ?? 0;
-    const settled = s.counts.built + s.counts.failed + s.counts.indirect;
-    counts = {
-      built: s.counts.built,
-      "up-to-date": n("up-to-date"),
-      failed: n("failed") + s.counts.failed,
-      "indirect-failed": n("indirect-failed") + s.counts.indirect,
-      skipped: n("skipped"),
-      "indirect-skipped": n("indirect-skipped"),
-      unresolved: n("unresolved"),
-      pending: Math.max(0, n("build") - settled - running),
-      building: running,
-    };
-  }
-  return STATE_ORDER.filter((k) => (counts[k] ?? 0) > 0).map(
-    (k) => [k === "building" ? "running" : k, counts[k]!] as [string, number],
-  );
-}
-
-/** A plain-data copy for JSON, hosts sorted by name. */
-export function stateView(s: DashState): StateView {
-  return {
-    build: s.build,
-    phase: s.phase,
-    phaseDetail: s.phaseDetail,
-    scan: s.scan,
-    fetch: s.fetch,
-    plan: s.plan,
-    progress: s.progress,
-    counts: s.counts,
-    hosts: [...s.hosts.values()].sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0)),
-    failures: s.failures,
-    warnings: s.warnings,
-    finished: s.finished,
-    tally: tally(s),
-  };
-}
+const NO_LOGS: readonly string[] = Object.freeze([]);

@@ -32,13 +32,15 @@ export interface FakeTransportOptions {
   readonly handler?: FakeHandler;
   /** open() fails this many times before it succeeds (connection failures). */
   readonly failOpens?: number;
+  /** The host's files (kept across links); a new empty map by default. */
+  readonly files?: Map<string, Buffer>;
 }
 
 /** The fake's controls, for tests: what a dying or hanging host looks like. */
 export class FakeTransport implements Transport {
   readonly kind = "fake";
   readonly description: string;
-  readonly files = new Map<string, Buffer>();
+  readonly files: Map<string, Buffer>;
   readonly root: string;
   readonly #handler: FakeHandler;
   #failOpens: number;
@@ -49,6 +51,7 @@ export class FakeTransport implements Transport {
     this.root = opts.root ?? "/fake";
     this.#handler = opts.handler ?? (() => Promise.resolve({ status: 0 }));
     this.#failOpens = opts.failOpens ?? 0;
+    this.files = opts.files ?? new Map<string, Buffer>();
     this.description = `fake ${this.root}`;
   }
 

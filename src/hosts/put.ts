@@ -2,7 +2,7 @@
  * Master → host file transfer: acknowledged chunks, so the agent's POSIX dd
  * never reads past a chunk, then the size and cksum CRC for the agent to check.
  */
-import { createReadStream } from "node:fs";
+import { createReadStream, readFileSync, statSync } from "node:fs";
 import { Cksum } from "../protocol/cksum.js";
 import {
   encodeChunkHeader,
@@ -32,9 +32,17 @@ export interface PutWire {
   chunk(id: number, header: string, bytes: Uint8Array): Promise<boolean>;
 }
 
+/** Files up to this size are read at once (bytes). */
+const SMALL_FILE = 1 << 20;
+
 async function* rechunk(source: PutSource, size: number): AsyncGenerator<Uint8Array> {
   if (source instanceof Uint8Array) {
     for (let i = 0; i < source.length; i += size) yield source.subarray(i, i + size);
+    return;
+  }
+  if ("file" in source && statSync(source.file).size <= SMALL_FILE) {
+    // A dependency package of a few KB: one read, not a stream and its buffer per file.
+    yield* rechunk(readFileSync(source.file), size);
     return;
   }
   const stream: AsyncIterable<Uint8Array> =

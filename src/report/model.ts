@@ -17,6 +17,15 @@ export interface FailedPackage {
   readonly logs: readonly { readonly stage: string; readonly file: string }[];
 }
 
+export interface BuiltPackage {
+  readonly pkgname: string;
+  readonly pkgpath: string;
+  readonly state: "built" | "up-to-date";
+  /** Where and how long it built in this build ("" and 0 when up to date). */
+  readonly host: string;
+  readonly seconds: number;
+}
+
 export interface HostStats {
   readonly host: string;
   readonly built: number;
@@ -53,6 +62,8 @@ export interface ReportModel {
     readonly culprit: string;
     readonly state: string;
   }[];
+  /** Packages built in this build or up to date from an earlier one, by name. */
+  readonly built: readonly BuiltPackage[];
   readonly skipped: readonly {
     readonly pkgname: string;
     readonly pkgpath: string;
@@ -101,13 +112,15 @@ export function reportModel(
   for (const r of rows)
     if (NOT_BUILT.has(r.state) && r.culprit !== null)
       breaks.set(r.culprit, (breaks.get(r.culprit) ?? 0) + 1);
+  // Only failed packages show their logs: no list for the thousands built.
   const logsOf = new Map<string, { stage: string; file: string }[]>();
+  for (const r of rows)
+    if (r.state === "failed" || r.state === "unresolved") logsOf.set(r.pkgname, []);
   for (const s of stages) {
     if (s.log === null) continue;
-    const list = logsOf.get(s.pkgname) ?? [];
-    list.push({ stage: s.stage, file: s.log });
-    logsOf.set(s.pkgname, list);
+    logsOf.get(s.pkgname)?.push({ stage: s.stage, file: s.log });
   }
+  const seconds = buildSeconds(stages);
   const failed = rows
     .filter((r) => r.state === "failed" || r.state === "unresolved")
     .map((r) => ({
@@ -142,6 +155,19 @@ export function reportModel(
         culprit: r.culprit ?? "",
         state: r.state,
       })),
+    built: rows.flatMap((r) =>
+      r.state === "built" || r.state === "up-to-date"
+        ? [
+            {
+              pkgname: r.pkgname,
+              pkgpath: r.pkgpath,
+              state: r.state,
+              host: r.state === "built" ? (r.host ?? "") : "",
+              seconds: r.state === "built" ? (seconds.get(r.pkgname) ?? 0) : 0,
+            },
+          ]
+        : [],
+    ),
     skipped: rows
       .filter((r) => r.state === "skipped")
       .map((r) => ({ pkgname: r.pkgname, pkgpath: r.pkgpath, state: r.state, reason: r.reason })),
@@ -151,10 +177,7 @@ export function reportModel(
     hosts: hostStats(rows, stages),
     timeline: timeline(rows, stages),
     // Without the graph a lone package would pass for a chain: say nothing instead.
-    critical:
-      depends.size === 0
-        ? { packages: [], seconds: 0 }
-        : criticalPath(buildSeconds(stages), depends),
+    critical: depends.size === 0 ? { packages: [], seconds: 0 } : criticalPath(seconds, depends),
     diff: diffWithPrevious(store, buildId, rows),
     scanErrors: store
       .events(buildId)
@@ -188,16 +211,19 @@ function buildSeconds(stages: readonly StageRow[]): Map<string, number> {
 }
 
 function timeline(rows: readonly PackageRow[], stages: readonly StageRow[]): TimelineRun[] {
+  // A run with no end yet (the build stopped) ends with its last stage on its host.
+  const open = new Map<string, string>();
+  for (const r of rows)
+    if (r.startedMs !== null && r.host !== null && r.finishedMs === null)
+      open.set(r.pkgname, r.host);
   const ends = new Map<string, number>();
   for (const s of stages)
-    ends.set(
-      `${s.pkgname}@${s.host}`,
-      Math.max(ends.get(`${s.pkgname}@${s.host}`) ?? 0, s.startedMs + s.wallMs),
-    );
+    if (open.get(s.pkgname) === s.host)
+      ends.set(s.pkgname, Math.max(ends.get(s.pkgname) ?? 0, s.startedMs + s.wallMs));
   const out: TimelineRun[] = [];
   for (const r of rows) {
     if (r.startedMs === null || r.host === null) continue;
-    const end = r.finishedMs ?? ends.get(`${r.pkgname}@${r.host}`) ?? r.startedMs;
+    const end = r.finishedMs ?? ends.get(r.pkgname) ?? r.startedMs;
     out.push({
       pkgname: r.pkgname,
       host: r.host,

@@ -120,53 +120,49 @@ export class Store implements BuildStore {
   }
 
   getMeta(key: string): string | undefined {
-    const row = this.db.prepare("SELECT value FROM meta WHERE key = ?").get(key) as
+    const row = this.#prepared("SELECT value FROM meta WHERE key = ?").get(key) as
       { value: string } | undefined;
     return row?.value;
   }
 
   setMeta(key: string, value: string): void {
-    this.db
-      .prepare(
-        "INSERT INTO meta (key, value) VALUES (?, ?) ON CONFLICT(key) DO UPDATE SET value = excluded.value",
-      )
-      .run(key, value);
+    this.#prepared(
+      "INSERT INTO meta (key, value) VALUES (?, ?) ON CONFLICT(key) DO UPDATE SET value = excluded.value",
+    ).run(key, value);
   }
 
   /** Starts a new build and returns its id. */
   startBuild(tree: string, treeId: string, nowMs: number): number {
-    const r = this.db
-      .prepare("INSERT INTO builds (started_ms, tree, tree_id, status) VALUES (?, ?, ?, 'running')")
-      .run(nowMs, tree, treeId);
+    const r = this.#prepared(
+      "INSERT INTO builds (started_ms, tree, tree_id, status) VALUES (?, ?, ?, 'running')",
+    ).run(nowMs, tree, treeId);
     return Number(r.lastInsertRowid);
   }
 
   finishBuild(id: number, nowMs: number, status: "done" | "stopped"): void {
-    this.db
-      .prepare("UPDATE builds SET finished_ms = ?, status = ? WHERE id = ?")
-      .run(nowMs, status, id);
+    this.#prepared("UPDATE builds SET finished_ms = ?, status = ? WHERE id = ?").run(
+      nowMs,
+      status,
+      id,
+    );
   }
 
   /** The newest build, or undefined. */
   lastBuild(): BuildRow | undefined {
-    return this.db
-      .prepare(
-        "SELECT id, started_ms AS startedMs, finished_ms AS finishedMs, tree, tree_id AS treeId, status FROM builds ORDER BY id DESC LIMIT 1",
-      )
-      .get() as BuildRow | undefined;
+    return this.#prepared(
+      "SELECT id, started_ms AS startedMs, finished_ms AS finishedMs, tree, tree_id AS treeId, status FROM builds ORDER BY id DESC LIMIT 1",
+    ).get() as BuildRow | undefined;
   }
 
   builds(): BuildRow[] {
-    return this.db
-      .prepare(
-        "SELECT id, started_ms AS startedMs, finished_ms AS finishedMs, tree, tree_id AS treeId, status FROM builds ORDER BY id",
-      )
-      .all() as BuildRow[];
+    return this.#prepared(
+      "SELECT id, started_ms AS startedMs, finished_ms AS finishedMs, tree, tree_id AS treeId, status FROM builds ORDER BY id",
+    ).all() as BuildRow[];
   }
 
   /** Records the plan of a build: one row per package. */
   insertPackages(buildId: number, rows: readonly PackageRow[]): void {
-    const ins = this.db.prepare(`INSERT OR REPLACE INTO packages
+    const ins = this.#prepared(`INSERT OR REPLACE INTO packages
       (build_id, pkgname, pkgpath, state, reason, culprit, failed_stage, host, started_ms, finished_ms, sha256, size, inputs, maintainer, dependents)
       VALUES (@buildId, @pkgname, @pkgpath, @state, @reason, @culprit, @failedStage, @host, @startedMs, @finishedMs, @sha256, @size, @inputs, @maintainer, @dependents)`);
     this.tx(() => {
@@ -175,9 +171,9 @@ export class Store implements BuildStore {
   }
 
   packages(buildId: number): PackageRow[] {
-    return this.db
-      .prepare(`SELECT ${PKG_COLUMNS} FROM packages WHERE build_id = ? ORDER BY pkgname`)
-      .all(buildId) as PackageRow[];
+    return this.#prepared(
+      `SELECT ${PKG_COLUMNS} FROM packages WHERE build_id = ? ORDER BY pkgname`,
+    ).all(buildId) as PackageRow[];
   }
 
   /** Updates a package's state and the columns given. */
@@ -198,11 +194,9 @@ export class Store implements BuildStore {
 
   /** After a master crash: packages that were building go back to pending. */
   requeueBuilding(buildId: number): number {
-    return this.db
-      .prepare(
-        "UPDATE packages SET state = 'pending', host = NULL, started_ms = NULL WHERE build_id = ? AND state = 'building'",
-      )
-      .run(buildId).changes;
+    return this.#prepared(
+      "UPDATE packages SET state = 'pending', host = NULL, started_ms = NULL WHERE build_id = ? AND state = 'building'",
+    ).run(buildId).changes;
   }
 
   recordStage(buildId: number, row: StageRow): void {
@@ -227,31 +221,27 @@ export class Store implements BuildStore {
       FROM stages WHERE build_id = ?${pkgname === undefined ? "" : " AND pkgname = ?"} ORDER BY started_ms`;
     return (
       pkgname === undefined
-        ? this.db.prepare(sql).all(buildId)
-        : this.db.prepare(sql).all(buildId, pkgname)
+        ? this.#prepared(sql).all(buildId)
+        : this.#prepared(sql).all(buildId, pkgname)
     ) as StageRow[];
   }
 
   /** Expected seconds per PKGPATH at speed 1.0: the newest successful build's total stage time on a host. */
   history(): Map<string, number> {
-    const rows = this.db
-      .prepare(
-        `SELECT pkgpath, SUM(wall_ms) AS ms FROM stages s
+    const rows = this.#prepared(
+      `SELECT pkgpath, SUM(wall_ms) AS ms FROM stages s
          WHERE status = 0 AND build_id = (SELECT MAX(build_id) FROM stages t WHERE t.pkgpath = s.pkgpath AND t.status = 0)
          GROUP BY pkgpath`,
-      )
-      .all() as { pkgpath: string; ms: number }[];
+    ).all() as { pkgpath: string; ms: number }[];
     return new Map(rows.map((r) => [r.pkgpath, r.ms / 1000]));
   }
 
   /** Outcomes of one PKGPATH across builds, newest first. */
   pathHistory(pkgpath: string): (PackageRow & { buildId: number; buildStartedMs: number })[] {
-    return this.db
-      .prepare(
-        `SELECT p.build_id AS buildId, b.started_ms AS buildStartedMs, ${pkgColumns("p")}
+    return this.#prepared(
+      `SELECT p.build_id AS buildId, b.started_ms AS buildStartedMs, ${pkgColumns("p")}
          FROM packages p JOIN builds b ON b.id = p.build_id WHERE p.pkgpath = ? ORDER BY p.build_id DESC, p.pkgname`,
-      )
-      .all(pkgpath) as (PackageRow & { buildId: number; buildStartedMs: number })[];
+    ).all(pkgpath) as (PackageRow & { buildId: number; buildStartedMs: number })[];
   }
 
   appendEvent(buildId: number | null, timeMs: number, type: string, data: unknown): number {
@@ -262,30 +252,29 @@ export class Store implements BuildStore {
   }
 
   events(buildId: number, afterSeq = 0): EventRow[] {
-    return this.db
-      .prepare(
-        "SELECT seq, time_ms AS timeMs, type, data FROM events WHERE build_id = ? AND seq > ? ORDER BY seq",
-      )
-      .all(buildId, afterSeq) as EventRow[];
+    return this.#prepared(
+      "SELECT seq, time_ms AS timeMs, type, data FROM events WHERE build_id = ? AND seq > ? ORDER BY seq",
+    ).all(buildId, afterSeq) as EventRow[];
   }
 
   /** Cached scan output of a PKGPATH, if its SCAN_DEPENDS digest is unchanged. */
   cachedScan(pkgpath: string, digest: string): Buffer | undefined {
-    const row = this.db
-      .prepare("SELECT records FROM scans WHERE pkgpath = ? AND digest = ?")
-      .get(pkgpath, digest) as { records: Buffer } | undefined;
+    const row = this.#prepared("SELECT records FROM scans WHERE pkgpath = ? AND digest = ?").get(
+      pkgpath,
+      digest,
+    ) as { records: Buffer } | undefined;
     return row?.records;
   }
 
   /** The digest of the sources of a PKGPATH's last scan. */
   scanDigest(pkgpath: string): string | undefined {
-    const row = this.db.prepare("SELECT digest FROM scans WHERE pkgpath = ?").get(pkgpath) as
+    const row = this.#prepared("SELECT digest FROM scans WHERE pkgpath = ?").get(pkgpath) as
       { digest: string } | undefined;
     return row?.digest;
   }
 
   allScans(): { pkgpath: string; digest: string; records: Buffer }[] {
-    return this.db.prepare("SELECT pkgpath, digest, records FROM scans").all() as {
+    return this.#prepared("SELECT pkgpath, digest, records FROM scans").all() as {
       pkgpath: string;
       digest: string;
       records: Buffer;
@@ -298,27 +287,35 @@ export class Store implements BuildStore {
    */
   putScan(pkgpath: string, digest: string, records: Buffer, distfiles: string | null = null): void {
     this.tx(() => {
-      this.db
-        .prepare(
-          "INSERT INTO scans (pkgpath, digest, records) VALUES (?, ?, ?) ON CONFLICT(pkgpath) DO UPDATE SET digest = excluded.digest, records = excluded.records",
-        )
-        .run(pkgpath, digest, records);
+      this.#prepared(
+        "INSERT INTO scans (pkgpath, digest, records) VALUES (?, ?, ?) ON CONFLICT(pkgpath) DO UPDATE SET digest = excluded.digest, records = excluded.records",
+      ).run(pkgpath, digest, records);
       if (distfiles !== null)
-        this.db
-          .prepare(
-            "INSERT INTO scan_distfiles (pkgpath, digest, query) VALUES (?, ?, ?) ON CONFLICT(pkgpath) DO UPDATE SET digest = excluded.digest, query = excluded.query",
-          )
-          .run(pkgpath, digest, distfiles);
+        this.#prepared(
+          "INSERT INTO scan_distfiles (pkgpath, digest, query) VALUES (?, ?, ?) ON CONFLICT(pkgpath) DO UPDATE SET digest = excluded.digest, query = excluded.query",
+        ).run(pkgpath, digest, distfiles);
     });
   }
 
   /** PKGPATH → the distfile query a scan of that digest answered (scans made with distfiles: master). */
   allScanDistfiles(): Map<string, { digest: string; query: string }> {
-    const rows = this.db.prepare("SELECT pkgpath, digest, query FROM scan_distfiles").all() as {
+    const rows = this.#prepared("SELECT pkgpath, digest, query FROM scan_distfiles").all() as {
       pkgpath: string;
       digest: string;
       query: string;
     }[];
     return new Map(rows.map((r) => [r.pkgpath, { digest: r.digest, query: r.query }]));
+  }
+
+  // --- dashboard reads ---
+
+  /**
+   * At most `limit` of a build's events after `afterSeq`, in order: the
+   * dashboard folds a long build a page at a time, never all at once.
+   */
+  eventsPage(buildId: number, afterSeq: number, limit: number): EventRow[] {
+    return this.#prepared(
+      "SELECT seq, time_ms AS timeMs, type, data FROM events WHERE seq > ? AND build_id = ? ORDER BY seq LIMIT ?",
+    ).all(afterSeq, buildId, limit) as EventRow[];
   }
 }

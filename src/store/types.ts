@@ -100,6 +100,8 @@ export interface BuildStore {
   appendEvent(buildId: number | null, timeMs: number, type: string, data: unknown): number;
   /** A build's events after `afterSeq`, in order. */
   events(buildId: number, afterSeq?: number): EventRow[];
+  /** At most `limit` of a build's events after `afterSeq`, in order (the dashboard reads a long build a page at a time). */
+  eventsPage(buildId: number, afterSeq: number, limit: number): EventRow[];
 
   /** Cached scan output of a PKGPATH, if its SCAN_DEPENDS digest is unchanged. */
   cachedScan(pkgpath: string, digest: string): Buffer | undefined;

@@ -17,7 +17,9 @@ import {
   type ServerOptions,
 } from "../../src/dashboard/server.js";
 import { parseSse, type ParsedMessage } from "../../src/dashboard/sse.js";
-import type { StateView, RunView } from "../../src/dashboard/state.js";
+import type { Page } from "../../src/dashboard/settled.js";
+import { MAX_RUNS, type RunView } from "../../src/dashboard/timeline.js";
+import { LIST_PAGE, type StateView } from "../../src/dashboard/view.js";
 import { EventBus, type BuildEvent } from "../../src/events/types.js";
 import { ok } from "../../src/protocol/result.js";
 import { Store } from "../../src/store/store.js";
@@ -203,7 +205,7 @@ describe("dashboard server", () => {
     const first = await es.waitFor((m) => m.event === "snapshot");
     assert.equal((JSON.parse(first.data) as Envelope).state.build, null);
     emitBuild(bus, buildId);
-    const snap = await es.waitFor((m) => m.event === "snapshot" && m.data.includes("evil"));
+    const snap = await es.waitFor((m) => m.event === "snapshot" && m.data.includes("onerror"));
     const env = JSON.parse(snap.data) as Envelope;
     // The name travels as JSON data; the page puts it in the DOM as text.
     assert.equal(env.state.hosts[0]?.running[0]?.pkgname, EVIL);
@@ -221,7 +223,7 @@ describe("dashboard server", () => {
     });
     const upd = await es.waitFor((m) => m.event === "update" && m.data.includes("failed"));
     const u = JSON.parse(upd.data) as Envelope;
-    assert.equal(u.state.failures[0]?.reason, "<b>bad</b>");
+    assert.equal(u.state.failures?.[0]?.reason, "<b>bad</b>");
     assert.deepEqual(
       u.runs.map((r) => [r.id, r.result]),
       [[0, "failed"]],
@@ -339,9 +341,72 @@ describe("dashboard server", () => {
     assert.deepEqual(retried, ["x-1.0"]);
   });
 
+  it("pages the settled packages, newest first, and sends pages bounded snapshots", async () => {
+    const { store, bus, buildId } = setup();
+    const hub = new BusHub(bus, () => store);
+    const s = await serve({ hub });
+    const locked = await serve({ hub, policy: { token: TOKEN, requireToken: true } });
+    emitBuild(bus, buildId);
+    for (let i = 0; i < 1200; i++) {
+      const pkgname = `p${i}-1.0`;
+      bus.emit({ type: "package-start", pkgname, pkgpath: `cat/p${i}`, host: `h${i % 7}` });
+      bus.emit({
+        type: "package-end",
+        pkgname,
+        pkgpath: `cat/p${i}`,
+        host: `h${i % 7}`,
+        result: i % 10 === 0 ? "failed" : "built",
+        stage: "build",
+        reason: `reason ${i}`,
+        wallMs: 1,
+      });
+    }
+    const page = async (query: string): Promise<Reply & { json: Page }> => {
+      const r = await http(s.port, `/api/packages${query}`);
+      return { ...r, json: JSON.parse(r.body) as Page };
+    };
+    const failed = await page("?state=failed&offset=50&limit=50");
+    assert.equal(failed.status, 200);
+    assert.match(String(failed.headers["content-type"]), /^application\/json/);
+    assert.equal(failed.json.total, 120);
+    assert.equal(failed.json.items.length, 50);
+    assert.deepEqual(
+      failed.json.items.slice(0, 1).map((v) => [v.pkgname, v.reason]),
+      [["p690-1.0", "reason 690"]],
+    );
+    const all = await page("");
+    assert.equal(all.json.total, 1200);
+    assert.deepEqual(
+      all.json.items.slice(0, 2).map((v) => [v.pkgname, v.result]),
+      [
+        ["p1199-1.0", "built"],
+        ["p1198-1.0", "built"],
+      ],
+    );
+    const found = await page("?q=p119&limit=500");
+    assert.equal(found.json.total, 11);
+    for (const bad of ["?state=running", "?offset=-5", "?limit=x"])
+      assert.equal((await http(s.port, `/api/packages${bad}`)).status, 400, bad);
+    assert.equal((await http(locked.port, "/api/packages")).status, 401);
+    assert.equal(
+      (await http(locked.port, `/api/packages?token=${TOKEN}&state=failed`)).status,
+      200,
+    );
+    // The snapshot holds a page of each list and the timeline's newest runs, not all 1,200.
+    const env = JSON.parse((await http(s.port, "/api/state")).body) as Envelope & {
+      runsTotal: number;
+    };
+    assert.equal(env.state.failures?.length, LIST_PAGE);
+    assert.equal(env.state.recent?.length, LIST_PAGE);
+    assert.equal(env.state.counts.built, 1080);
+    assert.equal(env.runsTotal, 1201);
+    assert.equal(env.runs.length, MAX_RUNS + 1, "the closed runs kept and the one still running");
+  });
+
   it("herd serve's hub replays the store, follows it, and switches to a newer build", () => {
     const { dir, store } = setup();
     const b = store.lastBuild()!.id;
+    // Each write committed at once (an autocommit): herd serve reads another connection.
     const put = (id: number, t: number, e: BuildEvent): void => {
       store.appendEvent(id, t, e.type, e);
     };
@@ -350,7 +415,9 @@ describe("dashboard server", () => {
     put(b, 12, { type: "progress", done: 0, total: 2, running: 1, etaSeconds: 9 });
     const hub = new StoreHub(new Store(join(dir, "herd.db")), join(dir, "herd.lock"), 0);
     const changes: string[] = [];
-    hub.subscribe((c) => changes.push(c.kind === "reset" ? "reset" : `runs ${c.ids.join(",")}`));
+    hub.subscribe((c) =>
+      changes.push(c.kind === "reset" ? "reset" : `runs ${[...c.delta.runs].join(",")}`),
+    );
     assert.equal(hub.state().build?.id, b);
     assert.equal(hub.state().progress?.etaSeconds, 9);
     assert.equal(hub.live(), false, "no master holds the lock");
@@ -374,7 +441,7 @@ describe("dashboard server", () => {
     hub.poll();
     assert.deepEqual(changes, ["runs 0", "reset"]);
     assert.equal(hub.state().build?.id, b2);
-    assert.equal(hub.state().runs.length, 0);
+    assert.equal(hub.state().timeline.runs.size, 0);
     hub.close();
   });
 });

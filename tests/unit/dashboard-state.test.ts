@@ -2,19 +2,16 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 import type { BuildEvent } from "../../src/events/types.js";
-import {
-  applyEvent,
-  emptyState,
-  MAX_FAILURES,
-  stateView,
-  tally,
-  type DashState,
-} from "../../src/dashboard/state.js";
+import { applyEvent, emptyState, type DashState } from "../../src/dashboard/state.js";
+import type { RunView } from "../../src/dashboard/timeline.js";
+import { LIST_PAGE, stateView, tally } from "../../src/dashboard/view.js";
 
 const TARGETS = ["Init", "Depends", "build", "Package"];
 
 function fold(events: readonly BuildEvent[], s: DashState = emptyState()): DashState {
-  events.forEach((e, i) => applyEvent(s, e, 1000 + i * 100));
+  events.forEach((e, i) => {
+    applyEvent(s, e, 1000 + i * 100);
+  });
   return s;
 }
 
@@ -26,6 +23,10 @@ const START: BuildEvent = {
   resumed: false,
   targets: TARGETS,
 };
+
+function runs(s: DashState): RunView[] {
+  return [...s.timeline.runs.values()];
+}
 
 function start(pkgname: string, host: string): BuildEvent {
   return { type: "package-start", pkgname, pkgpath: `cat/${pkgname}`, host };
@@ -57,7 +58,7 @@ describe("dashboard state", () => {
     assert.equal(running.pkgname, "a-1");
     assert.equal(running.stage, "Depends", "the stage after the last finished");
     assert.equal(running.lastStage, "Init");
-    assert.deepEqual(s.runs, [
+    assert.deepEqual(runs(s), [
       { id: 0, pkgname: "a-1", host: "h1", start: 1400, end: null, result: "running" },
     ]);
     applyEvent(s, stage("a-1", "h1", "Package"), 2000);
@@ -86,16 +87,27 @@ describe("dashboard state", () => {
     assert.equal(s.counts.failed, 1);
     assert.equal(s.counts.indirect, 1);
     assert.equal(s.hosts.get("h1")?.running.length, 0);
-    assert.deepEqual(s.failures[0], {
+    assert.deepEqual(stateView(s).failures?.[0], {
+      n: 1,
       pkgname: "bad-1",
       pkgpath: "cat/bad",
+      result: "failed",
       host: "h1",
       stage: "build",
       reason: "build failed (exit 1): <oops>",
+      culprit: "",
       timeMs: 1500,
+      wallMs: 40,
       logs: ["Init", "Depends", "build"],
     });
-    const run = s.runs[0]!;
+    assert.deepEqual(
+      s.settled.all.map((v) => [v.n, v.pkgname, v.result, v.culprit]),
+      [
+        [1, "bad-1", "failed", ""],
+        [2, "user-1", "indirect-failed", "bad-1"],
+      ],
+    );
+    const run = runs(s)[0]!;
     assert.equal(run.result, "failed");
     assert.equal(run.end, 1500);
   });
@@ -125,7 +137,7 @@ describe("dashboard state", () => {
       },
     ]);
     assert.deepEqual(
-      s.runs.map((r) => [r.pkgname, r.host, r.result]),
+      runs(s).map((r) => [r.pkgname, r.host, r.result]),
       [
         ["p-1", "slow", "cancelled"],
         ["p-1", "fast", "built"],
@@ -138,12 +150,12 @@ describe("dashboard state", () => {
     assert.deepEqual(s.counts, { built: 1, failed: 0, indirect: 0, lost: 1 });
   });
 
-  it("keeps at most MAX_FAILURES failures and reports the phase, scan, plan and progress", () => {
+  it("keeps every failure, shows the newest LIST_PAGE, and reports the phase, scan, plan and progress", () => {
     const s = fold([START, { type: "phase", phase: "scan" }]);
     applyEvent(s, { type: "scan-progress", done: 3, total: 9, failed: 0 }, 1);
     assert.equal(s.phase, "scan");
     assert.deepEqual(s.scan, { done: 3, total: 9, failed: 0 });
-    for (let i = 0; i < MAX_FAILURES + 5; i++)
+    for (let i = 0; i < LIST_PAGE + 5; i++)
       applyEvent(
         s,
         {
@@ -156,9 +168,11 @@ describe("dashboard state", () => {
         },
         i,
       );
-    assert.equal(s.failures.length, MAX_FAILURES);
-    assert.equal(s.failures[0]?.pkgname, `f-${MAX_FAILURES + 4}`);
-    assert.equal(s.counts.failed, MAX_FAILURES + 5);
+    const v = stateView(s);
+    assert.equal(v.failures?.length, LIST_PAGE);
+    assert.equal(v.failures[0]?.pkgname, `f-${LIST_PAGE + 4}`);
+    assert.equal(s.settled.byResult.failed.length, LIST_PAGE + 5);
+    assert.equal(s.counts.failed, LIST_PAGE + 5);
     applyEvent(s, { type: "progress", done: 4, total: 10, running: 2, etaSeconds: 30 }, 77);
     assert.deepEqual(s.progress, {
       done: 4,
@@ -175,7 +189,7 @@ describe("dashboard state", () => {
     applyEvent(s, { ...START, resumed: true }, 5000);
     assert.equal(s.build?.resumed, true);
     assert.equal(s.hosts.size, 0);
-    assert.equal(s.runs[0]?.result, "lost");
+    assert.equal(runs(s)[0]?.result, "lost");
     applyEvent(s, start("b-1", "h1"), 5100);
     applyEvent(
       s,
@@ -184,7 +198,7 @@ describe("dashboard state", () => {
     );
     assert.equal(s.phase, "finished");
     assert.deepEqual(s.finished, { timeMs: 6000, counts: { built: 1 } });
-    assert.equal(s.runs[1]?.result, "cancelled");
+    assert.equal(runs(s)[1]?.result, "cancelled");
     assert.equal(s.hosts.get("h1")?.running.length, 0);
   });
 

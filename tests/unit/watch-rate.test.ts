@@ -22,7 +22,8 @@ function fakeConn(
     info: { root: "/r", pid: 1 },
     run: async () => {
       n++;
-      await new Promise((r) => setTimeout(r, ms));
+      // A fast host answers at once: a timer of 1 ms on a loaded machine can take tens of ms, 50 times over.
+      if (ms > 0) await new Promise((r) => setTimeout(r, ms));
       const output = Buffer.from(out(n));
       return { ok: true, value: { status: 0, output, hostSeconds: null } };
     },
@@ -37,7 +38,7 @@ describe("watching a stage on a slow host", () => {
   it("the live log looks every `liveLog` seconds on a fast host, far less often on a slow one", async () => {
     const dir = mkdtempSync(join(tmpdir(), "herd-watch-"));
     try {
-      const fast = fakeConn(1, () => "");
+      const fast = fakeConn(0, () => "");
       const slow = fakeConn(30, () => "x");
       const a = followOutput(fast.conn, task, join(dir, "a.log"), 0.2);
       const b = followOutput(slow.conn, task, join(dir, "b.log"), 0.2);
@@ -56,7 +57,7 @@ describe("watching a stage on a slow host", () => {
   it("the watchdog, too", async () => {
     // A watchdog of 1 s looks every 250 ms on a fast host; the output grows, so it never fires.
     const grows = (n: number): string => `${n} out\n`;
-    const fast = fakeConn(1, grows);
+    const fast = fakeConn(0, grows);
     const slow = fakeConn(30, grows);
     const a = watchOutput(fast.conn, task, 1);
     const b = watchOutput(slow.conn, task, 1);

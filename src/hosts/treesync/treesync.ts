@@ -139,6 +139,27 @@ function saveManifest(dir: string, id: string, m: TreeManifest): void {
   }
 }
 
+/**
+ * Lists the tree once per id, however many hosts find their copy current at
+ * once: a hundred hosts dialling in together each walked the whole tree.
+ */
+const remembering = new Map<string, Promise<void>>();
+function rememberManifest(dir: string, id: string, tree: string): Promise<void> {
+  const key = `${dir}\0${id}`;
+  let p = remembering.get(key);
+  if (p === undefined) {
+    p = masterManifest(tree, FILTER).then(
+      (m) => {
+        saveManifest(dir, id, m);
+      },
+      () => undefined,
+    );
+    remembering.set(key, p);
+    void p.then(() => remembering.delete(key));
+  }
+  return p;
+}
+
 const FILTER: TreeFilter = {
   excludeNames: SYNC_EXCLUDE_NAMES,
   excludeTop: SYNC_EXCLUDE_TOP,
@@ -239,7 +260,7 @@ export async function syncTree(
   if (theirs.ok && theirs.value.toString().trim() === opts.id) {
     // Remember this tree's listing for when it changes (once per id; the master's CRCs are memoized).
     if (opts.manifests !== undefined && !existsSync(join(opts.manifests, opts.id)))
-      saveManifest(opts.manifests, opts.id, await masterManifest(opts.tree, FILTER));
+      await rememberManifest(opts.manifests, opts.id, opts.tree);
     return ok({ skipped: true, method: "none", bytes: 0, received: 0, files: 0, removed: 0 });
   }
   if (!theirs.ok && theirs.error.reason !== "rejected") return err(theirs.error.message);
