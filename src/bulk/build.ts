@@ -125,169 +125,182 @@ async function build(req: BuildRequest, wd: Workdir): Promise<BuildSummary> {
         : undefined;
     const early =
       distCache === undefined ? undefined : new ScanFetcher(distCache, req.config.fetchJobs);
-    emit({ type: "phase", phase: "scan" });
-    const scanned = await req.scan(
-      wd,
-      early === undefined
-        ? undefined
-        : (_pkgpath, query, recs) => {
-            // Its own scan says it can be built: fetch now, before the plan is known.
-            if (
-              recs.some(
-                (r) =>
-                  (r.get("PKG_SKIP_REASON") ?? "") === "" &&
-                  (r.get("PKG_FAIL_REASON") ?? "") === "",
-              )
-            ) {
-              const e = prefetchEntry(query, req.tree);
-              if (e !== null) early.add(e);
-            }
-          },
-    );
-    early?.stop();
-    const records = scanned.records;
-    checkPersisted();
-    emit({ type: "phase", phase: "resolve" });
-    const res = resolveRecords(records);
-    if (res.errors.length > 0) {
-      const e = res.errors[0]!;
-      throw new UserError(
-        "resolve",
-        `scan of ${records[e.pkg]?.get("PKG_LOCATION") ?? "?"}: ${e.message}`,
-        e.hint,
+    // Scan, resolve and plan in a function of their own: the records (a full tree's scan is
+    // 160 MB) and the resolution die with it instead of living in this frame through the build.
+    const prep = await (async () => {
+      emit({ type: "phase", phase: "scan" });
+      const scanned = await req.scan(
+        wd,
+        early === undefined
+          ? undefined
+          : (_pkgpath, query, recs) => {
+              // Its own scan says it can be built: fetch now, before the plan is known.
+              if (
+                recs.some(
+                  (r) =>
+                    (r.get("PKG_SKIP_REASON") ?? "") === "" &&
+                    (r.get("PKG_FAIL_REASON") ?? "") === "",
+                )
+              ) {
+                const e = prefetchEntry(query, req.tree);
+                if (e !== null) early.add(e);
+              }
+            },
       );
-    }
-    for (const u of res.unresolved)
-      emit({
-        type: "warning",
-        message: `No match found for dependency ${u.pattern} of package ${records[u.pkg]!.pkgname}`,
-      });
-    await writeChunks(join(buildDir, "presolve"), printResolution(res));
-
-    emit({ type: "phase", phase: "plan" });
-    // A build stopped before its plan was stored (during the scan) plans afresh when resumed.
-    const ownRows = resumed ? store.packages(buildId) : [];
-    const planned = ownRows.length > 0;
-    const previous = planned
-      ? previousOf(ownRows, wd.paths.all, buildId)
-      : previousBuild(wd, buildId);
-    const plan = planBuild(res, {
-      previous,
-      excluded: new Set(req.config.excluded),
-      sourceDigest: (pkgpath) => store.scanDigest(pkgpath) ?? "",
-    });
-    emit({ type: "plan", counts: plan.counts, packages: plan.packages.length });
-
-    const rows = new Map(ownRows.map((r) => [r.pkgname, r]));
-    const inRepo = (name: string): boolean => existsSync(join(wd.paths.all, `${name}.tgz`));
-    // Recorded built, but the master was killed before the file went in: built again.
-    const missing = new Set(
-      ownRows.filter((r) => r.state === "built" && !inRepo(r.pkgname)).map((r) => r.pkgname),
-    );
-    // Every state change of a package from here on is an event, which the writer moves
-    // through the package's machine (src/core/pkgstate.ts) as it records it.
-    writer.track(
-      planned
-        ? ownRows.map((r): [string, PackageState] => [
-            r.pkgname,
-            r.state === "building" || missing.has(r.pkgname) ? "pending" : r.state,
-          ])
-        : plan.packages.map((p): [string, PackageState] => [p.pkgname, initialState(p.state)]),
-    );
-    // The rows written directly come after what the stream told so far.
-    checkPersisted();
-    if (planned) {
-      const back = store.requeueBuilding(buildId);
-      if (back > 0)
+      early?.stop();
+      const records = scanned.records;
+      checkPersisted();
+      emit({ type: "phase", phase: "resolve" });
+      const res = resolveRecords(records);
+      if (res.errors.length > 0) {
+        const e = res.errors[0]!;
+        throw new UserError(
+          "resolve",
+          `scan of ${records[e.pkg]?.get("PKG_LOCATION") ?? "?"}: ${e.message}`,
+          e.hint,
+        );
+      }
+      for (const u of res.unresolved)
         emit({
           type: "warning",
-          message: `resuming build ${buildId}: ${back} packages that were building start over`,
+          message: `No match found for dependency ${u.pattern} of package ${records[u.pkg]!.pkgname}`,
         });
-      for (const name of missing)
-        store.setPackage(buildId, name, {
-          state: "pending",
-          host: null,
-          startedMs: null,
-          finishedMs: null,
-          sha256: null,
-          size: null,
-        });
-      if (missing.size > 0)
-        emit({
-          type: "warning",
-          message: `resuming build ${buildId}: ${missing.size} packages recorded built have no file in the repository and are built again`,
-        });
-    } else {
-      store.insertPackages(
-        buildId,
-        plan.packages.map((p) => newRow(p)),
-      );
-    }
+      await writeChunks(join(buildDir, "presolve"), printResolution(res));
 
-    // What remains to build: planned "build", minus what a resumed build already settled.
-    const settled = (name: string): boolean => {
-      const r = rows.get(name);
-      if (r === undefined) return false;
-      if (r.state === "built") return !missing.has(name);
-      return r.state === "failed" || r.state === "indirect-failed";
-    };
-    // What the plan's "build" packages become: carried-over failures block their dependents.
-    const carry = carryFailures({
-      order: plan.toBuild,
-      depends: res.depends,
-      earlier: (i) => {
-        const r = rows.get(plan.packages[i]!.pkgname);
-        return r === undefined ? undefined : { state: r.state, culprit: r.culprit };
-      },
-      makeArgs: (i) => multiVersionArgs(records[i]!.get("MULTI_VERSION")),
-      name: (i) => plan.packages[i]!.pkgname,
-    });
-    for (const [i, culprit] of carry.blocked)
-      emit({ type: "indirect-failed", pkgname: plan.packages[i]!.pkgname, culprit });
-    for (const i of carry.refused) {
-      // Never passed to make: this package fails, the build goes on.
-      const p = plan.packages[i]!;
-      const reason = `unsafe MULTI_VERSION "${records[i]!.get("MULTI_VERSION") ?? ""}" (it holds VAR=value words only); nothing of it was run`;
-      emit({ type: "warning", message: `${p.pkgname}: ${reason}` });
-      emit({
-        type: "package-end",
-        pkgname: p.pkgname,
-        pkgpath: p.pkgpath,
-        host: "master",
-        result: "failed",
-        stage: "MULTI_VERSION",
-        reason,
-        wallMs: 0,
-        refused: true,
+      emit({ type: "phase", phase: "plan" });
+      // A build stopped before its plan was stored (during the scan) plans afresh when resumed.
+      const ownRows = resumed ? store.packages(buildId) : [];
+      const planned = ownRows.length > 0;
+      const previous = planned
+        ? previousOf(ownRows, wd.paths.all, buildId)
+        : previousBuild(wd, buildId);
+      const plan = planBuild(res, {
+        previous,
+        excluded: new Set(req.config.excluded),
+        sourceDigest: (pkgpath) => store.scanDigest(pkgpath) ?? "",
       });
-    }
-    const toBuild = carry.build
-      .filter(([i]) => !settled(plan.packages[i]!.pkgname))
-      .map(([i]) => i);
-    const makeArgsOf = new Map(carry.build);
-    const loopIndex = new Map(toBuild.map((i, k) => [i, k]));
-    const history = store.history();
-    const installs = installOrder(res);
-    const loopPackages: LoopPackage[] = toBuild.map((i) => {
-      const rec = records[i]!;
-      const pkgpath = rec.get("PKG_LOCATION") ?? "";
-      const makeArgs = makeArgsOf.get(i) ?? [];
-      const weight = Number(rec.get("PBULK_WEIGHT"));
-      return {
-        pkgname: rec.pkgname,
-        pkgpath,
-        makeArgs,
-        installs: installs[i]!.map((d) => records[d]!.pkgname),
-        // Dependencies built earlier (or up to date) are not in the list: they are done.
-        deps: res.depends[i]!.map((d) => loopIndex.get(d)).filter(
-          (d): d is number => d !== undefined,
-        ),
-        expectedSeconds: history.get(pkgpath),
-        weight: Number.isFinite(weight) && weight > 0 ? weight : undefined,
+      emit({ type: "plan", counts: plan.counts, packages: plan.packages.length });
+
+      const rows = new Map(ownRows.map((r) => [r.pkgname, r]));
+      const inRepo = (name: string): boolean => existsSync(join(wd.paths.all, `${name}.tgz`));
+      // Recorded built, but the master was killed before the file went in: built again.
+      const missing = new Set(
+        ownRows.filter((r) => r.state === "built" && !inRepo(r.pkgname)).map((r) => r.pkgname),
+      );
+      // Every state change of a package from here on is an event, which the writer moves
+      // through the package's machine (src/core/pkgstate.ts) as it records it.
+      writer.track(
+        planned
+          ? ownRows.map((r): [string, PackageState] => [
+              r.pkgname,
+              r.state === "building" || missing.has(r.pkgname) ? "pending" : r.state,
+            ])
+          : plan.packages.map((p): [string, PackageState] => [p.pkgname, initialState(p.state)]),
+      );
+      // The rows written directly come after what the stream told so far.
+      checkPersisted();
+      if (planned) {
+        const back = store.requeueBuilding(buildId);
+        if (back > 0)
+          emit({
+            type: "warning",
+            message: `resuming build ${buildId}: ${back} packages that were building start over`,
+          });
+        for (const name of missing)
+          store.setPackage(buildId, name, {
+            state: "pending",
+            host: null,
+            startedMs: null,
+            finishedMs: null,
+            sha256: null,
+            size: null,
+          });
+        if (missing.size > 0)
+          emit({
+            type: "warning",
+            message: `resuming build ${buildId}: ${missing.size} packages recorded built have no file in the repository and are built again`,
+          });
+      } else {
+        store.insertPackages(
+          buildId,
+          plan.packages.map((p) => newRow(p)),
+        );
+      }
+
+      // What remains to build: planned "build", minus what a resumed build already settled.
+      const settled = (name: string): boolean => {
+        const r = rows.get(name);
+        if (r === undefined) return false;
+        if (r.state === "built") return !missing.has(name);
+        return r.state === "failed" || r.state === "indirect-failed";
       };
-    });
+      // What the plan's "build" packages become: carried-over failures block their dependents.
+      const carry = carryFailures({
+        order: plan.toBuild,
+        depends: res.depends,
+        earlier: (i) => {
+          const r = rows.get(plan.packages[i]!.pkgname);
+          return r === undefined ? undefined : { state: r.state, culprit: r.culprit };
+        },
+        makeArgs: (i) => multiVersionArgs(records[i]!.get("MULTI_VERSION")),
+        name: (i) => plan.packages[i]!.pkgname,
+      });
+      for (const [i, culprit] of carry.blocked)
+        emit({ type: "indirect-failed", pkgname: plan.packages[i]!.pkgname, culprit });
+      for (const i of carry.refused) {
+        // Never passed to make: this package fails, the build goes on.
+        const p = plan.packages[i]!;
+        const reason = `unsafe MULTI_VERSION "${records[i]!.get("MULTI_VERSION") ?? ""}" (it holds VAR=value words only); nothing of it was run`;
+        emit({ type: "warning", message: `${p.pkgname}: ${reason}` });
+        emit({
+          type: "package-end",
+          pkgname: p.pkgname,
+          pkgpath: p.pkgpath,
+          host: "master",
+          result: "failed",
+          stage: "MULTI_VERSION",
+          reason,
+          wallMs: 0,
+          refused: true,
+        });
+      }
+      const toBuild = carry.build
+        .filter(([i]) => !settled(plan.packages[i]!.pkgname))
+        .map(([i]) => i);
+      const makeArgsOf = new Map(carry.build);
+      const loopIndex = new Map(toBuild.map((i, k) => [i, k]));
+      const history = store.history();
+      const installs = installOrder(res);
+      const loopPackages: LoopPackage[] = toBuild.map((i) => {
+        const rec = records[i]!;
+        const pkgpath = rec.get("PKG_LOCATION") ?? "";
+        const makeArgs = makeArgsOf.get(i) ?? [];
+        const weight = Number(rec.get("PBULK_WEIGHT"));
+        return {
+          pkgname: rec.pkgname,
+          pkgpath,
+          makeArgs,
+          installs: installs[i]!.map((d) => records[d]!.pkgname),
+          // Dependencies built earlier (or up to date) are not in the list: they are done.
+          deps: res.depends[i]!.map((d) => loopIndex.get(d)).filter(
+            (d): d is number => d !== undefined,
+          ),
+          expectedSeconds: history.get(pkgpath),
+          weight: Number.isFinite(weight) && weight > 0 ? weight : undefined,
+        };
+      });
 
-    const upToDate = plan.counts["up-to-date"];
+      return {
+        loopPackages,
+        upToDate: plan.counts["up-to-date"],
+        prefetch:
+          distCache === undefined
+            ? undefined
+            : prefetchList(loopPackages, scanned.distfiles, req.tree),
+        restricted: req.config.publish === undefined ? new Set<string>() : restrictedFiles(records),
+      };
+    })();
+    const { loopPackages, upToDate } = prep;
     emit({
       type: "phase",
       phase: "build",
@@ -299,11 +312,11 @@ async function build(req: BuildRequest, wd: Workdir): Promise<BuildSummary> {
     const t0 = performance.now();
     const result = await buildLoop({
       pool: req.pool,
-      ...(distCache === undefined
+      ...(distCache === undefined || prep.prefetch === undefined
         ? {}
         : {
             distCache,
-            prefetch: prefetchList(loopPackages, scanned.distfiles, req.tree),
+            prefetch: prep.prefetch,
             prefetchWorkers: 2 * req.config.fetchJobs,
           }),
       packages: loopPackages,
@@ -333,7 +346,7 @@ async function build(req: BuildRequest, wd: Workdir): Promise<BuildSummary> {
       const pub = await publish({
         destination: req.config.publish.destination,
         retries: req.config.publish.retries,
-        exclude: restrictedFiles(records),
+        exclude: prep.restricted,
         packagesDir: wd.paths.packages,
         reportDir: wd.paths.report,
         scratch: buildDir,

@@ -48,28 +48,45 @@ export class ScanRecord {
     return rec;
   }
 
-  /** Every line of the record in order, split at the first `=`. */
+  /**
+   * Every line of the record in order, split at the first `=`. Derived anew
+   * on each call (but for records built from fields): a full tree's 29,000
+   * records kept as strings as well as bytes held some 200 MB in the master.
+   */
   get fields(): readonly Field[] {
-    if (this.parsed === undefined) {
-      const text = this.raw.toString("latin1", 0, this.raw.length);
-      const out: Field[] = [];
-      let pos = 0;
-      while (pos < text.length) {
-        const nl = text.indexOf("\n", pos);
-        const eq = text.indexOf("=", pos);
-        out.push([text.slice(pos, eq), text.slice(eq + 1, nl)]);
-        pos = nl + 1;
-      }
-      this.parsed = out;
+    if (this.parsed !== undefined) return this.parsed;
+    const text = this.raw.toString("latin1", 0, this.raw.length);
+    const out: Field[] = [];
+    let pos = 0;
+    while (pos < text.length) {
+      const nl = text.indexOf("\n", pos);
+      const eq = text.indexOf("=", pos);
+      out.push([text.slice(pos, eq), text.slice(eq + 1, nl)]);
+      pos = nl + 1;
     }
-    return this.parsed;
+    return out;
   }
 
   /** The value of the first line with this key, or undefined. */
   get(key: string): string | undefined {
     if (KNOWN.has(key)) return this.known.get(key);
-    for (const [k, v] of this.fields) if (k === key) return v;
-    return undefined;
+    if (this.parsed !== undefined) {
+      for (const [k, v] of this.parsed) if (k === key) return v;
+      return undefined;
+    }
+    // Looked up in the bytes: only the value becomes a string.
+    const raw = this.raw;
+    const needle = key + "=";
+    let at: number;
+    if (raw.toString("latin1", 0, Math.min(needle.length, raw.length)) === needle) at = 0;
+    else {
+      at = raw.indexOf("\n" + needle, 0, "latin1");
+      if (at < 0) return undefined;
+      at += 1;
+    }
+    const start = at + needle.length;
+    const end = raw.indexOf(10, start);
+    return raw.toString("latin1", start, end < 0 ? raw.length : end);
   }
 }
 

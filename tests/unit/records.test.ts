@@ -43,6 +43,23 @@ describe("records", () => {
     assert.equal(r.records[1]!.line, 6);
   });
 
+  it("looks up any key in the bytes as the parsed fields give it: the first line, the empty value, a key inside another's value", () => {
+    const text =
+      "PKGNAME=foo-1.0\nPKG_LOCATION=misc/foo\nX_A=one\nMAINTAINER=\nX_B=X_A=not-a-line\nX_A=second\n" +
+      "PKGNAME=bar-1\nPKG_LOCATION=misc/bar\nRESTRICTED=yes\n";
+    const r = parseRecords(text, "x");
+    assert.ok(r.ok);
+    for (const rec of r.records)
+      for (const key of ["PKGNAME", "X_A", "X_B", "MAINTAINER", "RESTRICTED", "NOPE", "PKG"]) {
+        const first = rec.fields.find((f) => f[0] === key)?.[1];
+        assert.equal(rec.get(key), first, `${rec.pkgname} ${key}`);
+      }
+    assert.equal(r.records[0]!.get("X_A"), "one");
+    assert.equal(r.records[0]!.get("MAINTAINER"), "");
+    assert.equal(r.records[1]!.get("RESTRICTED"), "yes");
+    assert.equal(r.records[1]!.get("X_A"), undefined, "not another record's line");
+  });
+
   it("round-trips the exact bytes, including non-ASCII", () => {
     const r = parseRecords(GOOD, "x");
     assert.ok(r.ok);
