@@ -99,7 +99,9 @@ function runMaster(
   let last = { cpuS: 0, rssMB: 0 };
   const poll = setInterval(() => {
     const f = procFigures(p.pid ?? -1);
-    if (f !== null) last = f;
+    // A zombie's status has no VmHWM: keep the highest figures seen.
+    if (f !== null)
+      last = { cpuS: Math.max(last.cpuS, f.cpuS), rssMB: Math.max(last.rssMB, f.rssMB) };
   }, 200);
   const timer = setTimeout(() => p.kill("SIGKILL"), timeoutMs);
   let stderr = "";
@@ -147,6 +149,8 @@ function runMaster(
   });
   return new Promise((res) => {
     p.on("close", (code) => {
+      // A master that died by itself says why on stderr.
+      if (code !== 0 && !killed) log(`master exited ${String(code)}: ${stderr.slice(-3000)}`);
       clearInterval(poll);
       clearTimeout(timer);
       const end = performance.now();
