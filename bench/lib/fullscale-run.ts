@@ -36,6 +36,8 @@ export interface FullRunOptions {
   readonly config?: Readonly<Record<string, unknown>>;
   readonly timeoutSeconds: number;
   readonly log?: (line: string) => void;
+  /** After the SIGKILL, before the master runs again: given the master's work directory. */
+  readonly afterKill?: (masterWork: string) => Promise<void>;
 }
 
 export interface MasterRun {
@@ -238,6 +240,7 @@ export async function fullRun(o: FullRunOptions): Promise<FullRunResult> {
     runs.push(r);
     if (r.killed) {
       log(`master SIGKILLed at ${o.killAt}; resuming`);
+      await o.afterKill?.(masterWork);
       r = await runMaster(args, undefined, deadline - performance.now(), log);
       runs.push(r);
     }

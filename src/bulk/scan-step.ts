@@ -46,6 +46,12 @@ export interface ScanStepOptions {
    * the directory's records, so fetching can start during the scan.
    */
   readonly onQuery?: (pkgpath: string, query: string, records: readonly ScanRecord[]) => void;
+  /**
+   * The tree's id (kept right by treestamp.ts: any file changed gives a new
+   * one). The cache checked against the tree under an id is trusted without
+   * reading the tree again while the id stays.
+   */
+  readonly treeId?: string;
 }
 
 /** A scan's records and, with `distfiles`, what make said of the directory's distfiles. */
@@ -180,22 +186,31 @@ function packageFiles(tree: string, pkgpath: string): string[] {
   return out;
 }
 
+/** Meta key: the tree and tree id the scan cache was last checked against. */
+const SCAN_TREE = "scan-tree";
+
 /** Scans the tree (or the listed packages and their dependencies) and returns all records. */
 export async function scanStep(o: ScanStepOptions): Promise<ScanResult> {
   const digests = new SourceDigests(o.tree);
   const cached = new Map<string, ScanRecord[]>();
   const queries = new Map<string, string>();
   const cachedQueries = o.distfiles === true ? o.wd.store.allScanDistfiles() : null;
+  // Checking the cache reads every package's files: 20,000 directories take long. Once
+  // checked under a tree id, what is left of it holds for that id (no file changed, or
+  // the id would have), and so does what this scan adds, digested against the same tree.
+  const stamp = o.treeId === undefined ? undefined : `${o.tree}\n${o.treeId}`;
+  const trusted = stamp !== undefined && o.wd.store.getMeta(SCAN_TREE) === stamp;
   for (const row of o.wd.store.allScans()) {
     const q = cachedQueries?.get(row.pkgpath);
     // A cached scan without the distfile query is scanned again when the query is wanted.
     if (cachedQueries !== null && q?.digest !== row.digest) continue;
     const parsed = parse(row.records, row.pkgpath);
-    if (parsed.ok && digests.of(row.pkgpath, parsed.records) === row.digest) {
+    if (parsed.ok && (trusted || digests.of(row.pkgpath, parsed.records) === row.digest)) {
       cached.set(row.pkgpath, parsed.records);
       if (q !== undefined && q.query !== "") queries.set(row.pkgpath, q.query);
-    }
+    } else if (stamp !== undefined) o.wd.store.deleteScan(row.pkgpath);
   }
+  if (stamp !== undefined && !trusted) o.wd.store.setMeta(SCAN_TREE, stamp);
   const wanted = o.pkgs === undefined ? listPackageDirs(o.tree) : [...o.pkgs];
   const seen = new Set<string>();
   // The directories to scan, one task each, run by the one dispatch loop.

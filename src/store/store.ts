@@ -307,6 +307,11 @@ export class Store implements BuildStore {
     });
   }
 
+  /** Forgets a PKGPATH's cached scan (it no longer matches the tree). */
+  deleteScan(pkgpath: string): void {
+    this.#prepared("DELETE FROM scans WHERE pkgpath = ?").run(pkgpath);
+  }
+
   /** PKGPATH → the distfile query a scan of that digest answered (scans made with distfiles: master). */
   allScanDistfiles(): Map<string, { digest: string; query: string }> {
     const rows = this.#prepared("SELECT pkgpath, digest, query FROM scan_distfiles").all() as {

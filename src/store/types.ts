@@ -113,6 +113,8 @@ export interface BuildStore {
    * distfiles (null: not asked; an earlier answer stays, valid while the digest is).
    */
   putScan(pkgpath: string, digest: string, records: Buffer, distfiles?: string | null): void;
+  /** Forgets a PKGPATH's cached scan (it no longer matches the tree). */
+  deleteScan(pkgpath: string): void;
   /** PKGPATH → the distfile query a scan of that digest answered (scans made with distfiles: master). */
   allScanDistfiles(): Map<string, { digest: string; query: string }>;
 }

@@ -288,6 +288,12 @@ for (const backend of backends)
         ],
       );
       assert.deepEqual([...s.allScanDistfiles()], [["cat/a", { digest: "d1", query: "q1" }]]);
+      s.deleteScan("cat/b");
+      assert.equal(s.scanDigest("cat/b"), undefined);
+      assert.deepEqual(
+        s.allScans().map((r) => r.pkgpath),
+        ["cat/a"],
+      );
       s.close();
     });
 
