@@ -12,6 +12,9 @@
  */
 import type { TaskGraph } from "./graph.js";
 
+/** Bytes assumed for a package of unknown size (none built yet, no history of it): 1 MB. */
+export const DEFAULT_PACKAGE_BYTES = 1e6;
+
 /** What the scheduler is told about package sizes. */
 export interface TransferOptions {
   /** Bytes of each task's binary package; undefined or NaN where not known yet. */
@@ -34,12 +37,16 @@ export interface HostCosts {
   held: Uint8Array | undefined;
   /** How many packages it holds, so a host holding none costs O(1) to ask about. */
   heldCount: number;
+  /** Bumped whenever it comes to hold more: a remembered `missing` of an older version is stale. */
+  version: number;
 }
 
 export class StartCosts {
   private readonly bytes: Float64Array;
   private readonly hosts: HostCosts[] = [];
   private readonly closures = new Map<number, Int32Array>();
+  /** Per task asked about: the bytes of its closure, then per host (version, missing bytes). */
+  private readonly memo = new Map<number, Float64Array>();
   private readonly seen: Int32Array;
   private stamp = 0;
   /** Per task, the host (index) that built it, -1 when none here. */
@@ -68,6 +75,7 @@ export class StartCosts {
       linkFree: 0,
       held: undefined,
       heldCount: 0,
+      version: 0,
     });
     return this.hosts.length - 1;
   }
@@ -79,7 +87,10 @@ export class StartCosts {
 
   /** The real size of a task's package, once known (e.g. built into the repository). */
   setBytes(task: number, bytes: number): void {
-    if (bytes >= 0 && Number.isFinite(bytes)) this.bytes[task] = bytes;
+    if (!(bytes >= 0 && Number.isFinite(bytes)) || this.bytes[task] === bytes) return;
+    this.bytes[task] = bytes;
+    // Rare (once per package built, before its dependents ask): what was remembered may count it.
+    this.memo.clear();
   }
 
   /** The bytes assumed for a task's package. */
@@ -109,13 +120,31 @@ export class StartCosts {
     return c;
   }
 
-  /** Bytes of the task's dependencies the host does not hold. */
+  /**
+   * Bytes of the task's dependencies the host does not hold. Remembered per
+   * task and host until the host holds more, so a task that waits through
+   * many decisions walks its closure again only for hosts that changed.
+   */
   missing(task: number, h: number): number {
     const host = this.hosts[h]!;
-    const held = host.held;
+    let m = this.memo.get(task);
+    if (m === undefined || m.length < 1 + 2 * this.hosts.length) {
+      const grown = new Float64Array(1 + 2 * this.hosts.length).fill(-1);
+      if (m !== undefined) grown.set(m);
+      else {
+        let total = 0;
+        for (const d of this.closure(task)) total += this.bytes[d]!;
+        grown[0] = total;
+      }
+      this.memo.set(task, (m = grown));
+    }
+    if (host.heldCount === 0) return m[0]!;
+    if (m[1 + 2 * h] === host.version) return m[2 + 2 * h]!;
+    const held = host.held!;
     let sum = 0;
-    for (const d of this.closure(task))
-      if (held === undefined || held[d] !== 1) sum += this.bytes[d]!;
+    for (const d of this.closure(task)) if (held[d] !== 1) sum += this.bytes[d]!;
+    m[1 + 2 * h] = host.version;
+    m[2 + 2 * h] = sum;
     return sum;
   }
 
@@ -159,6 +188,7 @@ export class StartCosts {
     }
     for (const d of this.closure(task)) this.hold(h, d);
     this.closures.delete(task);
+    this.memo.delete(task);
     return cost;
   }
 
@@ -175,5 +205,6 @@ export class StartCosts {
     if (host.held[task] === 1) return;
     host.held[task] = 1;
     host.heldCount++;
+    host.version++;
   }
 }
