@@ -97,7 +97,7 @@ export async function buildLoop(o: LoopOptions): Promise<LoopResult> {
     deferRefit: true,
     ...(prefetch === undefined ? {} : { held: prefetch.map((e) => e !== null) }),
     // Placement counts dependency transfers and installs; sizes are learned as packages are built.
-    transfer: { defaultBytes: DEFAULT_PACKAGE_BYTES },
+    transfer: { defaultBytes: DEFAULT_PACKAGE_BYTES, keepsBuilt: false },
   });
   const costs = new HostCostMeter(sched);
   const prefetcher =

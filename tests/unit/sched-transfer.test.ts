@@ -215,3 +215,17 @@ test("start costs: the dependency closure, what a host lacks, its link queue", (
   // b needs a, held: only its install remains.
   assert.equal(c.cost(1, h, 12), 2);
 });
+
+test("a host that keeps nothing it built (herd build) is sent its own packages back", () => {
+  const g = graphOf({ a: 1, b: 1 }, ["a -> b"]);
+  const keep = new StartCosts(g.graph, { bytes: [100, 100], defaultBytes: 0 });
+  const send = new StartCosts(g.graph, { bytes: [100, 100], defaultBytes: 0, keepsBuilt: false });
+  for (const c of [keep, send]) {
+    c.addHost();
+    c.built(0, 0);
+  }
+  assert.equal(keep.missing(1, 0), 0);
+  assert.equal(send.missing(1, 0), 100);
+  // Either way the builder of a dependency is looked at first.
+  assert.deepEqual(send.builders(1), [0]);
+});

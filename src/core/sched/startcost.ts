@@ -21,6 +21,12 @@ export interface TransferOptions {
   readonly bytes?: ArrayLike<number | undefined> | undefined;
   /** Bytes assumed for a package whose size is not known. */
   readonly defaultBytes: number;
+  /**
+   * Whether a host holds the packages it built, ready for its dependents
+   * (default true, as the simulator models it). herd build sends them back
+   * from the master like any other: its hosts keep only what they were sent.
+   */
+  readonly keepsBuilt?: boolean | undefined;
 }
 
 /** What is known of one host's link and prefix. */
@@ -51,6 +57,7 @@ export class StartCosts {
   private stamp = 0;
   /** Per task, the host (index) that built it, -1 when none here. */
   private readonly builtOn: Int32Array;
+  private readonly keepsBuilt: boolean;
 
   constructor(
     private readonly graph: TaskGraph,
@@ -64,6 +71,7 @@ export class StartCosts {
     }
     this.seen = new Int32Array(n);
     this.builtOn = new Int32Array(n).fill(-1);
+    this.keepsBuilt = opts.keepsBuilt !== false;
   }
 
   /** Adds a host (index in order of adding): free link, no install cost, ready at once. */
@@ -165,7 +173,7 @@ export class StartCosts {
     return ready - at + host.install * deps.length;
   }
 
-  /** The hosts that built the task's direct dependencies (they hold at least those). */
+  /** The hosts that built the task's direct dependencies: they hold those (or were sent much of their closure). */
   builders(task: number): number[] {
     const out: number[] = [];
     for (const d of this.graph.deps[task]!) {
@@ -192,10 +200,10 @@ export class StartCosts {
     return cost;
   }
 
-  /** The host built the task: it holds its package. */
+  /** The host built the task: it holds its package (unless options.keepsBuilt is false). */
   built(task: number, h: number): void {
     this.builtOn[task] = h;
-    this.hold(h, task);
+    if (this.keepsBuilt) this.hold(h, task);
   }
 
   /** The host holds a task's package (e.g. its cache had it). */
