@@ -72,7 +72,7 @@ export interface PlacementCosts {
 }
 
 /** With costs, at most this many hosts per task get their exact cost computed (O(dependencies) each). */
-export const COST_LOOK = 24;
+export const COST_LOOK = 8;
 
 /** A copy must be expected to end within this fraction of the time the running copy still needs… */
 const COPY_GAIN = 0.9;
@@ -246,10 +246,12 @@ function consider(best: Choice, h: number, host: HostView, work: number, now: nu
 /**
  * Earliest finish counting start costs: a task's finish on a host is when
  * its slot frees, plus what it costs to start there, plus its work at the
- * host's speed. Every host is bounded in O(1) (slot, installs, work) and only
- * those whose bound could beat the best so far are costed exactly: the
- * hosts that built the task's dependencies first, then the rest, the
- * fastest idle host among the first; at most COST_LOOK of them.
+ * host's speed. The hosts that built the task's dependencies are looked at
+ * first, then the fastest idle host, then the hosts in speed order until
+ * one could not beat the best so far even starting now at no cost (no
+ * slower one could either), or COST_LOOK hosts were costed. Each host is
+ * bounded in O(1) (slot, installs, work) and costed exactly (O(the task's
+ * dependencies)) only when the bound could beat the best so far.
  */
 function placeWithCosts(
   next: () => Candidate | undefined,
@@ -299,9 +301,11 @@ function placeWithCosts(
       redundant: true,
     };
     let exact = 0;
+    const seen: number[] = [];
     const look = (h: number): void => {
-      if (looked[h] === 1 || slotOf[h]! < 0 || exact >= COST_LOOK) return;
+      if (looked[h] === 1 || slotOf[h]! < 0) return;
       looked[h] = 1;
+      seen.push(h);
       const host = hosts[h]!;
       const start = Math.max(freeAt[h]!, now);
       if (start + costs.floor(task, h) + work / host.speed > best.finish) return;
@@ -332,14 +336,18 @@ function placeWithCosts(
       });
     };
     for (const h of costs.holders(task)) look(h);
-    // The fastest host free now, then every host in speed order.
+    // The fastest host free now, then the others in speed order, until one
+    // could not end sooner even starting now at no cost (nor could any slower).
     for (const h of order)
       if (freeAt[h]! <= now) {
         look(h);
         break;
       }
-    for (const h of order) look(h);
-    looked.fill(0);
+    for (const h of order) {
+      if (exact >= COST_LOOK || now + work / hosts[h]!.speed > best.finish) break;
+      look(h);
+    }
+    for (const h of seen) looked[h] = 0;
     if (best.host < 0) {
       held.push(task);
       break;
@@ -376,6 +384,8 @@ function placeCopy(
     if (host.speed < COPY_SPEEDUP * stay.speed || stay.hosts.includes(h)) continue;
     const slot = host.avail.findIndex((a, s) => a <= now && s < host.redundantFrom);
     if (slot < 0) continue;
+    // The cost walks the task's dependencies: only for a host that could win without it.
+    if (now + work / host.speed >= bestFinish) continue;
     const finish = now + (costs?.cost(task, h, now) ?? 0) + work / host.speed;
     if (finish < bestFinish) {
       best = { task, host: h, slot };

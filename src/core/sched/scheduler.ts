@@ -388,7 +388,10 @@ export class Scheduler {
     if (costs === undefined) return undefined;
     return {
       cost: (t, v, at) => costs.cost(t, usable[v]!, at),
-      floor: (t, v) => costs.host(usable[v]!).install * costs.closure(t).length,
+      floor: (t, v) => {
+        const install = costs.host(usable[v]!).install;
+        return install === 0 ? 0 : install * costs.closure(t).length;
+      },
       missing: (t, v) => costs.missing(t, usable[v]!),
       holders: (t) => {
         const out: number[] = [];

@@ -40,7 +40,7 @@ export interface HostCosts {
   /** When what the link already carries should be through. */
   linkFree: number;
   /** 1 for each task whose package the host holds (built there or sent), made on first use. */
-  held: Uint8Array | undefined;
+  held: Uint32Array | undefined;
   /** How many packages it holds, so a host holding none costs O(1) to ask about. */
   heldCount: number;
   /** Bumped whenever it comes to hold more: a remembered `missing` of an older version is stale. */
@@ -51,8 +51,8 @@ export class StartCosts {
   private readonly bytes: Float64Array;
   private readonly hosts: HostCosts[] = [];
   private readonly closures = new Map<number, Int32Array>();
-  /** Per task asked about: the bytes of its closure, then per host (version, missing bytes). */
-  private readonly memo = new Map<number, Float64Array>();
+  /** Per task asked about: the bytes of its closure, and per host asked its (version, missing bytes). */
+  private readonly memo = new Map<number, { total: number; at: Map<number, [number, number]> }>();
   private readonly seen: Int32Array;
   private stamp = 0;
   /** Per task, the host (index) that built it, -1 when none here. */
@@ -136,23 +136,19 @@ export class StartCosts {
   missing(task: number, h: number): number {
     const host = this.hosts[h]!;
     let m = this.memo.get(task);
-    if (m === undefined || m.length < 1 + 2 * this.hosts.length) {
-      const grown = new Float64Array(1 + 2 * this.hosts.length).fill(-1);
-      if (m !== undefined) grown.set(m);
-      else {
-        let total = 0;
-        for (const d of this.closure(task)) total += this.bytes[d]!;
-        grown[0] = total;
-      }
-      this.memo.set(task, (m = grown));
+    if (m === undefined) {
+      let total = 0;
+      for (const d of this.closure(task)) total += this.bytes[d]!;
+      this.memo.set(task, (m = { total, at: new Map() }));
     }
-    if (host.heldCount === 0) return m[0]!;
-    if (m[1 + 2 * h] === host.version) return m[2 + 2 * h]!;
+    if (host.heldCount === 0) return m.total;
+    const known = m.at.get(h);
+    if (known !== undefined && known[0] === host.version) return known[1];
     const held = host.held!;
     let sum = 0;
-    for (const d of this.closure(task)) if (held[d] !== 1) sum += this.bytes[d]!;
-    m[1 + 2 * h] = host.version;
-    m[2 + 2 * h] = sum;
+    for (const d of this.closure(task))
+      if (((held[d >>> 5]! >>> (d & 31)) & 1) === 0) sum += this.bytes[d]!;
+    m.at.set(h, [host.version, sum]);
     return sum;
   }
 
@@ -209,9 +205,12 @@ export class StartCosts {
   /** The host holds a task's package (e.g. its cache had it). */
   hold(h: number, task: number): void {
     const host = this.hosts[h]!;
-    host.held ??= new Uint8Array(this.bytes.length);
-    if (host.held[task] === 1) return;
-    host.held[task] = 1;
+    // A bit per package: 500 hosts on a 30,000-package tree hold 2 MB, not 15.
+    host.held ??= new Uint32Array((this.bytes.length + 31) >>> 5);
+    const bit = 1 << (task & 31);
+    const word = host.held[task >>> 5]!;
+    if ((word & bit) !== 0) return;
+    host.held[task >>> 5] = word | bit;
     host.heldCount++;
     host.version++;
   }
