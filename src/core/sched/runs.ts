@@ -133,6 +133,16 @@ export class RunTable {
   }
 }
 
+/**
+ * Seconds a copy spent on its own work by `now`: its time less its expected
+ * start cost, but never under half its time (a start cost overestimated must
+ * not teach the duration model that the work took nothing).
+ */
+export function ownSeconds(c: Copy, now: number): number {
+  const elapsed = now - c.start;
+  return Math.max(elapsed - c.cost, 0.5 * elapsed);
+}
+
 function remove<T>(list: T[], item: T): void {
   const i = list.indexOf(item);
   if (i >= 0) list.splice(i, 1);

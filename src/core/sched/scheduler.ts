@@ -42,7 +42,7 @@ import {
   type GraphFacts,
   type PolicyTraits,
 } from "./priority.js";
-import { RunTable } from "./runs.js";
+import { RunTable, ownSeconds } from "./runs.js";
 import { StartCosts } from "./startcost.js";
 import { Timing, type HostState } from "./timing.js";
 import type {
@@ -428,7 +428,7 @@ export class Scheduler {
     if (ended === undefined) {
       const extra = this.runs.dropRedundant(task, hi);
       if (extra !== undefined && ok) {
-        this.model.observe(task, h.model, now - extra.start - extra.cost);
+        this.model.observe(task, h.model, ownSeconds(extra, now));
         this.costs?.built(task, hi);
       }
       if (this.runs.activeOn(hi).length === 0) h.idleSince = now;
@@ -442,7 +442,7 @@ export class Scheduler {
       return { indirectlyFailed: this.failDependents(task), stop, first: true };
     }
     this.state[task] = S.Done;
-    const took = Math.max(0, now - ended.mine.start - ended.mine.cost);
+    const took = ownSeconds(ended.mine, now);
     this.model.observe(task, h.model, took);
     this.costs?.built(task, hi);
     this.observedSeconds += took * this.speedOf(hi);

@@ -9,7 +9,7 @@
 import type { HostName } from "../hostspec.js";
 import type { DurationModel } from "./learn.js";
 import { COPY_SPEEDUP, type Candidate, type HostView } from "./placement.js";
-import type { Copy, RunTable } from "./runs.js";
+import { ownSeconds, type Copy, type RunTable } from "./runs.js";
 
 export interface HostState {
   readonly name: HostName;
@@ -71,7 +71,7 @@ export class Timing {
     const h = this.hosts[i]!;
     // A redundant copy still running is a measurement already: this host is slower than it shows.
     for (const c of this.runs.redundantOn(i))
-      this.model.observeUnfinished(c.task, h.model, now - c.start - c.cost);
+      this.model.observeUnfinished(c.task, h.model, ownSeconds(c, now));
     const avail: number[] = [];
     for (const c of this.runs.activeOn(i)) avail.push(this.expectedEnd(c, now));
     // A host still measuring its speed lets a redundant copy finish unless it runs far too long.
