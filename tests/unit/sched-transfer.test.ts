@@ -4,6 +4,7 @@ import { test } from "node:test";
 import { hostName } from "../../src/core/hostspec.js";
 import { buildTaskGraph, type TaskGraph } from "../../src/core/sched/graph.js";
 import { Scheduler } from "../../src/core/sched/scheduler.js";
+import { ownSeconds } from "../../src/core/sched/runs.js";
 import { StartCosts } from "../../src/core/sched/startcost.js";
 import { lowerBound, tasksThatRun } from "../../src/core/sim/bounds.js";
 import { seededRandom } from "../../src/core/sim/jitter.js";
@@ -228,4 +229,11 @@ test("a host that keeps nothing it built (herd build) is sent its own packages b
   assert.equal(send.missing(1, 0), 100);
   // Either way the builder of a dependency is looked at first.
   assert.deepEqual(send.builders(1), [0]);
+});
+
+test("a copy's own work is its time less its start cost, never under half its time", () => {
+  assert.equal(ownSeconds({ task: 0, host: 0, start: 10, cost: 3 }, 20), 7);
+  assert.equal(ownSeconds({ task: 0, host: 0, start: 10, cost: 0 }, 20), 10);
+  // The transfer was expected to take longer than the whole run did.
+  assert.equal(ownSeconds({ task: 0, host: 0, start: 10, cost: 30 }, 20), 5);
 });
