@@ -17,6 +17,7 @@ import type { BuildControl } from "./control.js";
 import { dispatchLoop, type CopyControl, type Outcome } from "./dispatch.js";
 import { EtaForecaster } from "./eta-worker.js";
 import { HostCache } from "./host-cache.js";
+import { HostCostMeter } from "./host-costs.js";
 import {
   commitPackage,
   discardPackage,
@@ -30,6 +31,7 @@ import type { SendFailure } from "./prefix.js";
 import type { DistCache } from "./distfiles.js";
 import { Prefetcher, type PrefetchEntry } from "./prefetch.js";
 import { mkdirSync, writeFileSync } from "node:fs";
+import { DEFAULT_PACKAGE_BYTES } from "../core/sched/startcost.js";
 import { join } from "node:path";
 
 export interface LoopPackage extends JobPackage {
@@ -88,7 +90,10 @@ export async function buildLoop(o: LoopOptions): Promise<LoopResult> {
     weights: o.packages.map((p) => p.weight),
     deferRefit: true,
     ...(prefetch === undefined ? {} : { held: prefetch.map((e) => e !== null) }),
+    // Placement counts dependency transfers and installs; sizes are learned as packages are built.
+    transfer: { defaultBytes: DEFAULT_PACKAGE_BYTES, keepsBuilt: false },
   });
+  const costs = new HostCostMeter(sched);
   const prefetcher =
     prefetch === undefined || o.distCache === undefined
       ? undefined
@@ -156,6 +161,7 @@ export async function buildLoop(o: LoopOptions): Promise<LoopResult> {
       shouldFetch: copy.wanted,
       now: () => o.now() * 1000,
       onStage: (rec) => {
+        costs.stage(host, lease.slot, lease.conn.link, rec.stage, rec.wallMs, pkg.installs.length);
         o.bus.emit({
           type: "stage",
           pkgname: pkg.pkgname,
@@ -173,7 +179,10 @@ export async function buildLoop(o: LoopOptions): Promise<LoopResult> {
       if (outcome.ok) discardPackage(outcome);
       return { kind: "lost", reason: "stopped" };
     }
-    if (outcome.ok) return { kind: "ok", value: outcome };
+    if (outcome.ok) {
+      costs.built(task, outcome.size);
+      return { kind: "ok", value: outcome };
+    }
     if (!outcome.lost) return { kind: "failed", value: outcome };
     if (outcome.reason === "redundant") return { kind: "redundant" };
     return { kind: "lost", reason: outcome.reason };

@@ -34,6 +34,8 @@ interface SimulateFlags {
   readonly seed: string;
   readonly json: boolean;
   readonly gantt?: string;
+  readonly transferBlind: boolean;
+  readonly treeBytes: string;
 }
 
 /** Registers `herd simulate` on the program. */
@@ -46,7 +48,10 @@ export function registerSimulate(program: Command): void {
       "dependency graph: `dep -> dependent` lines, or a pscan/presolve file (plain or .zst)",
     )
     .requiredOption("--history <file>", "build history CSV (plain or .zst): durations per package")
-    .requiredOption("--hosts <spec>", "hosts: 8 | 2x1.0,10x0.25 (COUNTxSPEED) | 4x1.0:2 (…:SLOTS)")
+    .requiredOption(
+      "--hosts <spec>",
+      "hosts: 8 | 2x1.0,10x0.25 (COUNTxSPEED) | 4x1.0:2 (…:SLOTS) | 10x0.05@1MB (…with a 1 MB/s link: dependencies cross it) | 2x0.05@100KB+2h (…joining after 2 h, syncing the tree first)",
+    )
     .addOption(
       new Option("--policy <name>", `scheduling policy, or "all" to compare them side by side`)
         .choices([...POLICY_NAMES, "all"])
@@ -66,6 +71,16 @@ export function registerSimulate(program: Command): void {
     .option("--seed <n>", "seed of the jitter", "1")
     .option("--json", "print one JSON object per policy instead of text", false)
     .option("--gantt <out.svg>", "write an SVG timeline of the (first) policy's schedule")
+    .option(
+      "--transfer-blind",
+      "with links (@LINK): placement ignores transfer costs, as before they were counted (the transfers still happen)",
+      false,
+    )
+    .option(
+      "--tree-bytes <n>",
+      "bytes of the tree a late host (+JOIN) syncs over its link",
+      "240e6",
+    )
     .addHelpText(
       "after",
       `\npolicies:\n${POLICY_NAMES.map((p) => `  ${p.padEnd(14)} ${policyTraits(p).description}`).join("\n")}\n`,
@@ -92,6 +107,8 @@ async function simulateCommand(flags: SimulateFlags): Promise<void> {
   if (!parsed.ok)
     throw new UserError("usage", `--hosts: ${parsed.error.message}`, parsed.error.hint);
   const jitter = numberFlag("jitter", flags.jitter, 0, 100);
+  const treeBytes = numberFlag("tree-bytes", flags.treeBytes, 0, 1e15);
+  const linked = parsed.hosts.some((h) => h.link !== undefined || h.joinAt !== undefined);
   const seed = Math.trunc(numberFlag("seed", flags.seed, 0, 2 ** 32 - 1));
   const policies: readonly PolicyName[] =
     flags.policy === "all" ? POLICY_NAMES : isPolicyName(flags.policy) ? [flags.policy] : [];
@@ -106,6 +123,7 @@ async function simulateCommand(flags: SimulateFlags): Promise<void> {
       estimateMissing: flags.estimateMissing,
       jitter,
       seed,
+      ...(linked ? { transfer: { aware: !flags.transferBlind, treeBytes } } : {}),
     }),
   }));
   const ctx = {
@@ -115,6 +133,7 @@ async function simulateCommand(flags: SimulateFlags): Promise<void> {
     jitter,
     seed,
     estimateMissing: flags.estimateMissing,
+    transferAware: !flags.transferBlind,
   };
   const summaries = results.map((r) => summarize(r.result, ctx));
   if (flags.json) {

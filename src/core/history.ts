@@ -17,6 +17,8 @@ export interface HistoryRow {
   readonly makeJobs: number | undefined;
   /** Total wall time in milliseconds. */
   readonly durationMs: number;
+  /** Bytes of the package's WRKDIR at the end of its build (bob's disk_usage), where recorded. */
+  readonly diskUsage?: number | undefined;
   /** Wall milliseconds per stage name; CPU times under `cpu:<stage>`. Unmeasured stages are absent. */
   readonly stages: ReadonlyMap<string, number>;
 }
@@ -110,7 +112,9 @@ function toRow(
     stages.set(key, ms);
   }
   const stage = get("stage");
+  const diskUsage = number(get("disk_usage"));
   return {
+    ...(diskUsage === undefined ? {} : { diskUsage }),
     line,
     timestamp,
     pkgpath: get("pkgpath") ?? "",
@@ -163,6 +167,8 @@ export interface PackageHistory {
   readonly ok: boolean;
   /** category/dir of the package, "" when the history has none. */
   readonly pkgpath: string;
+  /** Bytes of its WRKDIR at the end of the build, where recorded (see packageBytes in sim/transfer.ts). */
+  readonly diskUsage?: number | undefined;
 }
 
 /** The latest row per package name, as seconds and outcome. */
@@ -178,6 +184,7 @@ export function latestByPackage(rows: readonly HistoryRow[]): Map<string, Packag
       seconds: r.durationMs / 1000,
       ok: r.outcome === "success",
       pkgpath: r.pkgpath,
+      ...(r.diskUsage === undefined ? {} : { diskUsage: r.diskUsage }),
     });
   return out;
 }

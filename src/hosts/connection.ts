@@ -26,7 +26,7 @@ import {
   type RunSpec,
   type TaskResult,
 } from "./agent-types.js";
-import { sendPut, type PendingPut, type PutSource, type PutWire } from "./put.js";
+import { LinkRate, sendPut, type PendingPut, type PutSource, type PutWire } from "./put.js";
 
 export type {
   AgentInfo,
@@ -73,6 +73,8 @@ export interface GetSink {
 const DEFAULT_CHUNK = 1024 * 1024;
 
 export class AgentConnection {
+  /** What this connection's puts measured of the link (the scheduler's link speed for the host). */
+  readonly link = new LinkRate();
   readonly #ch: Channel;
   readonly #now: () => number;
   readonly #chunkSize: number;
@@ -235,13 +237,16 @@ export class AgentConnection {
   }
 
   /** Writes `source` to `path` on the host (relative to its root), checked by cksum. */
-  put(
+  async put(
     path: string,
     source: PutSource,
     opts: { mode?: number } = {},
   ): Promise<Result<{ size: number; crc: number }, RequestFailure>> {
     const id = this.#nextId++;
-    return sendPut(this.#putWire(), id, path, source, opts.mode ?? 0o644, this.#chunkSize);
+    const t0 = this.#now();
+    const r = await sendPut(this.#putWire(), id, path, source, opts.mode ?? 0o644, this.#chunkSize);
+    if (r.ok) this.link.record(r.value.size, (this.#now() - t0) / 1000);
+    return r;
   }
 
   /** Streams the file at `path` on the host into `sink`. */

@@ -32,6 +32,38 @@ export interface PutWire {
   chunk(id: number, header: string, bytes: Uint8Array): Promise<boolean>;
 }
 
+/** How much of the past a LinkRate keeps at each new put (an exponential running average). */
+const RATE_DECAY = 0.9;
+
+/**
+ * What a host's link delivers to puts, in bytes per second: a running
+ * average over its puts, each weighted by the time it took, so the
+ * per-put latency of many small packages counts as it costs.
+ */
+export class LinkRate {
+  #bytes = 0;
+  #seconds = 0;
+  #total = 0;
+
+  /** A put of `bytes` took `seconds`, from its start to the host's check. */
+  record(bytes: number, seconds: number): void {
+    if (!(seconds > 0) || !(bytes >= 0)) return;
+    this.#bytes = this.#bytes * RATE_DECAY + bytes;
+    this.#seconds = this.#seconds * RATE_DECAY + seconds;
+    this.#total += seconds;
+  }
+
+  /** Bytes per second, undefined before the first put. */
+  get bytesPerSecond(): number | undefined {
+    return this.#seconds > 0 && this.#bytes > 0 ? this.#bytes / this.#seconds : undefined;
+  }
+
+  /** Seconds spent in puts so far (a stage's share is the difference over it). */
+  get totalSeconds(): number {
+    return this.#total;
+  }
+}
+
 /** Files up to this size are read at once (bytes). */
 const SMALL_FILE = 1 << 20;
 

@@ -63,8 +63,13 @@ test("errors name the line", () => {
 
 test("the latest build of a package wins", () => {
   const r = parseHistory(
-    `${HEADER}\n5,a/b,a-1,failed,build,1,2000,0,1,2,3,4,5\n9,a/b,a-1,success,-,1,3000,0,1,2,3,4,5\n7,a/b,a-1,success,-,1,9000,0,1,2,3,4,5\n`,
+    `${HEADER}\n5,a/b,a-1,failed,build,1,2000,0,1,2,3,4,5\n9,a/b,a-1,success,-,1,3000,700,1,2,3,4,5\n7,a/b,a-1,success,-,1,9000,0,1,2,3,4,5\n`,
   );
   assert.ok(r.ok);
-  assert.deepEqual(latestByPackage(r.rows).get("a-1"), { seconds: 3, ok: true, pkgpath: "a/b" });
+  assert.deepEqual(latestByPackage(r.rows).get("a-1"), {
+    seconds: 3,
+    ok: true,
+    pkgpath: "a/b",
+    diskUsage: 700,
+  });
 });

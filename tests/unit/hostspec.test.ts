@@ -57,3 +57,22 @@ test("bad specs are errors that say what is wrong", () => {
   const r = parseHostSpec("x");
   assert.ok(!r.ok && r.error.hint.includes("2x1.0,10x0.25"));
 });
+
+test("@LINK gives a group a link speed (decimal units), +JOIN a time to connect", () => {
+  const r = parseHostSpec("2x1.0,1x0.05@1MB,1x.5:2@100KB+2h,1@512+30");
+  assert.ok(r.ok);
+  assert.deepEqual(
+    r.hosts.map((h) => [h.name, h.speed, h.slots, h.link, h.joinAt]),
+    [
+      ["h1", 1, 1, undefined, undefined],
+      ["h2", 1, 1, undefined, undefined],
+      ["h3", 0.05, 1, 1e6, undefined],
+      ["h4", 0.5, 2, 1e5, 7200],
+      ["h5", 1, 1, 512, 30],
+    ],
+  );
+  assert.equal("link" in r.hosts[0]!, false, "no link: none at all (it costs nothing)");
+  assert.match(error("2x1.0@0MB"), /link must carry more than 0/);
+  assert.match(error("2x1.0@1TB"), /bad host group/);
+  assert.match(error("2x1.0+2d"), /bad host group/);
+});

@@ -56,6 +56,24 @@ export interface PlacementResult {
   readonly held: number[];
 }
 
+/**
+ * What starting a task on a host costs before its own work begins (see
+ * startcost.ts), by host view. Without it placement counts work / speed only.
+ */
+export interface PlacementCosts {
+  /** Seconds from `at` (the slot frees) until the task's own work can begin on the host. */
+  cost(task: number, view: number, at: number): number;
+  /** O(1) lower bound of cost(): what no holding saves (the installs). */
+  floor(task: number, view: number): number;
+  /** Bytes of the task's dependencies the host lacks: among equal finishes, fewer wins. */
+  missing(task: number, view: number): number;
+  /** Views likely to hold the task's dependencies (they built them), looked at first. */
+  holders(task: number): readonly number[];
+}
+
+/** With costs, at most this many hosts per task get their exact cost computed (O(dependencies) each). */
+export const COST_LOOK = 8;
+
 /** A copy must be expected to end within this fraction of the time the running copy still needs… */
 const COPY_GAIN = 0.9;
 /** …on a host at least this much faster (learned speeds are noisy). */
@@ -79,12 +97,14 @@ export function placeEarliestFinish(
   hosts: readonly HostView[],
   now: number,
   maxLook: number,
+  costs?: PlacementCosts,
 ): PlacementResult {
   const assigned: Placed[] = [];
   const held: number[] = [];
   let idle = 0;
   for (const h of hosts) for (const a of h.avail) if (a <= now) idle++;
   if (idle === 0) return { assigned, held };
+  if (costs !== undefined) return placeWithCosts(next, est, hosts, now, maxLook, costs, idle);
   const bySpeed = (a: number, b: number): number => hosts[b]!.speed - hosts[a]!.speed || a - b;
   // Hosts with a slot free now, fastest first; `first` skips those filled since.
   const idleOrder: number[] = [];
@@ -223,6 +243,131 @@ function consider(best: Choice, h: number, host: HostView, work: number, now: nu
   best.redundant = redundant;
 }
 
+/**
+ * Earliest finish counting start costs: a task's finish on a host is when
+ * its slot frees, plus what it costs to start there, plus its work at the
+ * host's speed. The hosts that built the task's dependencies are looked at
+ * first, then the fastest idle host, then the hosts in speed order until
+ * one could not beat the best so far even starting now at no cost (no
+ * slower one could either), or COST_LOOK hosts were costed. Each host is
+ * bounded in O(1) (slot, installs, work) and costed exactly (O(the task's
+ * dependencies)) only when the bound could beat the best so far.
+ */
+function placeWithCosts(
+  next: () => Candidate | undefined,
+  est: (task: number) => number,
+  hosts: readonly HostView[],
+  now: number,
+  maxLook: number,
+  costs: PlacementCosts,
+  idleSlots: number,
+): PlacementResult {
+  const assigned: Placed[] = [];
+  const held: number[] = [];
+  let idle = idleSlots;
+  const slotOf = new Int32Array(hosts.length);
+  const freeAt = new Float64Array(hosts.length);
+  const refresh = (h: number): void => {
+    const e = earliest(hosts[h]!);
+    slotOf[h] = e.slot;
+    freeAt[h] = e.start;
+  };
+  for (let h = 0; h < hosts.length; h++) refresh(h);
+  const order: number[] = [];
+  for (let h = 0; h < hosts.length; h++) if (slotOf[h]! >= 0) order.push(h);
+  order.sort((a, b) => hosts[b]!.speed - hosts[a]!.speed || a - b);
+  const looked = new Uint8Array(hosts.length);
+  for (let n = 0; idle > 0 && n < maxLook; n++) {
+    const cand = next();
+    if (cand === undefined) break;
+    const task = cand.task;
+    const work = est(task);
+    if (cand.stay !== undefined) {
+      const copy = placeCopy(task, cand.stay, work, hosts, now, costs);
+      if (copy !== undefined) {
+        assigned.push(copy);
+        refresh(copy.host);
+        idle--;
+      }
+      continue;
+    }
+    const best: CostChoice = {
+      host: -1,
+      slot: -1,
+      finish: Infinity,
+      missing: Infinity,
+      start: Infinity,
+      speed: 0,
+      redundant: true,
+    };
+    let exact = 0;
+    const seen: number[] = [];
+    const look = (h: number): void => {
+      if (looked[h] === 1 || slotOf[h]! < 0) return;
+      looked[h] = 1;
+      seen.push(h);
+      const host = hosts[h]!;
+      const start = Math.max(freeAt[h]!, now);
+      if (start + costs.floor(task, h) + work / host.speed > best.finish) return;
+      exact++;
+      const finish = start + costs.cost(task, h, start) + work / host.speed;
+      const missing = costs.missing(task, h);
+      const redundant = slotOf[h]! >= host.redundantFrom;
+      const better =
+        finish < best.finish ||
+        (finish === best.finish &&
+          (missing < best.missing ||
+            (missing === best.missing &&
+              (start < best.start ||
+                (start === best.start &&
+                  (host.speed > best.speed ||
+                    (host.speed === best.speed &&
+                      ((best.redundant && !redundant) ||
+                        (best.redundant === redundant && h < best.host)))))))));
+      if (!better) return;
+      Object.assign(best, {
+        host: h,
+        slot: slotOf[h]!,
+        finish,
+        missing,
+        start,
+        speed: host.speed,
+        redundant,
+      });
+    };
+    for (const h of costs.holders(task)) look(h);
+    // The fastest host free now, then the others in speed order, until one
+    // could not end sooner even starting now at no cost (nor could any slower).
+    for (const h of order)
+      if (freeAt[h]! <= now) {
+        look(h);
+        break;
+      }
+    for (const h of order) {
+      if (exact >= COST_LOOK || now + work / hosts[h]!.speed > best.finish) break;
+      look(h);
+    }
+    for (const h of seen) looked[h] = 0;
+    if (best.host < 0) {
+      held.push(task);
+      break;
+    }
+    hosts[best.host]!.avail[best.slot] = best.finish;
+    refresh(best.host);
+    if (best.start <= now) {
+      assigned.push({ task, host: best.host, slot: best.slot });
+      idle--;
+    } else {
+      held.push(task);
+    }
+  }
+  return { assigned, held };
+}
+
+interface CostChoice extends Choice {
+  missing: number;
+}
+
 /** A copy on the truly idle slot where it ends first, if that beats the running copy clearly. */
 function placeCopy(
   task: number,
@@ -230,6 +375,7 @@ function placeCopy(
   work: number,
   hosts: readonly HostView[],
   now: number,
+  costs?: PlacementCosts,
 ): Placed | undefined {
   let best: Placed | undefined;
   let bestFinish = now + COPY_GAIN * (stay.finish - now);
@@ -238,7 +384,9 @@ function placeCopy(
     if (host.speed < COPY_SPEEDUP * stay.speed || stay.hosts.includes(h)) continue;
     const slot = host.avail.findIndex((a, s) => a <= now && s < host.redundantFrom);
     if (slot < 0) continue;
-    const finish = now + work / host.speed;
+    // The cost walks the task's dependencies: only for a host that could win without it.
+    if (now + work / host.speed >= bestFinish) continue;
+    const finish = now + (costs?.cost(task, h, now) ?? 0) + work / host.speed;
     if (finish < bestFinish) {
       best = { task, host: h, slot };
       bestFinish = finish;

@@ -11,6 +11,8 @@ export interface Copy {
   readonly task: number;
   readonly host: number;
   readonly start: number;
+  /** Seconds the copy was expected to spend before its own work (dependencies, sync): see startcost.ts. */
+  readonly cost: number;
 }
 
 interface HostRuns {
@@ -28,9 +30,9 @@ export class RunTable {
     return this.hosts.length - 1;
   }
 
-  /** Starts a copy of a task on a host. */
-  start(task: number, host: number, now: number): void {
-    const c: Copy = { task, host, start: now };
+  /** Starts a copy of a task on a host, expected to spend `cost` seconds before its own work. */
+  start(task: number, host: number, now: number, cost = 0): void {
+    const c: Copy = { task, host, start: now, cost };
     this.hosts[host]!.active.push(c);
     const list = this.byTask.get(task);
     if (list === undefined) this.byTask.set(task, [c]);
@@ -129,6 +131,16 @@ export class RunTable {
     }
     return orphans;
   }
+}
+
+/**
+ * Seconds a copy spent on its own work by `now`: its time less its expected
+ * start cost, but never under half its time (a start cost overestimated must
+ * not teach the duration model that the work took nothing).
+ */
+export function ownSeconds(c: Copy, now: number): number {
+  const elapsed = now - c.start;
+  return Math.max(elapsed - c.cost, 0.5 * elapsed);
 }
 
 function remove<T>(list: T[], item: T): void {

@@ -28,7 +28,13 @@ import type { HostName } from "../hostspec.js";
 import { transitiveDependentCounts, type TaskGraph } from "./graph.js";
 import { TaskHeap } from "./heap.js";
 import { DurationModel } from "./learn.js";
-import { placeEarliestFinish, placeFirstFree, type Candidate, type HostView } from "./placement.js";
+import {
+  placeEarliestFinish,
+  placeFirstFree,
+  type Candidate,
+  type HostView,
+  type PlacementCosts,
+} from "./placement.js";
 import {
   fillPriorities,
   policyTraits,
@@ -36,7 +42,8 @@ import {
   type GraphFacts,
   type PolicyTraits,
 } from "./priority.js";
-import { RunTable } from "./runs.js";
+import { RunTable, ownSeconds } from "./runs.js";
+import { StartCosts } from "./startcost.js";
 import { Timing, type HostState } from "./timing.js";
 import type {
   Assignment,
@@ -88,6 +95,8 @@ export class Scheduler {
   /** 1 for a task held back until release() (its distfiles are still being fetched). */
   private readonly held: Uint8Array;
   private holds = 0;
+  /** What starting a task on each host costs (options.transfer), index by index with `hosts`. */
+  private readonly costs: StartCosts | undefined;
 
   constructor(
     readonly graph: TaskGraph,
@@ -123,6 +132,8 @@ export class Scheduler {
       this.secondary,
     );
     this.timing = new Timing(this.model, this.runs, this.hosts);
+    this.costs =
+      options.transfer === undefined ? undefined : new StartCosts(graph, options.transfer);
     this.unsettled = n;
     this.held = new Uint8Array(n);
     for (let t = 0; t < n; t++) {
@@ -150,13 +161,60 @@ export class Scheduler {
     if (known !== undefined) {
       const h = this.hosts[known]!;
       Object.assign(h, { slots, alive: true, draining: false, idleSince: now });
+      h.readyAt = opts.readyAt ?? 0;
       if (opts.speed !== undefined) this.model.setSpeed(h.model, opts.speed);
+      this.setCosts(known, opts);
       return;
     }
     this.hostIndex.set(name, this.hosts.length);
     this.runs.addHost();
+    this.costs?.addHost();
     const model = this.model.addHost(opts.speed);
-    this.hosts.push({ name, slots, model, alive: true, draining: false, idleSince: now });
+    this.hosts.push({
+      name,
+      slots,
+      model,
+      alive: true,
+      draining: false,
+      idleSince: now,
+      readyAt: opts.readyAt ?? 0,
+    });
+    this.setCosts(this.hosts.length - 1, opts);
+  }
+
+  private setCosts(i: number, opts: HostOptions): void {
+    if (this.costs === undefined) return;
+    const c = this.costs.host(i);
+    if (opts.link !== undefined && opts.link > 0) c.link = opts.link;
+    if (opts.install !== undefined && opts.install >= 0) c.install = opts.install;
+    c.readyAt = opts.readyAt ?? 0;
+  }
+
+  /**
+   * What is now known of a host's link (bytes/s) and installs (seconds per
+   * dependency package), e.g. measured by the live build; with options.transfer.
+   */
+  setHostCosts(name: HostName, figures: { link?: number; install?: number }): void {
+    const i = this.hostIndex.get(name);
+    if (i !== undefined)
+      this.setCosts(i, { slots: 1, ...figures, readyAt: this.hosts[i]!.readyAt });
+  }
+
+  /** The real size of a task's binary package (known once it is built); with options.transfer. */
+  setPackageBytes(task: number, bytes: number): void {
+    this.costs?.setBytes(task, bytes);
+  }
+
+  /** The host holds a task's package already (e.g. its cache has it); with options.transfer. */
+  hostHolds(name: HostName, task: number): void {
+    const i = this.hostIndex.get(name);
+    if (i !== undefined) this.costs?.hold(i, task);
+  }
+
+  /** Seconds it would cost now to start a task on a host before its own work (0 without options.transfer). */
+  startCost(task: number, name: HostName, now: number): number {
+    const i = this.hostIndex.get(name);
+    return i === undefined || this.costs === undefined ? 0 : this.costs.cost(task, i, now);
   }
 
   /** Stops giving a host new tasks; what it runs may finish. */
@@ -232,7 +290,7 @@ export class Scheduler {
     const i = this.hostIndex.get(host);
     if (i === undefined || this.state[task] !== S.Ready) return false;
     this.heap.remove(task);
-    this.start(task, i, start);
+    this.start(task, i, start, true);
     return true;
   }
 
@@ -292,6 +350,7 @@ export class Scheduler {
             views,
             now,
             2 * views.length + 8,
+            this.placementCosts(usable, viewOf),
           )
         : placeFirstFree(() => this.heap.pop(), views, now);
     for (const t of placed.held) this.heap.push(t);
@@ -320,13 +379,39 @@ export class Scheduler {
     return { start, stop };
   }
 
+  /** The start costs by host view, for placement; undefined without options.transfer. */
+  private placementCosts(
+    usable: readonly number[],
+    viewOf: ReadonlyMap<number, number>,
+  ): PlacementCosts | undefined {
+    const costs = this.costs;
+    if (costs === undefined) return undefined;
+    return {
+      cost: (t, v, at) => costs.cost(t, usable[v]!, at),
+      floor: (t, v) => {
+        const install = costs.host(usable[v]!).install;
+        return install === 0 ? 0 : install * costs.closure(t).length;
+      },
+      missing: (t, v) => costs.missing(t, usable[v]!),
+      holders: (t) => {
+        const out: number[] = [];
+        for (const h of costs.builders(t)) {
+          const v = viewOf.get(h);
+          if (v !== undefined) out.push(v);
+        }
+        return out;
+      },
+    };
+  }
+
   private speedOf(host: number): number {
     return this.timing.speedOf(host);
   }
 
-  private start(task: number, host: number, now: number): void {
+  private start(task: number, host: number, now: number, resumed = false): void {
     this.state[task] = S.Running;
-    this.runs.start(task, host, now);
+    const cost = this.costs === undefined || resumed ? 0 : this.costs.start(task, host, now);
+    this.runs.start(task, host, now, cost);
   }
 
   /**
@@ -342,7 +427,10 @@ export class Scheduler {
     const ended = this.state[task] === S.Running ? this.runs.finish(task, hi, ok) : undefined;
     if (ended === undefined) {
       const extra = this.runs.dropRedundant(task, hi);
-      if (extra !== undefined && ok) this.model.observe(task, h.model, now - extra.start);
+      if (extra !== undefined && ok) {
+        this.model.observe(task, h.model, ownSeconds(extra, now));
+        this.costs?.built(task, hi);
+      }
       if (this.runs.activeOn(hi).length === 0) h.idleSince = now;
       return none;
     }
@@ -354,8 +442,10 @@ export class Scheduler {
       return { indirectlyFailed: this.failDependents(task), stop, first: true };
     }
     this.state[task] = S.Done;
-    this.model.observe(task, h.model, now - ended.mine.start);
-    this.observedSeconds += (now - ended.mine.start) * this.speedOf(hi);
+    const took = ownSeconds(ended.mine, now);
+    this.model.observe(task, h.model, took);
+    this.costs?.built(task, hi);
+    this.observedSeconds += took * this.speedOf(hi);
     this.observedCount++;
     for (const c of this.graph.dependents[task]!) {
       if (this.state[c] === S.Waiting && --this.pending[c]! === 0) this.makeReady(c);

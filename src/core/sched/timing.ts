@@ -9,7 +9,7 @@
 import type { HostName } from "../hostspec.js";
 import type { DurationModel } from "./learn.js";
 import { COPY_SPEEDUP, type Candidate, type HostView } from "./placement.js";
-import type { Copy, RunTable } from "./runs.js";
+import { ownSeconds, type Copy, type RunTable } from "./runs.js";
 
 export interface HostState {
   readonly name: HostName;
@@ -19,6 +19,8 @@ export interface HostState {
   alive: boolean;
   draining: boolean;
   idleSince: number;
+  /** When the host can take its first task (its tree sync ends); 0: at once. */
+  readyAt: number;
 }
 
 export type CopyCandidate = Candidate & { readonly priority: number };
@@ -53,13 +55,13 @@ export class Timing {
 
   /** When a running copy should end, never before `now`. */
   expectedEnd(c: Copy, now: number): number {
-    const end = c.start + this.expectedWork(c, now) / this.speedOf(c.host);
+    const end = c.start + c.cost + this.expectedWork(c, now) / this.speedOf(c.host);
     return end > now ? end : now + 1e-3;
   }
 
   private expectedWork(c: Copy, now: number): number {
     const est = this.model.est[c.task]!;
-    const done = (now - c.start) * this.speedOf(c.host);
+    const done = Math.max(0, now - c.start - c.cost) * this.speedOf(c.host);
     if (done < est) return est;
     return done * (this.model.isKnown(c.task) ? 1 + OVERRUN_RESIDUAL : LINDY);
   }
@@ -69,7 +71,7 @@ export class Timing {
     const h = this.hosts[i]!;
     // A redundant copy still running is a measurement already: this host is slower than it shows.
     for (const c of this.runs.redundantOn(i))
-      this.model.observeUnfinished(c.task, h.model, now - c.start);
+      this.model.observeUnfinished(c.task, h.model, ownSeconds(c, now));
     const avail: number[] = [];
     for (const c of this.runs.activeOn(i)) avail.push(this.expectedEnd(c, now));
     // A host still measuring its speed lets a redundant copy finish unless it runs far too long.
@@ -81,7 +83,8 @@ export class Timing {
     }
     redundant = Math.min(redundant, Math.max(0, h.slots - avail.length));
     const redundantFrom = Math.max(avail.length, h.slots - redundant);
-    while (avail.length < h.slots) avail.push(now);
+    const free = h.readyAt > now ? h.readyAt : now;
+    while (avail.length < h.slots) avail.push(free);
     return { speed: this.speedOf(i), avail, redundantFrom, idleSince: h.idleSince };
   }
 
@@ -91,7 +94,7 @@ export class Timing {
     if (work === undefined || !this.model.needsCalibration(this.hosts[c.host]!.model))
       return undefined;
     if (now - c.start > CALIBRATION_PATIENCE * work) return undefined;
-    return Math.max(now + 1e-3, c.start + work / this.speedOf(c.host));
+    return Math.max(now + 1e-3, c.start + c.cost + work / this.speedOf(c.host));
   }
 
   /**

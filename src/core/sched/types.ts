@@ -1,6 +1,7 @@
 /** The data the scheduler takes and returns (see scheduler.ts for how they are used). */
 import type { HostName } from "../hostspec.js";
 import type { PolicyName } from "./priority.js";
+import type { TransferOptions } from "./startcost.js";
 
 export type TaskState = "waiting" | "ready" | "running" | "done" | "failed" | "indirect-failed";
 
@@ -25,12 +26,24 @@ export interface SchedulerOptions {
    * stands between a finished task and the tasks it made ready.
    */
   readonly deferRefit?: boolean | undefined;
+  /**
+   * Count what starting a task on a host costs (dependency packages over the
+   * host's link, their installs, the host's sync): see startcost.ts. Without
+   * it placement counts work / speed only.
+   */
+  readonly transfer?: TransferOptions | undefined;
 }
 
 export interface HostOptions {
   readonly slots: number;
   /** Relative to the history's host (0.25 = four times slower); omitted = unknown, learned. */
   readonly speed?: number | undefined;
+  /** Bytes per second of its link from the master (with options.transfer); omitted: unchanged (at first free). */
+  readonly link?: number | undefined;
+  /** Seconds to install one dependency package there (with options.transfer); omitted: unchanged (at first 0). */
+  readonly install?: number | undefined;
+  /** When it can take its first task (a late host's sync ends); omitted: at once. */
+  readonly readyAt?: number | undefined;
 }
 
 export interface Assignment {

@@ -12,6 +12,7 @@ import type { TaskGraph } from "../sched/graph.js";
 import type { PolicyName } from "../sched/priority.js";
 import { lowerBound, tasksThatRun, type LowerBound } from "./bounds.js";
 import { jitterDurations } from "./jitter.js";
+import { packageBytes } from "./transfer.js";
 
 export interface RecordedBuild {
   readonly graph: TaskGraph;
@@ -37,6 +38,12 @@ export interface ScenarioOptions {
   readonly jitter?: number | undefined;
   readonly seed?: number | undefined;
   readonly hostEvents?: readonly HostEvent[] | undefined;
+  /**
+   * Charge dependency transfers over the hosts' links (`@1MB` in the host
+   * spec), package sizes from the history (sim/transfer.ts); `aware`: the
+   * scheduler counts them too. Without it links cost nothing.
+   */
+  readonly transfer?: { readonly aware: boolean; readonly treeBytes?: number } | undefined;
 }
 
 export interface ScenarioResult {
@@ -120,6 +127,14 @@ export function runScenario(build: RecordedBuild, opts: ScenarioOptions): Scenar
     categories: opts.hideCategories === true ? undefined : categoriesOf(build),
     speedsKnown: !cold,
     hostEvents: opts.hostEvents,
+    transfer:
+      opts.transfer === undefined
+        ? undefined
+        : {
+            bytes: packageBytes(graph, build.history),
+            aware: opts.transfer.aware,
+            treeBytes: opts.transfer.treeBytes,
+          },
   });
   const runs = tasksThatRun(graph, done, d.fails);
   const lb = lowerBound(graph, actual, runs, opts.hosts);

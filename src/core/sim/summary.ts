@@ -38,6 +38,12 @@ export interface SimulationSummary {
   readonly unfinished: number;
   readonly utilisation: number;
   readonly hostUsage: readonly HostUsage[];
+  /** With links in the host spec: what crossed them, and whether placement counted it. */
+  readonly transfer?: {
+    readonly aware: boolean;
+    readonly sentBytes: number;
+    readonly transferSeconds: number;
+  };
 }
 
 export interface SummaryContext {
@@ -47,6 +53,8 @@ export interface SummaryContext {
   readonly jitter: number;
   readonly seed: number;
   readonly estimateMissing: boolean;
+  /** Whether placement counted transfer costs (reported only when some host has a link). */
+  readonly transferAware?: boolean;
 }
 
 /** Condenses one scenario result into the reported figures. */
@@ -86,6 +94,15 @@ export function summarize(r: ScenarioResult, ctx: SummaryContext): SimulationSum
     unfinished: r.result.unfinished,
     utilisation: m > 0 && r.lowerBound.capacity > 0 ? busyWork / (m * r.lowerBound.capacity) : 0,
     hostUsage,
+    ...(ctx.hosts.some((h) => h.link !== undefined)
+      ? {
+          transfer: {
+            aware: ctx.transferAware !== false,
+            sentBytes: Math.round(r.result.sentBytes),
+            transferSeconds: round(r.result.transferSeconds, 3),
+          },
+        }
+      : {}),
   };
 }
 
@@ -104,6 +121,11 @@ export function formatSummary(s: SimulationSummary): string[] {
     `ratio:       ${s.ratio.toFixed(3)}x`,
     `utilisation: ${(100 * s.utilisation).toFixed(1)}% of capacity`,
   ];
+  if (s.transfer !== undefined) {
+    lines.push(
+      `transfers:   ${(s.transfer.sentBytes / 1e6).toFixed(0)} MB of dependency packages sent, ${hours(s.transfer.transferSeconds)} of runs spent waiting for them (placement ${s.transfer.aware ? "counts" : "does not count"} transfers)`,
+    );
+  }
   if (s.unfinished > 0)
     lines.push(`unfinished:  ${s.unfinished} packages never ran (no host could take them)`);
   const shown =

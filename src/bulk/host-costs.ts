@@ -1,0 +1,66 @@
+/**
+ * What the live build measures of each host's start costs, fed to the
+ * scheduler (src/core/sched/startcost.ts): the host's link speed (the
+ * running average of its connection's puts, src/hosts/put.ts), the seconds
+ * it takes to install one dependency package (its Depends stages less the
+ * time spent in puts during them, a running average), and the real size of
+ * each package once built into the repository.
+ *
+ * Puts of two slots of one host overlap: a stage's share of put time is the
+ * connection's total over the stage, which may count the other slot's too,
+ * so the install time errs low, never below 0.
+ */
+import type { HostName } from "../core/hostspec.js";
+import type { LinkRate } from "../hosts/put.js";
+
+/** The scheduler's side: what it is told. */
+export interface CostSink {
+  setHostCosts(name: HostName, figures: { link?: number; install?: number }): void;
+  setPackageBytes(task: number, bytes: number): void;
+}
+
+/** How much of the past the install average keeps at each Depends stage. */
+const INSTALL_DECAY = 0.8;
+
+export class HostCostMeter {
+  readonly #install = new Map<HostName, number>();
+  /** Per host and slot, the connection's put seconds when the slot's last stage ended. */
+  readonly #mark = new Map<string, number>();
+
+  constructor(private readonly sink: CostSink) {}
+
+  /**
+   * A stage ended in a slot of a host. `deps`: the dependency packages its
+   * Depends stage installs. Tells the scheduler the host's link and, after
+   * a Depends stage, its install time per package.
+   */
+  stage(
+    host: HostName,
+    slot: number,
+    link: LinkRate,
+    stage: string,
+    wallMs: number,
+    deps: number,
+  ): void {
+    const key = `${slot}@${host}`;
+    const before = this.#mark.get(key) ?? link.totalSeconds;
+    this.#mark.set(key, link.totalSeconds);
+    const figures: { link?: number; install?: number } = {};
+    const rate = link.bytesPerSecond;
+    if (rate !== undefined) figures.link = rate;
+    if (stage === "Depends" && deps > 0) {
+      const each = Math.max(0, wallMs / 1000 - (link.totalSeconds - before)) / deps;
+      const old = this.#install.get(host);
+      const avg = old === undefined ? each : old * INSTALL_DECAY + each * (1 - INSTALL_DECAY);
+      this.#install.set(host, avg);
+      figures.install = avg;
+    }
+    if (figures.link !== undefined || figures.install !== undefined)
+      this.sink.setHostCosts(host, figures);
+  }
+
+  /** A package was built: its file has this many bytes. */
+  built(task: number, bytes: number): void {
+    this.sink.setPackageBytes(task, bytes);
+  }
+}

@@ -1,0 +1,45 @@
+/** What the live build measures of a host's start costs: link speed from its puts, install time from its Depends stages. */
+import assert from "node:assert/strict";
+import { test } from "node:test";
+import { HostCostMeter, type CostSink } from "../../src/bulk/host-costs.js";
+import { hostName } from "../../src/core/hostspec.js";
+import { LinkRate } from "../../src/hosts/put.js";
+
+test("a link's rate is its puts' bytes over their time, recent puts weighing more", () => {
+  const r = new LinkRate();
+  const rateOf = (x: LinkRate): number | undefined => x.bytesPerSecond;
+  assert.equal(rateOf(r), undefined);
+  r.record(1e6, 1);
+  assert.equal(rateOf(r), 1e6);
+  r.record(1e6, 9);
+  // (0.9 MB + 1 MB) / (0.9 s + 9 s)
+  assert.equal(Math.round(rateOf(r) ?? 0), Math.round(1.9e6 / 9.9));
+  assert.equal(r.totalSeconds, 10);
+  r.record(5, 0);
+  assert.equal(r.totalSeconds, 10, "a put of no measurable time teaches nothing");
+});
+
+test("install time per dependency: the Depends stage less its puts, over its dependencies", () => {
+  const told: [string, { link?: number; install?: number }][] = [];
+  const bytes: [number, number][] = [];
+  const sink: CostSink = {
+    setHostCosts: (name, f) => told.push([name, { ...f }]),
+    setPackageBytes: (task, b) => bytes.push([task, b]),
+  };
+  const m = new HostCostMeter(sink);
+  const last = (): [string, { link?: number; install?: number }] => told[told.length - 1]!;
+  const h = hostName("vax");
+  const rate = new LinkRate();
+  m.stage(h, 1, rate, "Vars", 1000, 4);
+  assert.deepEqual(told, [], "nothing measured yet");
+  // Depends: 4 packages, 2 s of puts (2 MB), 10 s in all: 2 s per install.
+  rate.record(2e6, 2);
+  m.stage(h, 1, rate, "Depends", 10_000, 4);
+  const figures: { link?: number; install?: number } = { link: 1e6, install: 2 };
+  assert.deepEqual(last(), ["vax", figures]);
+  // The next one: 1 s per install; the average keeps most of the past.
+  m.stage(h, 1, rate, "Depends", 4000, 4);
+  assert.equal(last()[1].install!.toFixed(2), (2 * 0.8 + 1 * 0.2).toFixed(2));
+  m.built(7, 12345);
+  assert.deepEqual(bytes, [[7, 12345]]);
+});
