@@ -181,15 +181,28 @@ export function builtPackages(events: readonly Event[]): string[] {
     .sort();
 }
 
+/** What other builds of the fixture tree are compared with (see referenceBuild). */
+export interface Reference {
+  /** stableSummary() of its repository. */
+  readonly summary: string[];
+  /** The counts of its report/report.json. */
+  readonly counts: Record<string, number>;
+}
+
+/** The stable pkg_summary of the shared reference build (see referenceBuild). */
+export async function referenceSummary(): Promise<string[]> {
+  return (await referenceBuild()).summary;
+}
+
 /**
- * The stable pkg_summary of a plain build of the fixture tree on 3 local
- * hosts: what other setups (one host, slots, ssh) must reproduce. Built once
+ * A plain build of the fixture tree on 3 local hosts: what other setups (one
+ * host, slots, ssh, a master killed and resumed) must reproduce. Built once
  * per compiled herd and fixture tree and shared by the test files that
  * compare with it (node:test runs files in parallel processes; a lock
  * directory makes the others wait for the first), so the suite does not
  * build the same reference in every file.
  */
-export async function referenceSummary(): Promise<string[]> {
+export async function referenceBuild(): Promise<Reference> {
   const key = createHash("sha256");
   for (const top of [join(ROOT, "dist/src"), FIXTURE_TREE, FIXTURE_TOOLS])
     for (const f of (readdirSync(top, { recursive: true }) as string[]).sort()) {
@@ -197,10 +210,10 @@ export async function referenceSummary(): Promise<string[]> {
       if (st.isFile()) key.update(`${top}/${f} ${st.size} ${st.mtimeMs}\n`);
     }
   const dir = join(tmpdir(), `herd-reference-${key.digest("hex").slice(0, 16)}`);
-  const done = join(dir, "summary.json");
+  const done = join(dir, "reference.json");
   const lock = `${dir}.lock`;
   for (let waited = 0; ; waited += 1) {
-    if (existsSync(done)) return JSON.parse(readFileSync(done, "utf8")) as string[];
+    if (existsSync(done)) return JSON.parse(readFileSync(done, "utf8")) as Reference;
     try {
       mkdirSync(lock);
       break;
@@ -218,11 +231,18 @@ export async function referenceSummary(): Promise<string[]> {
     const work = join(box.dir, "work");
     const r = await build(box, work, 3);
     if (r.code !== 0) throw new Error(`the reference build failed: ${r.stderr}`);
-    const summary = stableSummary(work);
+    const reference: Reference = {
+      summary: stableSummary(work),
+      counts: (
+        JSON.parse(readFileSync(join(work, "report/report.json"), "utf8")) as {
+          counts: Record<string, number>;
+        }
+      ).counts,
+    };
     mkdirSync(dir, { recursive: true });
-    writeFileSync(`${done}.tmp`, JSON.stringify(summary));
+    writeFileSync(`${done}.tmp`, JSON.stringify(reference));
     renameSync(`${done}.tmp`, done);
-    return summary;
+    return reference;
   } finally {
     rmSync(lock, { recursive: true, force: true });
   }
