@@ -19,7 +19,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { performance } from "node:perf_hooks";
 import { EventBus, type BuildEvent } from "../src/events/types.js";
-import { Store } from "../src/store/store.js";
+import { packageRow, Store } from "../src/store/store.js";
 import type { PackageRow } from "../src/store/types.js";
 import { EventWriter, type WriterOptions } from "../src/store/writer.js";
 
@@ -58,22 +58,11 @@ function name(i: number): string {
 }
 
 function planRow(i: number): PackageRow {
-  return {
-    pkgname: name(i),
-    pkgpath: `category${i % 100}/package${i}`,
-    state: "pending",
-    reason: "",
-    culprit: null,
-    failedStage: null,
-    host: null,
-    startedMs: null,
-    finishedMs: null,
-    sha256: null,
-    size: null,
+  return packageRow(name(i), `category${i % 100}/package${i}`, "pending", {
     inputs: "0123456789abcdef0123456789abcdef",
     maintainer: "pkgsrc-users@NetBSD.org",
     dependents: i % 50,
-  };
+  });
 }
 
 /** One package's events, as the build loop emits them. */

@@ -11,7 +11,7 @@ import { createHash } from "node:crypto";
 import { mkdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { topoOrder } from "../../src/core/classify.js";
-import type { PackageRow, Store } from "../../src/store/store.js";
+import { packageRow, type PackageRow, type Store } from "../../src/store/store.js";
 import { failReason, pickStage, schedule, stageLog, stagePlan } from "./bigruns.js";
 import { prng, type BigPackage } from "./bigtree.js";
 
@@ -106,21 +106,11 @@ export function fillBigBuild(store: Store, opts: BigBuildOptions): BigBuild {
       const p = pkgs[i]!;
       const f = fates[i]!;
       const t = times[i];
-      const base = {
-        pkgname: p.pkgname,
-        pkgpath: p.pkgpath,
-        reason: "",
-        culprit: null,
-        failedStage: null,
-        host: null,
-        startedMs: null,
-        finishedMs: null,
-        sha256: null,
-        size: null,
+      const base = packageRow(p.pkgname, p.pkgpath, "pending", {
         inputs: digest(p.pkgname + p.depends.join(" ")),
         maintainer: p.maintainer,
         dependents: dependents[i]!.length,
-      };
+      });
       let row: PackageRow;
       if (f.state === "build") {
         if (t === undefined) throw new Error(`${p.pkgname} was to be built but has no run`);

@@ -13,6 +13,7 @@ import type {
   EventRow,
   PackagePatch,
   PackageRow,
+  PkgState,
   StageRow,
 } from "./types.js";
 
@@ -88,6 +89,32 @@ const PATCH_COLUMNS: Readonly<Record<string, string>> = {
   size: "size",
   inputs: "inputs",
 };
+
+/** A plan's row of a package: nothing done yet; `more` sets any other column. */
+export function packageRow(
+  pkgname: string,
+  pkgpath: string,
+  state: PkgState,
+  more: Partial<PackageRow> = {},
+): PackageRow {
+  return {
+    pkgname,
+    pkgpath,
+    state,
+    reason: "",
+    culprit: null,
+    failedStage: null,
+    host: null,
+    startedMs: null,
+    finishedMs: null,
+    sha256: null,
+    size: null,
+    inputs: "",
+    maintainer: "",
+    dependents: 0,
+    ...more,
+  };
+}
 
 /** The SQLite store of one work directory (":memory:" for tests). */
 export class Store implements BuildStore {

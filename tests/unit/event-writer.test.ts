@@ -10,27 +10,12 @@ import { setTimeout as sleep } from "node:timers/promises";
 
 import type { PackageState } from "../../src/core/pkgstate.js";
 import { EventBus, type BuildEvent } from "../../src/events/types.js";
-import { Store } from "../../src/store/store.js";
+import { packageRow, Store } from "../../src/store/store.js";
 import type { PackageRow } from "../../src/store/types.js";
 import { EventWriter } from "../../src/store/writer.js";
 
 function planned(pkgname: string, state: PackageState = "pending"): PackageRow {
-  return {
-    pkgname,
-    pkgpath: `cat/${pkgname.replace(/-[^-]*$/, "")}`,
-    state,
-    reason: "",
-    culprit: null,
-    failedStage: null,
-    host: null,
-    startedMs: null,
-    finishedMs: null,
-    sha256: null,
-    size: null,
-    inputs: "",
-    maintainer: "",
-    dependents: 0,
-  };
+  return packageRow(pkgname, `cat/${pkgname.replace(/-[^-]*$/, "")}`, state);
 }
 
 /** A store with one build of `names` (pending), its writer recording a bus. */

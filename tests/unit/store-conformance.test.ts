@@ -7,7 +7,7 @@ import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 
 import { join } from "node:path";
-import { Store } from "../../src/store/store.js";
+import { packageRow, Store } from "../../src/store/store.js";
 import type { BuildStore, PackageRow, StageRow } from "../../src/store/types.js";
 import { scratchDir } from "../lib/scratch.js";
 
@@ -31,22 +31,7 @@ const backends: readonly Backend[] = [
 ];
 
 function row(pkgname: string, pkgpath: string, state: PackageRow["state"]): PackageRow {
-  return {
-    pkgname,
-    pkgpath,
-    state,
-    reason: "",
-    culprit: null,
-    failedStage: null,
-    host: null,
-    startedMs: null,
-    finishedMs: null,
-    sha256: null,
-    size: null,
-    inputs: "i",
-    maintainer: "m@x",
-    dependents: 0,
-  };
+  return packageRow(pkgname, pkgpath, state, { inputs: "i", maintainer: "m@x" });
 }
 
 function stage(pkgname: string, name: string, startedMs: number, wallMs: number, status = 0) {
