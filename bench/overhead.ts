@@ -26,7 +26,7 @@
  * 1/FRACTION for the slow host.
  *
  * Needs root (cgroups). Usage:
- *   npx tsc -p . && node dist/bench/overhead.js [--fraction 0.05] [--chain 4] [--sleep 0] [--keep]
+ *   npx tsc -p . && node dist/bench/overhead.js [--fraction 0.05] [--chain 4] [--sleep 0] [--keep] [--micro]
  */
 import { execFileSync, spawnSync } from "node:child_process";
 import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
@@ -49,6 +49,8 @@ const SLEEP = flag("sleep", 0);
 const REPEAT = 10;
 /** --keep: herd builds with keepDepends (the chain's dependencies stay installed between builds). */
 const KEEP = process.argv.includes("--keep");
+/** --micro: only the agent's start, a task's round trip and a make parse on the caged host. */
+const MICRO = process.argv.includes("--micro");
 
 const why = cageUnavailable();
 if (why !== null) {
@@ -158,6 +160,11 @@ try {
   console.log(
     `on the slow host: agent start ${sec(m.hello!)} s, task round trip ${m.roundTrip!.toFixed(0)} ms, make parse ${m.parse!.toFixed(0)} ms`,
   );
+  if (MICRO) {
+    cage.stop();
+    rmSync(box.dir, { recursive: true, force: true });
+    process.exit(0);
+  }
 
   // Bare first: it is the quicker part.
   const bareMs = bare(cage, box.tree, join(box.dir, "bare"), pkgs);
