@@ -11,7 +11,7 @@
  * (2) Full scan + build of the fixture tree (FIXTURE_SLEEP=0: every second
  *     of a build is CPU, so a slow host is slow at all of it) on the fast
  *     host alone and on the farm (slow hosts declared speed=0.05, as an
- *     operator would). Against total work / capacity: total work = the fast
+ *     operator would; with --learn, left for herd to learn). Against total work / capacity: total work = the fast
  *     host's package spans of its build alone; capacity = 1 + 4 r, r = the
  *     fast host's time over a slow host's for the packages the slow hosts
  *     built in the farm; the bound is max(critical path on the fast host,
@@ -20,7 +20,7 @@
  * Host copies of the tree are kept between runs (synced once); each run
  * starts from an empty database. Needs root (cgroups).
  *
- * Usage: npx tsc -p . && node dist/bench/mixedfarm.js [--dirs 120] [--slow 4] [--fraction 0.05] [--build-only]
+ * Usage: npx tsc -p . && node dist/bench/mixedfarm.js [--dirs 120] [--slow 4] [--fraction 0.05] [--build-only] [--learn]
  */
 import { spawn } from "node:child_process";
 import { cpSync, readFileSync, rmSync, writeFileSync } from "node:fs";
@@ -45,6 +45,8 @@ function flag(name: string, dflt: number): number {
 const DIRS = flag("dirs", 120);
 const SLOW = flag("slow", 4);
 const FRACTION = flag("fraction", 0.05);
+/** --learn: the slow hosts' speed is not declared (learned from their first builds). */
+const LEARN = process.argv.includes("--learn");
 /** --build-only: leave out the scan figures (1). */
 const SCAN = !process.argv.includes("--build-only");
 
@@ -181,7 +183,7 @@ try {
   const slowLines = cages
     .map(
       (c, i) =>
-        `slow${String(i + 1)} local ${join(box.dir, `h-slow${String(i + 1)}`)} shell=${c.shell} speed=${String(FRACTION)}\n`,
+        `slow${String(i + 1)} local ${join(box.dir, `h-slow${String(i + 1)}`)} shell=${c.shell}${LEARN ? "" : ` speed=${String(FRACTION)}`}\n`,
     )
     .join("");
   const hostsFile = (name: string, text: string): string => {
