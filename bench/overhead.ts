@@ -26,7 +26,7 @@
  * 1/FRACTION for the slow host.
  *
  * Needs root (cgroups). Usage:
- *   npx tsc -p . && node dist/bench/overhead.js [--fraction 0.05] [--chain 4] [--sleep 0] [--keep]
+ *   npx tsc -p . && node dist/bench/overhead.js [--fraction 0.05] [--chain 4] [--sleep 0] [--keep] [--micro] [--no-scan]
  */
 import { execFileSync, spawnSync } from "node:child_process";
 import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
@@ -49,6 +49,10 @@ const SLEEP = flag("sleep", 0);
 const REPEAT = 10;
 /** --keep: herd builds with keepDepends (the chain's dependencies stay installed between builds). */
 const KEEP = process.argv.includes("--keep");
+/** --micro: only the agent's start, a task's round trip and a make parse on the caged host. */
+const MICRO = process.argv.includes("--micro");
+/** --no-scan: leave out the scan of the tree on the caged host (printed after the table). */
+const SCAN = !process.argv.includes("--no-scan");
 
 const why = cageUnavailable();
 if (why !== null) {
@@ -158,6 +162,11 @@ try {
   console.log(
     `on the slow host: agent start ${sec(m.hello!)} s, task round trip ${m.roundTrip!.toFixed(0)} ms, make parse ${m.parse!.toFixed(0)} ms`,
   );
+  if (MICRO) {
+    cage.stop();
+    rmSync(box.dir, { recursive: true, force: true });
+    process.exit(0);
+  }
 
   // Bare first: it is the quicker part.
   const bareMs = bare(cage, box.tree, join(box.dir, "bare"), pkgs);
@@ -198,77 +207,6 @@ try {
       `second build: connection and agent start ${sec(at(up) - at(connecting))} s, tree id check (id matches) ${sec(at(synced) - at(syncing))} s`,
     );
 
-  // The scan of the whole tree on the caged host (its copy is synced), against
-  // pbulk-index run in a loop there: what herd adds per directory.
-  const scanStart = performance.now();
-  const scanWall = Date.now();
-  const scan = spawnSync(
-    "node",
-    [
-      join(ROOT, "dist/src/cli/main.js"),
-      "scan",
-      "--tree",
-      box.tree,
-      "--hosts",
-      hosts,
-      "--work",
-      join(box.dir, "work-scan"),
-      "--output",
-      join(box.dir, "scan.pscan"),
-      "--json",
-    ],
-    { encoding: "utf8" },
-  );
-  const herdScanMs = performance.now() - scanStart;
-  // The fixture tree has a broken directory on purpose: herd scan says so (exit 1) and scans the rest.
-  if (scan.status !== 0 && !existsSync(join(box.dir, "scan.pscan")))
-    throw new Error(`herd scan failed: ${scan.stderr.slice(-2000)}`);
-  const scanEv = scan.stderr
-    .split("\n")
-    .filter((l) => l.startsWith("{"))
-    .map((l) => JSON.parse(l) as Event);
-  const firstBusy = scanEv.find((e) => e.type === "host" && String(e.state).startsWith("busy"));
-  const scanned = execFileSync(
-    "sh",
-    ["-c", `grep -c '^PKG_LOCATION=' "${join(box.dir, "scan.pscan")}"`],
-    {
-      encoding: "utf8",
-    },
-  ).trim();
-  const dirs = [
-    ...new Set(
-      readFileSync(join(box.dir, "scan.pscan"), "latin1")
-        .split("\n")
-        .filter((l) => l.startsWith("PKG_LOCATION="))
-        .map((l) => l.slice("PKG_LOCATION=".length)),
-    ),
-  ];
-  const loopStart = performance.now();
-  const loop = spawnSync(
-    cage.shell,
-    [
-      "-c",
-      'for d in "$@"; do (cd "$d" && bmake pbulk-index >/dev/null) || exit 1; done',
-      "loop",
-      ...dirs,
-    ],
-    {
-      cwd: box.tree,
-      encoding: "utf8",
-      env: { ...process.env, PATH: `${FIXTURE_TOOLS}:${process.env.PATH ?? ""}` },
-    },
-  );
-  const loopMs = performance.now() - loopStart;
-  if (loop.status !== 0) throw new Error(`pbulk-index loop failed: ${loop.stderr}`);
-  // From the moment the host took its first directory (connection and tree check left out).
-  const herdScanOnly =
-    firstBusy === undefined
-      ? herdScanMs
-      : scanWall + herdScanMs - Date.parse(firstBusy.time as string);
-  console.log(
-    `scan of ${dirs.length} directories (${scanned} records): herd scan ${sec(herdScanMs)} s in all (${sec(herdScanOnly)} s from the host's first directory), pbulk-index in a loop there ${sec(loopMs)} s; per directory ${sec(herdScanOnly / dirs.length)} s against ${sec(loopMs / dirs.length)} s`,
-  );
-
   // The make targets among herd's stages (Package runs `make package`).
   const makeStages = new Set<string>(
     DEFAULT_TARGETS.filter((t) => !HERD_STAGES.has(t) || t === "Package"),
@@ -306,6 +244,79 @@ try {
     const slow = typical / FRACTION;
     console.log(
       `a typical package (median of the 2026 history, ${typical.toFixed(0)} s on its builder) takes ${slow.toFixed(0)} s at ${FRACTION} of a core: herd's cost is ${((100 * cost) / slow).toFixed(2)} % of it`,
+    );
+  }
+
+  if (SCAN) {
+    // The scan of the whole tree on the caged host (its copy is synced), against
+    // pbulk-index run in a loop there: what herd adds per directory.
+    const scanStart = performance.now();
+    const scanWall = Date.now();
+    const scan = spawnSync(
+      "node",
+      [
+        join(ROOT, "dist/src/cli/main.js"),
+        "scan",
+        "--tree",
+        box.tree,
+        "--hosts",
+        hosts,
+        "--work",
+        join(box.dir, "work-scan"),
+        "--output",
+        join(box.dir, "scan.pscan"),
+        "--json",
+      ],
+      { encoding: "utf8" },
+    );
+    const herdScanMs = performance.now() - scanStart;
+    // The fixture tree has a broken directory on purpose: herd scan says so (exit 1) and scans the rest.
+    if (scan.status !== 0 && !existsSync(join(box.dir, "scan.pscan")))
+      throw new Error(`herd scan failed: ${scan.stderr.slice(-2000)}`);
+    const scanEv = scan.stderr
+      .split("\n")
+      .filter((l) => l.startsWith("{"))
+      .map((l) => JSON.parse(l) as Event);
+    const firstBusy = scanEv.find((e) => e.type === "host" && String(e.state).startsWith("busy"));
+    const scanned = execFileSync(
+      "sh",
+      ["-c", `grep -c '^PKG_LOCATION=' "${join(box.dir, "scan.pscan")}"`],
+      {
+        encoding: "utf8",
+      },
+    ).trim();
+    const dirs = [
+      ...new Set(
+        readFileSync(join(box.dir, "scan.pscan"), "latin1")
+          .split("\n")
+          .filter((l) => l.startsWith("PKG_LOCATION="))
+          .map((l) => l.slice("PKG_LOCATION=".length)),
+      ),
+    ];
+    const loopStart = performance.now();
+    const loop = spawnSync(
+      cage.shell,
+      [
+        "-c",
+        'for d in "$@"; do (cd "$d" && bmake pbulk-index >/dev/null) || exit 1; done',
+        "loop",
+        ...dirs,
+      ],
+      {
+        cwd: box.tree,
+        encoding: "utf8",
+        env: { ...process.env, PATH: `${FIXTURE_TOOLS}:${process.env.PATH ?? ""}` },
+      },
+    );
+    const loopMs = performance.now() - loopStart;
+    if (loop.status !== 0) throw new Error(`pbulk-index loop failed: ${loop.stderr}`);
+    // From the moment the host took its first directory (connection and tree check left out).
+    const herdScanOnly =
+      firstBusy === undefined
+        ? herdScanMs
+        : scanWall + herdScanMs - Date.parse(firstBusy.time as string);
+    console.log(
+      `scan of ${dirs.length} directories (${scanned} records): herd scan ${sec(herdScanMs)} s in all (${sec(herdScanOnly)} s from the host's first directory), pbulk-index in a loop there ${sec(loopMs)} s; per directory ${sec(herdScanOnly / dirs.length)} s against ${sec(loopMs / dirs.length)} s`,
     );
   }
 } finally {

@@ -5,7 +5,8 @@
 # Every process it starts costs milliseconds here and far more on a slow host
 # (a fork and exec is about 5 ms on a fast VM, a tenth of a second or more on
 # a VAX), so per task it starts only what it must: the task itself, one
-# cksum and one cat per non-empty output file, and one rm.
+# cksum and one cat per non-empty output file, and one rm for every
+# SWEEP_EVERY finished tasks.
 #
 # It runs nothing but what the master sends it and never evaluates a string:
 # message words are split with globbing off, argv words and environment
@@ -72,9 +73,24 @@ hello_info() {
   done
 }
 
+# Finished tasks' directories are removed in batches: one rm for every
+# SWEEP_EVERY of them (their names wait in $state/swept, one per line).
+SWEEP_EVERY=16
+w_nswept=0
+sweep() {
+  set --
+  while IFS= read -r w_s; do
+    set -- "$@" "$w_s"
+  done <"$state/swept"
+  [ $# -eq 0 ] || rm -rf -- "$@"
+  : >"$state/swept"
+  w_nswept=0
+}
+
 writer() {
   hello_info >"$state/hello"
   send_files "hello $HERD_PROTO" "$state/hello"
+  : >"$state/swept"
   while IFS= read -r w_ev; do
     set -- $w_ev
     case $1 in
@@ -85,7 +101,12 @@ writer() {
       w_t=$state/tasks/$2
       read -r w_st w_secs <"$w_t/result"
       send_files "done $2 $w_st $w_secs" "$w_t/out" "$w_t/err"
-      rm -rf "$w_t"
+      # Emptied now (a big log should not wait), removed with the next sweep.
+      : >"$w_t/out"
+      : >"$w_t/err"
+      printf '%s\n' "$w_t" >>"$state/swept"
+      w_nswept=$((w_nswept + 1))
+      [ "$w_nswept" -lt "$SWEEP_EVERY" ] || sweep
       ;;
     get)
       w_g=$state/get.$2
@@ -111,11 +132,12 @@ post() {
 
 # --- R: message handlers ----------------------------------------------------
 
-# abspath P: P if absolute, else relative to the agent root.
+# abspath P: sets a_path to P if absolute, else to P relative to the agent
+# root (a variable, not output: a command substitution would fork).
 abspath() {
   case $1 in
-  /*) printf '%s\n' "$1" ;;
-  *) printf '%s/%s\n' "$root" "$1" ;;
+  /*) a_path=$1 ;;
+  *) a_path=$root/$1 ;;
   esac
 }
 
@@ -206,7 +228,8 @@ do_run() {
   r_err=out
   [ "$r_mode" = split ] && r_err=err
   : >"$r_dir/err"
-  run_task "$r_id" "$(abspath "$r_cwd")" "$r_err" "$@" &
+  abspath "$r_cwd"
+  run_task "$r_id" "$a_path" "$r_err" "$@" &
   return 0
 }
 
@@ -216,7 +239,8 @@ do_kill() {
   TERM | KILL | INT | HUP) k_sig=$2 ;;
   *) k_sig=TERM ;;
   esac
-  if is_uint "$k_id" && [ -f "$state/tasks/$k_id/pid" ]; then
+  # A finished task (its result written) may wait for the sweep: its pid is not its own any more.
+  if is_uint "$k_id" && [ -f "$state/tasks/$k_id/pid" ] && [ ! -f "$state/tasks/$k_id/result" ]; then
     IFS= read -r k_pid <"$state/tasks/$k_id/pid"
     kill -s "$k_sig" "$k_pid" 2>/dev/null
   fi
@@ -253,7 +277,8 @@ do_put() {
   is_uint "$1" || return 1
   p_f=$state/put.$1
   IFS= read -r p_path || return 1
-  abspath "$p_path" >"$p_f.path"
+  abspath "$p_path"
+  printf '%s\n' "$a_path" >"$p_f.path"
   case $2 in
   [0-7][0-7][0-7] | [0-7][0-7][0-7][0-7]) printf '%s\n' "$2" >"$p_f.mode" ;;
   *) printf 'bad-mode\n' >"$p_f.bad" ;;
@@ -316,7 +341,8 @@ do_get() {
     post "proto bad-request"
     return 0
   fi
-  abspath "$g_path" >"$state/get.$g_id.path"
+  abspath "$g_path"
+  printf '%s\n' "$a_path" >"$state/get.$g_id.path"
   post "get $g_id"
 }
 
@@ -327,6 +353,8 @@ cleanup() {
   set +f
   for c_t in "$state"/tasks/*; do
     [ -d "$c_t" ] || continue
+    # A finished task waiting for the sweep: its pid may be another process's now.
+    [ -f "$c_t/result" ] && continue
     # A task started just now may not have written its pid yet.
     c_n=0
     while [ ! -f "$c_t/pid" ] && [ ! -f "$c_t/result" ] && [ "$c_n" -lt 5 ]; do

@@ -27,6 +27,7 @@ import { HOST } from "./layout.js";
 import { QueuePlanner } from "../core/sched/queue.js";
 import { dispatchLoop, mayWork } from "./dispatch.js";
 import type { Workdir } from "./workdir.js";
+import { batchArgv, batchNonce, batchSize, splitBatch } from "./scan-batch.js";
 
 export interface ScanStepOptions {
   readonly pool: HostPool;
@@ -52,6 +53,8 @@ export interface ScanStepOptions {
    * reading the tree again while the id stays.
    */
   readonly treeId?: string;
+  /** Most directories scanned in one task (default MAX_BATCH; 1: one each). */
+  readonly batch?: number;
 }
 
 /** A scan's records and, with `distfiles`, what make said of the directory's distfiles. */
@@ -213,10 +216,12 @@ export async function scanStep(o: ScanStepOptions): Promise<ScanResult> {
   if (stamp !== undefined && !trusted) o.wd.store.setMeta(SCAN_TREE, stamp);
   const wanted = o.pkgs === undefined ? listPackageDirs(o.tree) : [...o.pkgs];
   const seen = new Set<string>();
-  // The directories to scan, one task each, run by the one dispatch loop.
+  // The directories to scan, run by the one dispatch loop: those known at
+  // the start in batches (scan-batch.ts), those found later one task each.
   const planner = new QueuePlanner();
-  const paths: string[] = [];
+  const paths: string[][] = [];
   const results = new Map<string, ScanRecord[]>();
+  let pending: string[] | undefined = [];
   const enqueue = (p: string): void => {
     if (seen.has(p)) return;
     seen.add(p);
@@ -226,7 +231,8 @@ export async function scanStep(o: ScanStepOptions): Promise<ScanResult> {
       const q = queries.get(p);
       if (q !== undefined) o.onQuery?.(p, q, hit);
       follow(hit);
-    } else paths[planner.add()] = p;
+    } else if (pending !== undefined) pending.push(p);
+    else paths[planner.add()] = [p];
   };
   const follow = (recs: readonly ScanRecord[]): void => {
     if (o.pkgs === undefined) return;
@@ -238,6 +244,9 @@ export async function scanStep(o: ScanStepOptions): Promise<ScanResult> {
     }
   };
   for (const p of wanted) enqueue(p);
+  const size = batchSize(pending.length, o.pool.list().length, o.batch);
+  for (let i = 0; i < pending.length; i += size) paths[planner.add()] = pending.slice(i, i + size);
+  pending = undefined;
   let failed = 0;
   const total = (): number => seen.size;
   const progress = (): void => {
@@ -246,17 +255,46 @@ export async function scanStep(o: ScanStepOptions): Promise<ScanResult> {
   progress();
 
   type Scanned = { records: ScanRecord[]; query: string | null } | { error: string };
-  await dispatchLoop<Scanned>({
+  /** What one directory's make run gave, as records or an error. */
+  const outcomeOf = (
+    pkgpath: string,
+    out: { status: number; output: Buffer; stderr: Buffer },
+    root: string,
+  ): Scanned => {
+    const mk = `${root}/${scanMkName()}`;
+    const split = o.distfiles === true ? splitScanOutput(out.output) : null;
+    const framed = frameScanOutput(split?.records ?? out.output, pkgpath, new Set());
+    const parsed = out.status === 0 ? parse(framed, pkgpath) : undefined;
+    if (parsed === undefined || !parsed.ok) {
+      const why =
+        parsed === undefined ? `exit ${out.status}: ${lastLines(out.stderr)}` : parsed.message;
+      return { error: why };
+    }
+    // SCAN_DEPENDS names files by the host's tree path: say them as the master's tree
+    // does, so a scan is the same whichever host made it.
+    const hostTree = `${root}/${HOST.tree}`;
+    const records = parsed.records.map((rec) =>
+      rebaseScanDepends(split === null ? rec : withoutScanDepend(rec, mk), [hostTree], o.tree),
+    );
+    // Asked and not answered (the make run ended before herd-distfiles): "" (the fetch stage asks).
+    const query = split === null ? null : rebaseQuery(split.query ?? "", hostTree, o.tree);
+    return { records, query };
+  };
+  await dispatchLoop<Scanned[]>({
     pool: o.pool,
     planner,
     now: () => performance.now() / 1000,
-    label: (t) => `scan ${paths[t]!}`,
+    label: (t) => `scan ${paths[t]!.join(" ")}`,
     run: async (t, lease) => {
-      const pkgpath = paths[t]!;
-      const mk = `${lease.root}/${scanMkName()}`;
+      const dirs = paths[t]!;
+      const argv =
+        o.distfiles === true
+          ? scanArgv(o.make, `${lease.root}/${scanMkName()}`)
+          : [o.make, "pbulk-index"];
+      const nonce = batchNonce();
       const r = await lease.run({
-        argv: o.distfiles === true ? scanArgv(o.make, mk) : [o.make, "pbulk-index"],
-        cwd: `${HOST.tree}/${pkgpath}`,
+        argv: dirs.length === 1 ? argv : batchArgv(dirs, argv, nonce),
+        cwd: dirs.length === 1 ? `${HOST.tree}/${dirs[0]!}` : HOST.tree,
         // No BATCH: pbulk-scan sets none, and with it 2013's bsd.pkg.mk reads one more
         // file (mk/bulk/bsd.bulk-pkg.mk), so SCAN_DEPENDS would differ from pbulk's.
         env: {},
@@ -264,47 +302,44 @@ export async function scanStep(o: ScanStepOptions): Promise<ScanResult> {
       });
       if (!r.ok) {
         if (r.error.reason === "lost") return { kind: "lost", reason: r.error.message };
-        return { kind: "failed", value: { error: r.error.message } };
+        return { kind: "failed", value: dirs.map(() => ({ error: r.error.message })) };
       }
       const out = r.value;
-      const split = o.distfiles === true ? splitScanOutput(out.output) : null;
-      const framed = frameScanOutput(split?.records ?? out.output, pkgpath, new Set());
-      const parsed = out.status === 0 ? parse(framed, pkgpath) : undefined;
-      if (parsed === undefined || !parsed.ok) {
-        const why =
-          parsed === undefined ? `exit ${out.status}: ${lastLines(out.stderr)}` : parsed.message;
-        return { kind: "failed", value: { error: why } };
-      }
-      // SCAN_DEPENDS names files by the host's tree path: say them as the master's tree
-      // does, so a scan is the same whichever host made it.
-      const hostTree = `${lease.root}/${HOST.tree}`;
-      const records = parsed.records.map((rec) =>
-        rebaseScanDepends(split === null ? rec : withoutScanDepend(rec, mk), [hostTree], o.tree),
-      );
-      // Asked and not answered (the make run ended before herd-distfiles): "" (the fetch stage asks).
-      const query = split === null ? null : rebaseQuery(split.query ?? "", hostTree, o.tree);
-      return { kind: "ok", value: { records, query } };
+      if (dirs.length === 1) return { kind: "ok", value: [outcomeOf(dirs[0]!, out, lease.root)] };
+      const parts = splitBatch(out.output, out.stderr, nonce, dirs.length);
+      return {
+        kind: "ok",
+        value: dirs.map((d, i) => {
+          const part = parts[i];
+          return part === undefined
+            ? { error: `the batch's shell ended early (exit ${out.status})` }
+            : outcomeOf(d, part, lease.root);
+        }),
+      };
     },
     settled: (t, host, outcome) => {
-      const pkgpath = paths[t]!;
-      if (outcome.kind === "ok" && "records" in outcome.value) {
-        const { records, query } = outcome.value;
-        results.set(pkgpath, records);
-        if (query !== null && query !== "") {
-          queries.set(pkgpath, query);
-          o.onQuery?.(pkgpath, query, records);
+      if (outcome.kind !== "ok" && outcome.kind !== "failed") return;
+      paths[t]!.forEach((pkgpath, i) => {
+        const one = outcome.value[i];
+        if (one !== undefined && "records" in one) {
+          const { records, query } = one;
+          results.set(pkgpath, records);
+          if (query !== null && query !== "") {
+            queries.set(pkgpath, query);
+            o.onQuery?.(pkgpath, query, records);
+          }
+          o.wd.store.putScan(
+            pkgpath,
+            digests.of(pkgpath, records),
+            Buffer.concat(records.map((rec) => rec.raw)),
+            query,
+          );
+          follow(records);
+        } else if (one !== undefined) {
+          failed++;
+          o.bus.emit({ type: "scan-error", pkgpath, host, message: one.error });
         }
-        o.wd.store.putScan(
-          pkgpath,
-          digests.of(pkgpath, records),
-          Buffer.concat(records.map((rec) => rec.raw)),
-          query,
-        );
-        follow(records);
-      } else if (outcome.kind === "failed" && "error" in outcome.value) {
-        failed++;
-        o.bus.emit({ type: "scan-error", pkgpath, host, message: outcome.value.error });
-      }
+      });
       progress();
     },
     idleTimeoutMs: 10 * 60_000,

@@ -28,6 +28,7 @@ interface ScanOptions {
   readonly shell?: string;
   readonly heartbeatTimeout: string;
   readonly json?: boolean;
+  readonly batch: string;
 }
 
 /** `herd scan`: `make pbulk-index` in every package directory, spread over the hosts. */
@@ -51,6 +52,11 @@ export function registerScan(program: Command): void {
     .option("--shell <cmd>", "shell for --local agents: sh, dash or busybox")
     .option("--heartbeat-timeout <s>", "seconds of silence before a host counts as lost", "30")
     .option("--json", "NDJSON events on stderr instead of progress lines")
+    .option(
+      "--batch <n>",
+      "most package directories one task scans (one round trip and one shell for them all; 1: one each)",
+      "8",
+    )
     .action(async (opts: ScanOptions) => {
       await runScan(opts);
     });
@@ -112,6 +118,9 @@ async function runScan(opts: ScanOptions): Promise<void> {
   const heartbeat = Number(opts.heartbeatTimeout);
   if (!(heartbeat > 0))
     throw new UserError("usage", "--heartbeat-timeout needs a number of seconds", "e.g. 30");
+  const batch = Number(opts.batch);
+  if (!Number.isInteger(batch) || batch < 1 || batch > 1000)
+    throw new UserError("usage", "--batch N needs a number from 1 to 1000", "e.g. --batch 8");
   const entries = hostEntries(opts);
   const pkgs = opts.pkgs === undefined ? undefined : readPkgList(opts.pkgs, tree);
   const work = resolve(opts.work);
@@ -163,6 +172,7 @@ async function runScan(opts: ScanOptions): Promise<void> {
       wd,
       bus,
       make: opts.make,
+      batch,
       ...(pkgs === undefined ? {} : { pkgs }),
     });
     await writeChunks(

@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { randomBytes } from "node:crypto";
-import { existsSync, mkdirSync, readFileSync, statSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, readdirSync, readFileSync, statSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { describe, test } from "node:test";
 import { getBuffer, getToFile } from "../../src/hosts/get.js";
@@ -160,6 +160,10 @@ for (const shell of SHELLS) {
           assert.ok(r.ok);
           assert.equal(r.value.output.toString(), `task${i}\n`);
         });
+        // Finished tasks' directories are removed in batches of 16: never more are left.
+        const [state] = readdirSync(join(tmp.path, ".herd-agent"));
+        const left = readdirSync(join(tmp.path, ".herd-agent", state!, "tasks"));
+        assert.ok(left.length < 16, `${left.length} finished tasks' directories left`);
         const long = a.conn.start({ argv: ["sleep", "30"] });
         while (a.conn.hostPid(long.id) === undefined) await new Promise((r) => setTimeout(r, 20));
         long.kill("TERM");

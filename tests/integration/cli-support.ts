@@ -18,16 +18,17 @@ export interface Running {
   readonly child: ChildProcess;
   readonly done: Promise<Run>;
   stderr(): string;
+  stdout(): string;
 }
 
-/** Starts the herd CLI (killed after 150 s at the latest). */
-export function startHerd(args: readonly string[]): Running {
+/** Starts the herd CLI (killed after timeoutMs, 150 s by default, at the latest). */
+export function startHerd(args: readonly string[], timeoutMs = 150_000): Running {
   const child = spawn(process.execPath, [MAIN, ...args], { stdio: ["ignore", "pipe", "pipe"] });
   let stdout = "";
   let stderr = "";
   child.stdout.on("data", (d: Buffer) => (stdout += d.toString()));
   child.stderr.on("data", (d: Buffer) => (stderr += d.toString()));
-  const timer = setTimeout(() => child.kill("SIGKILL"), 150_000);
+  const timer = setTimeout(() => child.kill("SIGKILL"), timeoutMs);
   const done = new Promise<Run>((resolve, reject) => {
     child.on("error", reject);
     child.on("close", (code) => {
@@ -35,7 +36,7 @@ export function startHerd(args: readonly string[]): Running {
       resolve({ code, stdout, stderr });
     });
   });
-  return { child, done, stderr: () => stderr };
+  return { child, done, stderr: () => stderr, stdout: () => stdout };
 }
 
 /** Runs the herd CLI to its end; `during` runs meanwhile. */

@@ -6,8 +6,8 @@ import { tempDir } from "./agent-support.js";
 import { herd, records, scanTree } from "./cli-support.js";
 
 test(
-  "a scan on 3 local hosts is byte-identical to a scan on 1; a broken dir is reported",
-  { timeout: 180_000 },
+  "a scan on 3 local hosts is byte-identical to a scan on 1, batched or one directory a task; a broken dir is reported",
+  { timeout: 300_000 },
   async () => {
     const tmp = tempDir("scan");
     try {
@@ -35,11 +35,26 @@ test(
         "--shell",
         "dash",
       ]);
-      for (const r of [one, three]) {
+      // Several directories a task (the default) or one each: the same bytes.
+      const single = await herd([
+        "scan",
+        "--tree",
+        tree,
+        "--local",
+        "1",
+        "-w",
+        join(tmp.path, "w1b"),
+        "--shell",
+        "busybox",
+        "--batch",
+        "1",
+      ]);
+      for (const r of [one, three, single]) {
         assert.equal(r.code, 1, r.stderr);
         assert.match(r.stderr, /scan of slow\/broken failed on local\d: exit 1/);
       }
       assert.equal(three.stdout, one.stdout);
+      assert.equal(single.stdout, one.stdout);
       const recs = records(one.stdout);
       assert.equal(recs.length, 30 + 6);
       const locations = recs.map((r) => /^PKG_LOCATION=(.*)$/m.exec(r)?.[1] ?? "");
