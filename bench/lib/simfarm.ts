@@ -128,6 +128,27 @@ function handlerFor(
     stats.tasks++;
     const argv = run.argv;
     const cmd = argv[0] ?? "";
+    if (cmd === "sh" && argv[3] === "herd-scan-batch") {
+      // A scan batch (src/bulk/scan-batch.ts): pbulk-index in each directory, each
+      // answer followed by the nonce and its status on stdout, the nonce on stderr.
+      const nonce = argv[4] ?? "";
+      const out: (Buffer | string)[] = [];
+      let err = "";
+      for (const d of (argv[5] ?? "").split(" ")) {
+        stats.scans++;
+        const dir = sim.dirs.get(d);
+        await wait(sim.seconds("", "scan"), signal);
+        if (dir === undefined) err += "make: no Makefile here\n";
+        else out.push(dir.index);
+        out.push(`\n${nonce} ${dir === undefined ? 1 : 0}\n`);
+        err += `\n${nonce}\n`;
+      }
+      return answer({
+        status: 0,
+        output: Buffer.concat(out.map((o) => (typeof o === "string" ? Buffer.from(o) : o))),
+        stderr: err,
+      });
+    }
     if (cmd === "sh") {
       // Init (herd-init) empties the slot: the first task of a package.
       if (argv[3] === "herd-init") {
