@@ -258,22 +258,13 @@ function storePrevious(
       f.state === "build" ? (f.fail === null ? "built" : "failed") : f.state;
     if (state === "failed" && f.state === "build" && rand() < 0.1) state = "built";
     else if (state === "built" && rand() < 0.005) state = "failed";
-    rows.push({
-      pkgname: p.pkgname,
-      pkgpath: p.pkgpath,
-      state,
-      reason: state === "failed" ? "build failed (exit 1)" : "",
-      culprit: null,
-      failedStage: state === "failed" ? "build" : null,
-      host: null,
-      startedMs: null,
-      finishedMs: null,
-      sha256: null,
-      size: null,
-      inputs: "",
-      maintainer: p.maintainer,
-      dependents: 0,
-    });
+    rows.push(
+      packageRow(p.pkgname, p.pkgpath, state, {
+        reason: state === "failed" ? "build failed (exit 1)" : "",
+        failedStage: state === "failed" ? "build" : null,
+        maintainer: p.maintainer,
+      }),
+    );
   });
   store.insertPackages(id, rows);
   store.finishBuild(id, startMs - 86_400_000, "done");

@@ -18,6 +18,7 @@ import type { Config } from "../cli/config.js";
 import { forwardHostEvents } from "../events/hosts.js";
 import type { BuildEvent, EventBus } from "../events/types.js";
 import type { HostConfig, HostPool } from "../hosts/pool.js";
+import { packageRow } from "../store/store.js";
 import type { PackageRow } from "../store/types.js";
 import { EventWriter } from "../store/writer.js";
 import { initialState, type PackageState } from "../core/pkgstate.js";
@@ -376,22 +377,14 @@ async function build(req: BuildRequest, wd: Workdir): Promise<BuildSummary> {
 }
 
 function newRow(p: ReturnType<typeof planBuild>["packages"][number]): PackageRow {
-  return {
-    pkgname: p.pkgname,
-    pkgpath: p.pkgpath,
-    state: initialState(p.state),
+  return packageRow(p.pkgname, p.pkgpath, initialState(p.state), {
     reason: p.reason,
     culprit: p.culprit,
     failedStage: p.failedStage,
-    host: null,
-    startedMs: null,
-    finishedMs: null,
-    sha256: null,
-    size: null,
     inputs: p.inputs,
     maintainer: p.maintainer,
     dependents: p.dependents,
-  };
+  });
 }
 
 /**
