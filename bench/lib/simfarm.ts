@@ -124,6 +124,18 @@ function handlerFor(
     const pkgname = dir.names.get(args.join(" "));
     return pkgname === undefined ? undefined : { pkgpath, pkgname };
   };
+  // `bmake pbulk-index` in one directory: the real scan of it, after the scan's time.
+  const scanDir = async (
+    pkgpath: string,
+    signal: AbortSignal,
+  ): Promise<{ status: number; output: Buffer; stderr: string }> => {
+    stats.scans++;
+    const dir = sim.dirs.get(pkgpath);
+    await wait(sim.seconds("", "scan"), signal);
+    return dir === undefined
+      ? { status: 1, output: Buffer.alloc(0), stderr: "make: no Makefile here\n" }
+      : { status: 0, output: dir.index, stderr: "" };
+  };
   const handler = async (run: FakeRun, signal: AbortSignal): Promise<FakeOutcome> => {
     stats.tasks++;
     const argv = run.argv;
@@ -132,22 +144,14 @@ function handlerFor(
       // A scan batch (src/bulk/scan-batch.ts): pbulk-index in each directory, each
       // answer followed by the nonce and its status on stdout, the nonce on stderr.
       const nonce = argv[4] ?? "";
-      const out: (Buffer | string)[] = [];
+      const out: Buffer[] = [];
       let err = "";
       for (const d of (argv[5] ?? "").split(" ")) {
-        stats.scans++;
-        const dir = sim.dirs.get(d);
-        await wait(sim.seconds("", "scan"), signal);
-        if (dir === undefined) err += "make: no Makefile here\n";
-        else out.push(dir.index);
-        out.push(`\n${nonce} ${dir === undefined ? 1 : 0}\n`);
-        err += `\n${nonce}\n`;
+        const one = await scanDir(d, signal);
+        out.push(one.output, Buffer.from(`\n${nonce} ${one.status}\n`));
+        err += `${one.stderr}\n${nonce}\n`;
       }
-      return answer({
-        status: 0,
-        output: Buffer.concat(out.map((o) => (typeof o === "string" ? Buffer.from(o) : o))),
-        stderr: err,
-      });
+      return answer({ status: 0, output: Buffer.concat(out), stderr: err });
     }
     if (cmd === "sh") {
       // Init (herd-init) empties the slot: the first task of a package.
@@ -169,13 +173,8 @@ function handlerFor(
     if (cmd === "pkg_info" || cmd === "pkg_delete") return answer({ status: 0 });
     // Anything else is make, in a package directory.
     const pkg = pkgOf(run);
-    if (argv.includes("pbulk-index")) {
-      stats.scans++;
-      const dir = sim.dirs.get(run.cwd.slice(treeDir.length));
-      await wait(sim.seconds("", "scan"), signal);
-      if (dir === undefined) return answer({ status: 1, stderr: "make: no Makefile here\n" });
-      return answer({ status: 0, output: dir.index });
-    }
+    if (argv.includes("pbulk-index"))
+      return answer(await scanDir(run.cwd.slice(treeDir.length), signal));
     if (pkg === undefined)
       return answer({ status: 2, output: `make: don't know how to make ${argv.join(" ")}\n` });
     const target = argv.at(-1) ?? "";
