@@ -169,6 +169,7 @@ async function runScan(opts: ScanOptions): Promise<void> {
     const { records } = await scanStep({
       pool,
       tree,
+      treeId: stamped.id,
       wd,
       bus,
       make: opts.make,
