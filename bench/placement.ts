@@ -12,38 +12,15 @@
  * bound max(critical path, work / capacity) (which counts no transfer),
  * what crossed the links and how long runs waited for it.
  */
-import { existsSync } from "node:fs";
-import { join } from "node:path";
-import { fileURLToPath } from "node:url";
-import { parseArgs } from "node:util";
-import { loadGraph, loadHistory, recordedBuild } from "../src/cli/simulate-input.js";
-import { parseHostSpec, type HostSpec } from "../src/core/hostspec.js";
+import { loadGraph, recordedBuild } from "../src/cli/simulate-input.js";
 import { runScenario, type RecordedBuild, type ScenarioResult } from "../src/core/sim/scenario.js";
 import { hostName } from "../src/core/hostspec.js";
 import { Scheduler } from "../src/core/sched/scheduler.js";
 import { seededRandom } from "../src/core/sim/jitter.js";
 import type { LoadedGraph } from "../src/core/sim/graph-input.js";
+import { hostsOf, out, simBench } from "./lib/simdata.js";
 
-const { values } = parseArgs({
-  options: {
-    data: { type: "string" },
-    seeds: { type: "string", default: "10" },
-    "skip-full": { type: "boolean", default: false },
-  },
-});
-const here = fileURLToPath(new URL(".", import.meta.url));
-const dataDir =
-  values.data ?? process.env.HERD_DATA ?? join(here, "../../../shared/data/pkgsrc-2026");
-const seeds = Math.max(1, Number(values.seeds));
-const out = (line = ""): void => {
-  process.stdout.write(line + "\n");
-};
-
-function hosts(spec: string): readonly HostSpec[] {
-  const r = parseHostSpec(spec);
-  if (!r.ok) throw new Error(r.error.message);
-  return r.hosts;
-}
+const { seeds, bulkLarge, fullPresolve } = simBench(10);
 
 const hours = (s: number): string => `${(s / 3600).toFixed(2)} h`;
 
@@ -56,7 +33,7 @@ function run(
 ): { r: ScenarioResult; ms: number } {
   const t = performance.now();
   const r = runScenario(build, {
-    hosts: hosts(spec),
+    hosts: hostsOf(spec),
     policy: "herd",
     transfer: { aware },
     ...(jitter > 0 ? { jitter, seed } : {}),
@@ -103,10 +80,7 @@ function table(build: RecordedBuild, specs: readonly string[], jitter: number): 
 }
 
 async function main(): Promise<void> {
-  const build = recordedBuild(
-    await loadGraph(join(dataDir, "depgraph-bulk-large.zst")),
-    await loadHistory(join(dataDir, "history-bulk-large.zst")),
-  );
+  const build = await bulkLarge();
   out(
     `bulk-large: ${build.graph.names.length} packages in the graph; policy herd; ` +
       `blind: placement counts work / speed; aware: it counts the transfers too`,
@@ -127,8 +101,8 @@ async function main(): Promise<void> {
   out();
   table(build, ["2x1.0@1MB,10x0.05@1MB", "2x1.0@100KB,10x0.05@100KB"], 30);
 
-  const presolve = join(dataDir, "presolve.zst");
-  if (values["skip-full"] || !existsSync(presolve)) return;
+  const presolve = fullPresolve;
+  if (presolve === undefined) return;
   const loaded = await loadGraph(presolve);
   decisions(loaded);
   const full = recordedBuild(loaded, build.history);
@@ -142,7 +116,7 @@ async function main(): Promise<void> {
     for (const aware of [false, true]) {
       const t = performance.now();
       const r = runScenario(full, {
-        hosts: hosts(spec),
+        hosts: hostsOf(spec),
         policy: "herd",
         estimateMissing: true,
         transfer: { aware },

@@ -8,35 +8,12 @@
  * DIR defaults to ../shared/data/pkgsrc-2026 next to the checkout (or
  * $HERD_DATA). Figures are makespan / lower bound: 1.000x is optimal.
  */
-import { existsSync } from "node:fs";
-import { join } from "node:path";
-import { fileURLToPath } from "node:url";
-import { parseArgs } from "node:util";
-import { loadGraph, loadHistory, recordedBuild } from "../src/cli/simulate-input.js";
-import { parseHostSpec, type HostSpec } from "../src/core/hostspec.js";
+import { loadGraph, recordedBuild } from "../src/cli/simulate-input.js";
 import { POLICY_NAMES } from "../src/core/sched/priority.js";
 import { runScenario, type RecordedBuild, type ScenarioOptions } from "../src/core/sim/scenario.js";
+import { hostsOf, out, simBench } from "./lib/simdata.js";
 
-const { values } = parseArgs({
-  options: {
-    data: { type: "string" },
-    seeds: { type: "string", default: "20" },
-    "skip-full": { type: "boolean", default: false },
-  },
-});
-const here = fileURLToPath(new URL(".", import.meta.url));
-const dataDir =
-  values.data ?? process.env.HERD_DATA ?? join(here, "../../../shared/data/pkgsrc-2026");
-const seeds = Math.max(1, Number(values.seeds));
-const out = (line = ""): void => {
-  process.stdout.write(line + "\n");
-};
-
-function hosts(spec: string): readonly HostSpec[] {
-  const r = parseHostSpec(spec);
-  if (!r.ok) throw new Error(r.error.message);
-  return r.hosts;
-}
+const { seeds, bulkLarge, fullPresolve } = simBench(20);
 
 type Case = Omit<ScenarioOptions, "policy" | "hosts">;
 
@@ -47,10 +24,10 @@ function ratio(
   c: Case,
 ): string {
   if (c.jitter === undefined)
-    return `${runScenario(build, { ...c, hosts: hosts(spec), policy }).ratio.toFixed(3)}x`;
+    return `${runScenario(build, { ...c, hosts: hostsOf(spec), policy }).ratio.toFixed(3)}x`;
   let sum = 0;
   for (let seed = 1; seed <= seeds; seed++) {
-    sum += runScenario(build, { ...c, hosts: hosts(spec), policy, seed }).ratio;
+    sum += runScenario(build, { ...c, hosts: hostsOf(spec), policy, seed }).ratio;
   }
   return `${(sum / seeds).toFixed(3)}x`;
 }
@@ -70,12 +47,9 @@ function table(build: RecordedBuild, rows: readonly [string, string, Case][]): v
 const hours = (s: number): string => `${(s / 3600).toFixed(2)} h`;
 
 async function main(): Promise<void> {
-  const build = recordedBuild(
-    await loadGraph(join(dataDir, "depgraph-bulk-large.zst")),
-    await loadHistory(join(dataDir, "history-bulk-large.zst")),
-  );
-  const one = runScenario(build, { hosts: hosts("1"), policy: "fifo" });
-  const het = runScenario(build, { hosts: hosts("2x1.0,10x0.25"), policy: "fifo" });
+  const build = await bulkLarge();
+  const one = runScenario(build, { hosts: hostsOf("1"), policy: "fifo" });
+  const het = runScenario(build, { hosts: hostsOf("2x1.0,10x0.25"), policy: "fifo" });
   out(
     `bulk-large: ${build.graph.names.length} packages in the graph, ${one.packages} built, ` +
       `${one.missingHistory} without history (counted as built)`,
@@ -91,7 +65,7 @@ async function main(): Promise<void> {
   table(
     build,
     specs.map((s) => {
-      const lb = runScenario(build, { hosts: hosts(s), policy: "fifo" }).lowerBound.seconds;
+      const lb = runScenario(build, { hosts: hostsOf(s), policy: "fifo" }).lowerBound.seconds;
       return [`${s} (bound ${hours(lb)})`, s, {}];
     }),
   );
@@ -113,8 +87,8 @@ async function main(): Promise<void> {
     ["2x1.0,10x0.25 cold", "2x1.0,10x0.25", { jitter: 30, cold: true }],
   ]);
 
-  const presolve = join(dataDir, "presolve.zst");
-  if (values["skip-full"] || !existsSync(presolve)) return;
+  const presolve = fullPresolve;
+  if (presolve === undefined) return;
   const t0 = performance.now();
   const full = recordedBuild(await loadGraph(presolve), build.history);
   const loadMs = performance.now() - t0;
@@ -135,7 +109,7 @@ async function main(): Promise<void> {
   ] as const) {
     const t = performance.now();
     const r = runScenario(full, {
-      hosts: hosts(spec),
+      hosts: hostsOf(spec),
       policy: "herd",
       estimateMissing: true,
       cold,
