@@ -13,42 +13,24 @@ test(
     try {
       const tree = scanTree(tmp.path, 6);
       assert.equal((await herd(["tree", "stamp", "--tree", tree])).code, 0);
-      const one = await herd([
-        "scan",
-        "--tree",
-        tree,
-        "--local",
-        "1",
-        "-w",
-        join(tmp.path, "w1"),
-        "--shell",
-        "busybox",
-      ]);
-      const three = await herd([
-        "scan",
-        "--tree",
-        tree,
-        "--local",
-        "3",
-        "-w",
-        join(tmp.path, "w3"),
-        "--shell",
-        "dash",
-      ]);
+      // herd scan of the tree on `hosts` local hosts under `shell`, in its own work directory.
+      const scan = (hosts: number, work: string, shell: string, ...more: string[]) =>
+        herd([
+          "scan",
+          "--tree",
+          tree,
+          "--local",
+          String(hosts),
+          "-w",
+          join(tmp.path, work),
+          "--shell",
+          shell,
+          ...more,
+        ]);
+      const one = await scan(1, "w1", "busybox");
+      const three = await scan(3, "w3", "dash");
       // Several directories a task (the default) or one each: the same bytes.
-      const single = await herd([
-        "scan",
-        "--tree",
-        tree,
-        "--local",
-        "1",
-        "-w",
-        join(tmp.path, "w1b"),
-        "--shell",
-        "busybox",
-        "--batch",
-        "1",
-      ]);
+      const single = await scan(1, "w1b", "busybox", "--batch", "1");
       for (const r of [one, three, single]) {
         assert.equal(r.code, 1, r.stderr);
         assert.match(r.stderr, /scan of slow\/broken failed on local\d: exit 1/);
