@@ -71,9 +71,17 @@ export interface DispatchResult {
 export async function dispatchLoop<R>(o: DispatchOptions<R>): Promise<DispatchResult> {
   const { pool, planner } = o;
   const known = new Set<HostName>();
-  const running = new Map<string, AbortController>();
+  // Each running copy, and whether the planner still counts it: a copy on a
+  // host that left stops counting when the planner requeues its task, before
+  // the copy settles, so the task's next copy is its first and tells of the loss.
+  const running = new Map<string, { readonly abort: AbortController; counted: boolean }>();
   const key = (task: number, host: HostName): string => `${task}@${host}`;
   const copies = new Map<number, number>();
+  const uncount = (task: number, c: { counted: boolean }): void => {
+    if (!c.counted) return;
+    c.counted = false;
+    copies.set(task, (copies.get(task) ?? 1) - 1);
+  };
   let wake: (() => void) | undefined;
   const poke = (): void => {
     wake?.();
@@ -104,7 +112,11 @@ export async function dispatchLoop<R>(o: DispatchOptions<R>): Promise<DispatchRe
         // Draining or syncing: what runs there finishes; lost or gone: it runs again elsewhere.
         if (h.state.kind === "draining" || h.state.kind === "syncing" || acceptsTasks(h.state))
           planner.drainHost(h.name, now);
-        else planner.onHostLost(h.name, now);
+        else {
+          planner.onHostLost(h.name, now);
+          for (const [k, c] of running)
+            if (k.endsWith(`@${h.name}`)) uncount(Number(k.slice(0, k.indexOf("@"))), c);
+        }
       }
     }
   };
@@ -118,7 +130,8 @@ export async function dispatchLoop<R>(o: DispatchOptions<R>): Promise<DispatchRe
     const first = (copies.get(task) ?? 0) === 0 && planner.taskState(task) !== "done";
     copies.set(task, (copies.get(task) ?? 0) + 1);
     const abort = new AbortController();
-    running.set(k, abort);
+    const self = { abort, counted: true };
+    running.set(k, self);
     const control: CopyControl = {
       signal: abort.signal,
       wanted: () => planner.taskState(task) !== "done",
@@ -127,8 +140,8 @@ export async function dispatchLoop<R>(o: DispatchOptions<R>): Promise<DispatchRe
     // Settled inside the slot, so the outcome is known before the slot frees
     // (and before a drained host leaves).
     const settle = (outcome: Outcome<R>, inSlot: boolean): void => {
-      running.delete(k);
-      copies.set(task, (copies.get(task) ?? 1) - 1);
+      if (running.get(k) === self) running.delete(k);
+      uncount(task, self);
       // The planner stopped this copy: it knows, and the copy counts for nothing.
       if (abort.signal.aborted) return;
       const now = o.now();
@@ -143,7 +156,7 @@ export async function dispatchLoop<R>(o: DispatchOptions<R>): Promise<DispatchRe
         if (planner.taskState(task) === "ready") o.settled(task, host, outcome, null);
       } else {
         const fin = planner.onTaskFinished(task, host, now, outcome.kind === "ok");
-        for (const a of fin.stop) running.get(key(a.task, a.host))?.abort();
+        for (const a of fin.stop) running.get(key(a.task, a.host))?.abort.abort();
         o.settled(task, host, outcome, fin);
       }
       poke();
@@ -180,7 +193,7 @@ export async function dispatchLoop<R>(o: DispatchOptions<R>): Promise<DispatchRe
       const t1 = o.probe === undefined ? 0 : performance.now();
       const decisions = planner.nextAssignments(o.now());
       const t2 = o.probe === undefined ? 0 : performance.now();
-      for (const a of decisions.stop) running.get(key(a.task, a.host))?.abort();
+      for (const a of decisions.stop) running.get(key(a.task, a.host))?.abort.abort();
       for (const a of decisions.start) start(a.task, a.host);
       // Upkeep waits until the round's tasks are on their way.
       planner.maintain();

@@ -45,8 +45,12 @@ function text(page: Page, selector: string): Promise<string> {
     .then((t) => t ?? "");
 }
 
-async function attrs(page: Page, selector: string, name: string): Promise<(string | null)[]> {
-  return Promise.all((await page.locator(selector).all()).map((l) => l.getAttribute(name)));
+/** One attribute of every match, read in one step: the page may re-render the list between two reads. */
+function attrs(page: Page, selector: string, name: string): Promise<(string | null)[]> {
+  type El = { getAttribute(n: string): string | null };
+  return page
+    .locator(selector)
+    .evaluateAll((els: El[], n: string) => els.map((e) => e.getAttribute(n)), name);
 }
 
 function rowNames(page: Page, table: string): Promise<(string | null)[]> {

@@ -203,3 +203,56 @@ test("the build's Scheduler through the same loop: a dependency first, then its 
   assert.deepEqual(outcomes, ["lib ok on a", "app2 failed on a", "app1 ok on a", "app3 ok on a"]);
   await pool.close();
 });
+
+test(
+  "a removed host's copy that settles late still leaves the task's next copy its first",
+  { timeout: 10_000 },
+  async () => {
+    const { pool, log, release, started, addHost } = rig();
+    await addHost("a", 1, 2);
+    await addHost("b", 1, 1);
+    const names = ["t0", "t1"];
+    const g = buildTaskGraph(names, [[], []]);
+    assert.ok(g.ok);
+    const firsts: string[] = [];
+    const settledLog: string[] = [];
+    // a's lost copy hangs on (a slow connection teardown) until the test lets it go.
+    let letGo = (): void => {};
+    const held = new Promise<void>((r) => (letGo = r));
+    const loop = dispatchLoop<string>({
+      pool,
+      planner: new Scheduler(g.graph, { policy: "fifo" }),
+      now: () => performance.now() / 1000,
+      label: (t) => names[t]!,
+      run: async (t, lease, copy) => {
+        const name = names[t]!;
+        log.push(`${name}@${lease.host}`);
+        firsts.push(`${name}@${lease.host} ${copy.first ? "first" : "extra"}`);
+        const r = await lease.run({ argv: ["job", name] });
+        if (!r.ok) {
+          await held;
+          return { kind: "lost", reason: r.error.message };
+        }
+        return { kind: "ok", value: name };
+      },
+      settled: (t, host, o) => {
+        settledLog.push(`${names[t]!} ${o.kind} on ${host}`);
+      },
+      noHosts: () => new Error("no hosts"),
+    });
+    await Promise.all(["t0", "t1"].map(started));
+    assert.deepEqual(log, ["t0@a", "t1@b"]);
+    assert.ok(pool.remove(hostName("a"), "operator").ok);
+    await release("t1");
+    // t0 goes to b while a's copy of it has not settled yet.
+    await started("t0");
+    assert.deepEqual(log, ["t0@a", "t1@b", "t0@b"]);
+    letGo();
+    await release("t0");
+    await loop;
+    assert.deepEqual(firsts, ["t0@a first", "t1@b first", "t0@b first"]);
+    // The late loss is not settled again: the task is already running elsewhere.
+    assert.deepEqual(settledLog, ["t1 ok on b", "t0 ok on b"]);
+    await pool.close();
+  },
+);
