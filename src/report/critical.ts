@@ -40,22 +40,38 @@ export function criticalPath(
 }
 
 /** PKGNAME → the PKGNAMEs it depends on, from pbulk-resolve output (a build's presolve file). */
-export function parseDepends(presolve: string): Map<string, string[]> {
+export function parseDepends(presolve: string | Buffer): Map<string, string[]> {
+  // Only the PKGNAME and DEPENDS lines are decoded: a full tree's presolve is 160 MB of
+  // mostly other fields, and decoding all of it took longer than the search.
+  const b = typeof presolve === "string" ? Buffer.from(presolve) : presolve;
   const out = new Map<string, string[]>();
-  let current: string | null = null;
-  for (const line of presolve.split("\n")) {
-    if (line.startsWith("PKGNAME=")) {
-      current = line.slice(8);
-      out.set(current, []);
-    } else if (line.startsWith("DEPENDS=") && current !== null) {
-      out.set(
-        current,
-        line
-          .slice(8)
-          .split(/\s+/)
-          .filter((d) => d !== ""),
-      );
-    }
+  // Where the next line starting with `key` (given with its leading newline) starts.
+  const lineAt = (key: string, from: number): number => {
+    if (from === 0 && b.toString("latin1", 0, key.length - 1) === key.slice(1)) return 0;
+    const at = b.indexOf(key, Math.max(0, from - 1));
+    return at < 0 ? -1 : at + 1;
+  };
+  const valueAt = (at: number): string => {
+    let nl = b.indexOf(10, at);
+    if (nl < 0) nl = b.length;
+    return b.toString("utf8", at + 8, nl);
+  };
+  let name = lineAt("\nPKGNAME=", 0);
+  let dep = lineAt("\nDEPENDS=", 0);
+  while (name >= 0) {
+    const current = valueAt(name);
+    const next = lineAt("\nPKGNAME=", name + 1);
+    while (dep >= 0 && dep < name) dep = lineAt("\nDEPENDS=", dep + 1);
+    const mine = dep >= 0 && (next < 0 || dep < next);
+    out.set(
+      current,
+      mine
+        ? valueAt(dep)
+            .split(/\s+/)
+            .filter((d) => d !== "")
+        : [],
+    );
+    name = next;
   }
   return out;
 }
@@ -63,7 +79,7 @@ export function parseDepends(presolve: string): Map<string, string[]> {
 /** Reads a presolve file's dependencies; an unreadable file gives none. */
 export async function readDepends(file: string): Promise<Map<string, string[]>> {
   try {
-    return parseDepends(await readFile(file, "utf8"));
+    return parseDepends(await readFile(file));
   } catch {
     return new Map();
   }

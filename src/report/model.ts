@@ -2,7 +2,7 @@
  * The facts of a finished (or stopped) build, gathered once from the store;
  * the HTML, text and JSON reports are three renderings of this one model.
  */
-import type { BuildRow, PackageRow, StageRow, Store } from "../store/store.js";
+import type { BuildRow, BuildStore, PackageRow } from "../store/types.js";
 import { criticalPath, type CriticalPath } from "./critical.js";
 
 export interface FailedPackage {
@@ -95,7 +95,7 @@ const NOT_BUILT = new Set(["indirect-failed", "indirect-skipped"]);
  * PKGNAMEs it needs, see readDepends) gives the critical path.
  */
 export function reportModel(
-  store: Store,
+  store: BuildStore,
   buildId: number,
   depends: ReadonlyMap<string, readonly string[]> = new Map(),
   /** When the build ended, for a report written just before the store marks it done. */
@@ -105,22 +105,14 @@ export function reportModel(
   if (stored === undefined) throw new Error(`no build ${buildId}`);
   const build = finishedMs === null ? stored : { ...stored, finishedMs };
   const rows = store.packages(buildId);
-  const stages = store.stages(buildId);
   const counts: Record<string, number> = {};
   for (const r of rows) counts[r.state] = (counts[r.state] ?? 0) + 1;
   const breaks = new Map<string, number>();
   for (const r of rows)
     if (NOT_BUILT.has(r.state) && r.culprit !== null)
       breaks.set(r.culprit, (breaks.get(r.culprit) ?? 0) + 1);
-  // Only failed packages show their logs: no list for the thousands built.
-  const logsOf = new Map<string, { stage: string; file: string }[]>();
-  for (const r of rows)
-    if (r.state === "failed" || r.state === "unresolved") logsOf.set(r.pkgname, []);
-  for (const s of stages) {
-    if (s.log === null) continue;
-    logsOf.get(s.pkgname)?.push({ stage: s.stage, file: s.log });
-  }
-  const seconds = buildSeconds(stages);
+  const st = stageFacts(store, buildId, rows);
+  const { seconds, logsOf } = st;
   const failed = rows
     .filter((r) => r.state === "failed" || r.state === "unresolved")
     .map((r) => ({
@@ -174,20 +166,58 @@ export function reportModel(
     maintainers: [...maint]
       .map(([maintainer, m]) => ({ maintainer, ...m }))
       .sort((a, b) => b.breaks + b.failed - (a.breaks + a.failed)),
-    hosts: hostStats(rows, stages),
-    timeline: timeline(rows, stages),
+    hosts: hostStats(rows, st.busy),
+    timeline: timeline(rows, st.ends),
     // Without the graph a lone package would pass for a chain: say nothing instead.
     critical: depends.size === 0 ? { packages: [], seconds: 0 } : criticalPath(seconds, depends),
     diff: diffWithPrevious(store, buildId, rows),
     scanErrors: store
-      .events(buildId)
-      .filter((e) => e.type === "scan-error")
+      .eventsOfType(buildId, "scan-error")
       .map((e) => JSON.parse(e.data) as { pkgpath: string; host: string; message: string })
       .map(({ pkgpath, host, message }) => ({ pkgpath, host, message })),
   };
 }
 
-function hostStats(rows: readonly PackageRow[], stages: readonly StageRow[]): HostStats[] {
+interface StageFacts {
+  /** Seconds each package spent in its stages in this build. */
+  readonly seconds: Map<string, number>;
+  /** Seconds of stages per host. */
+  readonly busy: Map<string, number>;
+  /** The logs of the failed packages, in the order their stages started (no list for the thousands built). */
+  readonly logsOf: Map<string, { stage: string; file: string }[]>;
+  /** A run with no end yet (the build stopped): when its last stage on its host ended. */
+  readonly ends: Map<string, number>;
+}
+
+/** What the report needs of a build's stages, summed in one pass over them. */
+function stageFacts(store: BuildStore, buildId: number, rows: readonly PackageRow[]): StageFacts {
+  const seconds = new Map<string, number>();
+  const busy = new Map<string, number>();
+  const logs = new Map<string, { stage: string; file: string; at: number }[]>();
+  const open = new Map<string, string>();
+  for (const r of rows) {
+    if (r.state === "failed" || r.state === "unresolved") logs.set(r.pkgname, []);
+    if (r.startedMs !== null && r.host !== null && r.finishedMs === null)
+      open.set(r.pkgname, r.host);
+  }
+  const ends = new Map<string, number>();
+  for (const s of store.eachStage(buildId)) {
+    seconds.set(s.pkgname, (seconds.get(s.pkgname) ?? 0) + s.wallMs / 1000);
+    busy.set(s.host, (busy.get(s.host) ?? 0) + s.wallMs / 1000);
+    if (s.log !== null) logs.get(s.pkgname)?.push({ stage: s.stage, file: s.log, at: s.startedMs });
+    if (open.get(s.pkgname) === s.host)
+      ends.set(s.pkgname, Math.max(ends.get(s.pkgname) ?? 0, s.startedMs + s.wallMs));
+  }
+  const logsOf = new Map<string, { stage: string; file: string }[]>();
+  for (const [name, l] of logs)
+    logsOf.set(
+      name,
+      l.sort((a, b) => a.at - b.at).map(({ stage, file }) => ({ stage, file })),
+    );
+  return { seconds, busy, logsOf, ends };
+}
+
+function hostStats(rows: readonly PackageRow[], busy: ReadonlyMap<string, number>): HostStats[] {
   const m = new Map<string, { built: number; failed: number; busySeconds: number }>();
   const get = (h: string): { built: number; failed: number; busySeconds: number } => {
     let v = m.get(h);
@@ -199,27 +229,11 @@ function hostStats(rows: readonly PackageRow[], stages: readonly StageRow[]): Ho
     if (r.state === "built") get(r.host).built++;
     if (r.state === "failed") get(r.host).failed++;
   }
-  for (const s of stages) get(s.host).busySeconds += s.wallMs / 1000;
+  for (const [host, s] of busy) get(host).busySeconds += s;
   return [...m].map(([host, v]) => ({ host, ...v })).sort((a, b) => (a.host < b.host ? -1 : 1));
 }
 
-/** Seconds each package spent in its stages in this build. */
-function buildSeconds(stages: readonly StageRow[]): Map<string, number> {
-  const out = new Map<string, number>();
-  for (const s of stages) out.set(s.pkgname, (out.get(s.pkgname) ?? 0) + s.wallMs / 1000);
-  return out;
-}
-
-function timeline(rows: readonly PackageRow[], stages: readonly StageRow[]): TimelineRun[] {
-  // A run with no end yet (the build stopped) ends with its last stage on its host.
-  const open = new Map<string, string>();
-  for (const r of rows)
-    if (r.startedMs !== null && r.host !== null && r.finishedMs === null)
-      open.set(r.pkgname, r.host);
-  const ends = new Map<string, number>();
-  for (const s of stages)
-    if (open.get(s.pkgname) === s.host)
-      ends.set(s.pkgname, Math.max(ends.get(s.pkgname) ?? 0, s.startedMs + s.wallMs));
+function timeline(rows: readonly PackageRow[], ends: ReadonlyMap<string, number>): TimelineRun[] {
   const out: TimelineRun[] = [];
   for (const r of rows) {
     if (r.startedMs === null || r.host === null) continue;
@@ -236,7 +250,7 @@ function timeline(rows: readonly PackageRow[], stages: readonly StageRow[]): Tim
 }
 
 function diffWithPrevious(
-  store: Store,
+  store: BuildStore,
   buildId: number,
   rows: readonly PackageRow[],
 ): BuildDiff | null {

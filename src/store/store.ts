@@ -76,6 +76,9 @@ function pkgColumns(alias = ""): string {
 }
 const PKG_COLUMNS = pkgColumns();
 
+const STAGE_COLUMNS =
+  "pkgname, pkgpath, stage, host, started_ms AS startedMs, wall_ms AS wallMs, status, log";
+
 /** The columns setPackage may change, by PackagePatch field. */
 const PATCH_COLUMNS: Readonly<Record<string, string>> = {
   state: "state",
@@ -244,13 +247,21 @@ export class Store implements BuildStore {
   }
 
   stages(buildId: number, pkgname?: string): StageRow[] {
-    const sql = `SELECT pkgname, pkgpath, stage, host, started_ms AS startedMs, wall_ms AS wallMs, status, log
-      FROM stages WHERE build_id = ?${pkgname === undefined ? "" : " AND pkgname = ?"} ORDER BY started_ms`;
-    return (
-      pkgname === undefined
-        ? this.#prepared(sql).all(buildId)
-        : this.#prepared(sql).all(buildId, pkgname)
-    ) as StageRow[];
+    if (pkgname !== undefined)
+      return this.#prepared(
+        `SELECT ${STAGE_COLUMNS} FROM stages WHERE build_id = ? AND pkgname = ? ORDER BY started_ms`,
+      ).all(buildId, pkgname) as StageRow[];
+    // Sorted here: see eachStage.
+    return [...this.eachStage(buildId)].sort((a, b) => a.startedMs - b.startedMs);
+  }
+
+  eachStage(buildId: number): Iterable<StageRow> {
+    // The table in the order it was written, not through the primary key: its rows are
+    // stored in the order they were written, and the key's order (by pkgname) read a
+    // full build's 360,000 rows from all over the file, 5-8 times slower.
+    return this.#prepared(
+      `SELECT ${STAGE_COLUMNS} FROM stages NOT INDEXED WHERE build_id = ?`,
+    ).iterate(buildId) as IterableIterator<StageRow>;
   }
 
   /** Expected seconds per PKGPATH at speed 1.0: the newest successful build's total stage time on a host. */
@@ -292,6 +303,12 @@ export class Store implements BuildStore {
     return this.#prepared(
       "SELECT seq, time_ms AS timeMs, type, data FROM events WHERE build_id = ? AND seq > ? ORDER BY seq",
     ).all(buildId, afterSeq) as EventRow[];
+  }
+
+  eventsOfType(buildId: number, type: string): EventRow[] {
+    return this.#prepared(
+      "SELECT seq, time_ms AS timeMs, type, data FROM events WHERE build_id = ? AND type = ? ORDER BY seq",
+    ).all(buildId, type) as EventRow[];
   }
 
   /** Cached scan output of a PKGPATH, if its SCAN_DEPENDS digest is unchanged. */

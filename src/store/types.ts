@@ -91,6 +91,11 @@ export interface BuildStore {
   recordStage(buildId: number, row: StageRow): void;
   /** A build's stages (of one package), in the order they started. */
   stages(buildId: number, pkgname?: string): StageRow[];
+  /**
+   * A build's stages one at a time, in no particular order: a full build has
+   * some 360,000, which a report sums without holding them all.
+   */
+  eachStage(buildId: number): Iterable<StageRow>;
   /** Expected seconds per PKGPATH at speed 1.0: the newest successful build's total stage time on a host. */
   history(): Map<string, number>;
   /** Outcomes of one PKGPATH across builds, newest first. */
@@ -100,6 +105,8 @@ export interface BuildStore {
   appendEvent(buildId: number | null, timeMs: number, type: string, data: unknown): number;
   /** A build's events after `afterSeq`, in order. */
   events(buildId: number, afterSeq?: number): EventRow[];
+  /** A build's events of one type, in order. */
+  eventsOfType(buildId: number, type: string): EventRow[];
   /** At most `limit` of a build's events after `afterSeq`, in order (the dashboard reads a long build a page at a time). */
   eventsPage(buildId: number, afterSeq: number, limit: number): EventRow[];
 

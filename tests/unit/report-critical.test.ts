@@ -1,5 +1,6 @@
 /** The critical path of a build, and how the report marks it. */
 import assert from "node:assert/strict";
+import { execFileSync } from "node:child_process";
 import { readFileSync, rmSync } from "node:fs";
 import { join } from "node:path";
 import { describe, it } from "node:test";
@@ -7,7 +8,19 @@ import { criticalPath, parseDepends } from "../../src/report/critical.js";
 import { reportModel } from "../../src/report/model.js";
 import { renderHtml, renderText, writeReport } from "../../src/report/render.js";
 import { Store, type PackageRow } from "../../src/store/store.js";
+import { DATA_2026 } from "../lib/paths.js";
 import { scratchDir } from "../lib/scratch.js";
+
+/** The plain reading parseDepends must agree with: every line, split. */
+function dependsByLines(presolve: string): Map<string, string[]> {
+  const out = new Map<string, string[]>();
+  let current: string | null = null;
+  for (const line of presolve.split("\n"))
+    if (line.startsWith("PKGNAME=")) out.set((current = line.slice(8)), []);
+    else if (line.startsWith("DEPENDS=") && current !== null)
+      out.set(current, line.slice(8).split(/\s+/).filter(Boolean));
+  return out;
+}
 
 const PRESOLVE = `PKGNAME=base-1.0
 PKG_LOCATION=devel/base
@@ -28,6 +41,24 @@ describe("critical path", () => {
     const d = parseDepends(PRESOLVE);
     assert.deepEqual(d.get("base-1.0"), []);
     assert.deepEqual(d.get("<top>-1.0"), ["left-1.0", "right-1.0", "uptodate-1.0"]);
+  });
+
+  it("reads the same dependencies as a plain line-by-line reading, on edge cases and the real tree", () => {
+    for (const text of [
+      "",
+      "DEPENDS=stray-1.0\nPKGNAME=a-1.0\n",
+      "PKGNAME=a-1.0\nPKGNAME=b-1.0\nDEPENDS=a-1.0\n",
+      "PKGNAME=a-1.0\nX_DEPENDS=no-1.0\nDEPENDS= b-1.0  c-1.0 \nPKGNAME=b-1.0\nDEPENDS=c-1.0",
+      "XPKGNAME=no-1.0\nPKGNAME=ü-1.0\nDEPENDS=ß-1.0\n",
+      PRESOLVE,
+    ])
+      assert.deepEqual(parseDepends(text), dependsByLines(text), JSON.stringify(text));
+    const real = execFileSync("zstd", ["-dcq", join(DATA_2026, "presolve.zst")], {
+      maxBuffer: 1 << 30,
+    });
+    const d = parseDepends(real);
+    assert.equal(d.size, 29_022);
+    assert.deepEqual(d, dependsByLines(real.toString("utf8")));
   });
 
   it("is the chain with the most build time; packages without a time are left out", () => {

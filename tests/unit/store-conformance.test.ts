@@ -165,6 +165,12 @@ for (const backend of backends)
         ["a-1.0 configure", "b-1.0 configure", "a-1.0 build"],
       );
       assert.deepEqual(s.stages(b, "b-1.0")[0], stage("b-1.0", "configure", 1500, 10));
+      // One at a time, in any order: the same rows, of this build only.
+      const other = s.startBuild("/tree", "id", 2);
+      s.recordStage(other, stage("c-1.0", "build", 0, 5));
+      const key = (x: StageRow): string => `${x.pkgname} ${x.stage} ${x.startedMs}`;
+      assert.deepEqual([...s.eachStage(b)].map(key).sort(), s.stages(b).map(key).sort());
+      assert.deepEqual([...s.eachStage(other)], [stage("c-1.0", "build", 0, 5)]);
       s.close();
     });
 
@@ -223,6 +229,15 @@ for (const backend of backends)
         [three],
       );
       assert.deepEqual(s.events(b1, three), []);
+      assert.deepEqual(
+        s.eventsOfType(b1, "warning").map((e) => e.seq),
+        [one, three],
+      );
+      assert.deepEqual(s.eventsOfType(b1, "phase"), []);
+      assert.deepEqual(
+        s.eventsOfType(b2, "phase").map((e) => e.data),
+        ['{"type":"phase","phase":"scan"}'],
+      );
       s.close();
     });
 
