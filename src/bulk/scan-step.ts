@@ -55,6 +55,12 @@ export interface ScanStepOptions {
   readonly treeId?: string;
   /** Most directories scanned in one task (default MAX_BATCH; 1: one each). */
   readonly batch?: number;
+  /**
+   * The config's extra environment, which the build's make runs get too: it may change
+   * what a package depends on (FETCH_USING, PKG_OPTIONS.*), so the scan runs with it,
+   * and a cached scan made with another is not used.
+   */
+  readonly env?: Readonly<Record<string, string>>;
 }
 
 /** A scan's records and, with `distfiles`, what make said of the directory's distfiles. */
@@ -131,7 +137,11 @@ function exists(p: string): boolean {
 /** Digest of the files a package's scan read, so an unchanged package is not rescanned. */
 class SourceDigests {
   readonly #files = new Map<string, string>();
-  constructor(private readonly tree: string) {}
+  /** `env`: the scan's extra environment, part of every digest ("" when none). */
+  constructor(
+    private readonly tree: string,
+    private readonly env: string,
+  ) {}
 
   file(rel: string): string {
     let d = this.#files.get(rel);
@@ -159,6 +169,7 @@ class SourceDigests {
       }
     }
     const h = createHash("sha256");
+    if (this.env !== "") h.update(`env\0${this.env}\0`);
     for (const f of [...files].sort()) h.update(`${f}\0${this.file(f)}\0`);
     return h.digest("hex");
   }
@@ -194,14 +205,19 @@ const SCAN_TREE = "scan-tree";
 
 /** Scans the tree (or the listed packages and their dependencies) and returns all records. */
 export async function scanStep(o: ScanStepOptions): Promise<ScanResult> {
-  const digests = new SourceDigests(o.tree);
+  const env = Object.entries(o.env ?? {}).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
+  const envKey = env.length === 0 ? "" : JSON.stringify(env);
+  const digests = new SourceDigests(o.tree, envKey);
   const cached = new Map<string, ScanRecord[]>();
   const queries = new Map<string, string>();
   const cachedQueries = o.distfiles === true ? o.wd.store.allScanDistfiles() : null;
   // Checking the cache reads every package's files: 20,000 directories take long. Once
   // checked under a tree id, what is left of it holds for that id (no file changed, or
   // the id would have), and so does what this scan adds, digested against the same tree.
-  const stamp = o.treeId === undefined ? undefined : `${o.tree}\n${o.treeId}`;
+  const stamp =
+    o.treeId === undefined
+      ? undefined
+      : `${o.tree}\n${o.treeId}${envKey === "" ? "" : `\n${envKey}`}`;
   const trusted = stamp !== undefined && o.wd.store.getMeta(SCAN_TREE) === stamp;
   for (const row of o.wd.store.allScans()) {
     const q = cachedQueries?.get(row.pkgpath);
@@ -297,7 +313,7 @@ export async function scanStep(o: ScanStepOptions): Promise<ScanResult> {
         cwd: dirs.length === 1 ? `${HOST.tree}/${dirs[0]!}` : HOST.tree,
         // No BATCH: pbulk-scan sets none, and with it 2013's bsd.pkg.mk reads one more
         // file (mk/bulk/bsd.bulk-pkg.mk), so SCAN_DEPENDS would differ from pbulk's.
-        env: {},
+        env: Object.fromEntries(env),
         output: "split",
       });
       if (!r.ok) {

@@ -223,6 +223,7 @@ async function buildCommand(
           wd,
           bus,
           make: config.make,
+          env: config.env,
           treeId,
           distfiles: config.distfiles === "master",
           ...(pkgs === undefined ? {} : { pkgs }),

@@ -81,7 +81,13 @@ describe(
         const root = join(hostSet(p, "real-distfiles"), "far1");
         const hosts = join(tmp, "hosts");
         writeFileSync(hosts, `far1 local ${root} shell=unshare,--net,sh\n`);
-        writeFileSync(join(tmp, "herd.json"), JSON.stringify(bootstrapConfig(p)));
+        // The host has no network: pkgsrc's "manual" fetch (the file must be there) needs no
+        // fetch program, so the scan, which gets the config's env as the build does, lists
+        // no net/tnftp to build first.
+        writeFileSync(
+          join(tmp, "herd.json"),
+          JSON.stringify(bootstrapConfig(p, { env: { FETCH_USING: "manual" } })),
+        );
         writeFileSync(join(tmp, "list"), "local/herd-distfile\n");
         const r = await runCmd(
           [
@@ -111,6 +117,10 @@ describe(
           (e) => e.type === "package-end" && e.pkgname === "herd-distfile-1.0",
         );
         assert.equal(end?.result, "built", JSON.stringify(end) + r.stderr.slice(-2000));
+        const built = events.flatMap((e) =>
+          e.type === "package-start" ? [e.pkgname as string] : [],
+        );
+        assert.deepEqual(built.sort(), ["digest-20121220", "herd-distfile-1.0"]);
 
         // The master fetched it once and kept the verified file; the host got it from the master.
         assert.deepEqual(asked, ["/dist/herd-distfile-1.0.tar.gz"]);
