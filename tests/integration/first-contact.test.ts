@@ -7,7 +7,7 @@
  */
 import assert from "node:assert/strict";
 import { spawn, spawnSync } from "node:child_process";
-import { existsSync, rmSync } from "node:fs";
+import { existsSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { test } from "node:test";
 import { sandbox } from "../lib/fixture.js";
@@ -39,6 +39,9 @@ test(
   async () => {
     const box = sandbox("epipe");
     const work = join(box.dir, "work");
+    // A few packages are enough: the reader leaves after the first line of hundreds.
+    const pkgs = join(box.dir, "pkgs");
+    writeFileSync(pkgs, "sysutils/tick12\nsysutils/tick13\n");
     const child = spawn(
       "node",
       [
@@ -50,6 +53,8 @@ test(
         "2",
         "--work",
         work,
+        "--pkgs",
+        pkgs,
         "-c",
         box.config,
         "--json",
@@ -64,6 +69,7 @@ test(
     assert.equal(code, 0, err);
     assert.match(err, /standard output was closed \(EPIPE\): going on without it/);
     assert.ok(existsSync(join(work, "report/report.html")), "the build ended with its report");
-    assert.ok(existsSync(join(work, "packages/All/tick13-1.0.tgz")), "packages were built");
+    for (const p of ["tick1", "tick12", "tick13"])
+      assert.ok(existsSync(join(work, `packages/All/${p}-1.0.tgz`)), `${p} was built`);
   },
 );
