@@ -8,7 +8,7 @@ import { writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { describe, it } from "node:test";
 import { startHerd } from "../lib/dashboard.js";
-import { expectedFiles, sandbox, tgzFiles, type Event } from "../lib/fixture.js";
+import { sandbox, tgzFiles, type Event } from "../lib/fixture.js";
 import { scratchDir } from "../lib/scratch.js";
 
 const TOKEN = "retry-test-token-0123456789";
@@ -37,6 +37,10 @@ describe("retrying a failed package", () => {
     const tools = compiler(scratchDir("herd-retry-cc-"));
     const box = sandbox("retry", { env: { CC: tools.cc } });
     const work = join(box.dir, "work");
+    // netkit's dependents, and wordy, whose compiles wait for the gate so the build is
+    // still running when the retry comes.
+    const pkgs = join(box.dir, "pkgs");
+    writeFileSync(pkgs, "net/netmon\nmisc/toolbox\ntextproc/wordy\n");
     const herd = startHerd([
       "build",
       "--tree",
@@ -45,6 +49,8 @@ describe("retrying a failed package", () => {
       "2",
       "--work",
       work,
+      "--pkgs",
+      pkgs,
       "-c",
       box.config,
       "--json",
@@ -97,7 +103,11 @@ describe("retrying a failed package", () => {
         .map((e) => e.pkgname);
       for (const p of ["netkit-0.3", "netmon-1.1", "toolbox-2.0"])
         assert.ok(built.includes(p), `${p} built after the retry`);
-      assert.equal(tgzFiles(join(work, "packages/All")).length, expectedFiles().length + 3);
+      assert.deepEqual(
+        tgzFiles(join(work, "packages/All")),
+        [...new Set(built)].map((n) => `${String(n)}.tgz`).sort(),
+      );
+      assert.ok(built.includes("wordy-3.0"));
     } finally {
       clearTimeout(timer);
       herd.kill();
