@@ -14,7 +14,7 @@ import { serveHosts } from "../hosts/serve.js";
 import { treeSyncPrepare } from "../hosts/treesync/treesync.js";
 import { currentTreeId } from "../hosts/treesync/treestamp.js";
 import { hostEntries, readPkgList } from "./scan.js";
-import { readDepends } from "../report/critical.js";
+import { readBuildDepends } from "../report/critical.js";
 import { reportModel } from "../report/model.js";
 import { writeReport } from "../report/render.js";
 import { loadConfig, type Config } from "./config.js";
@@ -234,7 +234,7 @@ async function buildCommand(
           reportModel(
             wd.store,
             id,
-            await readDepends(join(wd.path, "builds", String(id), "presolve")),
+            await readBuildDepends(join(wd.path, "builds", String(id))),
             finishedMs,
           ),
         ),

@@ -5,6 +5,7 @@
  * report's timeline marks it.
  */
 import { readFile } from "node:fs/promises";
+import { join } from "node:path";
 import { buildTaskGraph } from "../core/sched/graph.js";
 import { criticalChain } from "../core/sim/bounds.js";
 
@@ -74,6 +75,15 @@ export function parseDepends(presolve: string | Buffer): Map<string, string[]> {
     name = next;
   }
   return out;
+}
+
+/** A build directory's file of each package's DEPENDS (presolve's PKGNAME and DEPENDS lines only). */
+export const DEPENDS_FILE = "depends";
+
+/** A build directory's dependencies: its depends file, else its presolve (an older build's). */
+export async function readBuildDepends(buildDir: string): Promise<Map<string, string[]>> {
+  const small = await readDepends(join(buildDir, DEPENDS_FILE));
+  return small.size > 0 ? small : readDepends(join(buildDir, "presolve"));
 }
 
 /** Reads a presolve file's dependencies; an unreadable file gives none. */

@@ -1,10 +1,15 @@
 /** The critical path of a build, and how the report marks it. */
 import assert from "node:assert/strict";
 import { execFileSync } from "node:child_process";
-import { readFileSync, rmSync } from "node:fs";
+import { readFileSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { describe, it } from "node:test";
-import { criticalPath, parseDepends } from "../../src/report/critical.js";
+import {
+  criticalPath,
+  DEPENDS_FILE,
+  parseDepends,
+  readBuildDepends,
+} from "../../src/report/critical.js";
 import { reportModel } from "../../src/report/model.js";
 import { renderHtml, renderText, writeReport } from "../../src/report/render.js";
 import { Store, type PackageRow } from "../../src/store/store.js";
@@ -59,6 +64,18 @@ describe("critical path", () => {
     const d = parseDepends(real);
     assert.equal(d.size, 29_022);
     assert.deepEqual(d, dependsByLines(real.toString("utf8")));
+  });
+
+  it("reads a build's depends file, or its presolve when it has none (an older build)", async () => {
+    const dir = scratchDir("herd-depends-");
+    try {
+      writeFileSync(join(dir, "presolve"), PRESOLVE);
+      assert.deepEqual(await readBuildDepends(dir), parseDepends(PRESOLVE));
+      writeFileSync(join(dir, DEPENDS_FILE), "PKGNAME=only-1.0\nDEPENDS=base-1.0\n");
+      assert.deepEqual(await readBuildDepends(dir), new Map([["only-1.0", ["base-1.0"]]]));
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 
   it("is the chain with the most build time; packages without a time are left out", () => {
