@@ -17,13 +17,30 @@ export type Signal = "TERM" | "KILL" | "INT" | "HUP";
 /** How a task's output is captured: stdout and stderr in one log, or apart. */
 export type OutputMode = "merge" | "split";
 
+/**
+ * A run message's mode: an output mode, or `steps`: the argv is several
+ * commands, each preceded by its number of words (stepsArgv), run in turn
+ * with their output merged, each reported by a `step` message as it ends.
+ */
+export type RunMode = OutputMode | "steps";
+
 export interface RunRequest {
   readonly id: number;
   readonly argv: readonly string[];
   /** Relative paths are relative to the agent root. */
   readonly cwd: string;
   readonly env: readonly (readonly [string, string])[];
-  readonly output: OutputMode;
+  readonly output: RunMode;
+}
+
+/** The argv of a `steps` run: each step's word count, then its words. */
+export function stepsArgv(steps: readonly (readonly string[])[]): string[] {
+  const argv: string[] = [];
+  for (const s of steps) {
+    if (s.length === 0) throw new Error("bug: an empty step");
+    argv.push(String(s.length), ...s);
+  }
+  return argv;
 }
 
 export interface EncodeError {
@@ -140,6 +157,14 @@ export type AgentHeader =
       readonly seconds: number | null;
       readonly payloads: readonly [PayloadSpec, PayloadSpec];
     }
+  | {
+      readonly verb: "step";
+      readonly id: number;
+      /** The step's number, from 1, in the order of the run's steps. */
+      readonly step: number;
+      readonly status: number;
+      readonly payloads: readonly [PayloadSpec];
+    }
   | { readonly verb: "file"; readonly id: number; readonly payloads: readonly [PayloadSpec] };
 
 function uint(s: string | undefined): number | null {
@@ -195,6 +220,15 @@ export function parseAgentHeader(line: string): AgentHeader | null {
         return null;
       if (seconds === null && w[3] !== "-") return null;
       return { verb: "done", id, status, seconds, payloads: [p1, p2] };
+    }
+    case "step": {
+      const id = n(1);
+      const step = n(2);
+      const status = n(3);
+      const p = payloadAt(w, 4);
+      return id === null || step === null || status === null || p === null || w.length !== 6
+        ? null
+        : { verb: "step", id, step, status, payloads: [p] };
     }
     case "file": {
       const id = n(1);
