@@ -395,11 +395,16 @@ do_put() {
 do_chunk() {
   is_uint "$1" && is_uint "$2" || return 1
   p_f=$state/put.$1
-  read_exact "$2" "$state/chunk" || return 1
-  if [ -f "$p_f.path" ]; then
-    cat "$state/chunk" >>"$p_f" || printf 'write-failed\n' >"$p_f.bad"
+  if [ -f "$p_f.path" ] && [ ! -s "$p_f" ] && [ ! -f "$p_f.bad" ]; then
+    # The first chunk (most files are one): read straight into the file, no copy.
+    read_exact "$2" "$p_f" || return 1
+  else
+    read_exact "$2" "$state/chunk" || return 1
+    if [ -f "$p_f.path" ]; then
+      cat "$state/chunk" >>"$p_f" || printf 'write-failed\n' >"$p_f.bad"
+    fi
+    rm -f "$state/chunk"
   fi
-  rm -f "$state/chunk"
   post "ack $1"
   return 0
 }
@@ -420,8 +425,9 @@ do_end() {
   if [ -z "$p_bad" ]; then
     IFS= read -r p_dest <"$p_f.path"
     IFS= read -r p_mode <"$p_f.mode"
-    mkdir -p "${p_dest%/*}" 2>/dev/null
-    { chmod "$p_mode" "$p_f" && mv -f "$p_f" "$p_dest"; } 2>/dev/null || p_bad=cannot-install
+    [ -d "${p_dest%/*}" ] || mkdir -p "${p_dest%/*}" 2>/dev/null
+    # The file was made under umask 022: mode 644 already.
+    { { [ "$p_mode" = 644 ] || chmod "$p_mode" "$p_f"; } && mv -f "$p_f" "$p_dest"; } 2>/dev/null || p_bad=cannot-install
   fi
   rm -f "$p_f" "$p_f.path" "$p_f.mode" "$p_f.bad"
   if [ -z "$p_bad" ]; then
