@@ -185,40 +185,34 @@ step_exec() {
   exec "$@"
 }
 
-# steps_ok N1 ARGV1... N2 ARGV2...: each count at least 1 and no more words than left.
+# steps_ok N1 CWD1 ARGV1... N2 CWD2 ARGV2...: each count at least 1 and no
+# more words than are left after its cwd.
 steps_ok() {
   while [ $# -gt 0 ]; do
-    is_uint "$1" && [ "$1" -gt 0 ] && [ "$1" -lt $# ] || return 1
+    is_uint "$1" && [ "$1" -gt 0 ] && [ "$1" -le $(($# - 2)) ] || return 1
     v_n=$1
-    shift
+    shift 2
     shift "$v_n"
   done
   return 0
 }
 
-# run_steps ID CWD N1 ARGV1... N2 ARGV2...: one task of several steps, run in
-# turn in the task's environment and cwd (set once), in the background. Each
-# step's output (stdout and stderr) goes to out.K, its pid to pid, and when it
-# ends W is told "step ID K STATUS" and sends out.K; the first step that fails
-# is the last. A kill (do_kill) leaves its signal in kill: a step that starts
-# after it is signalled at once and none after it starts. Then "done ID" with
-# the last status and empty output.
+# run_steps ID N1 CWD1 ARGV1... N2 CWD2 ARGV2...: one task of several steps,
+# run in turn in the task's environment (set once), each in its own cwd, in
+# the background. Each step's output (stdout and stderr) goes to out.K, its
+# pid to pid, and when it ends W is told "step ID K STATUS" and sends out.K;
+# the first step that fails is the last. A kill (do_kill) leaves its signal
+# in kill: a step that starts after it is signalled at once and none after
+# it starts. Then "done ID" with the last status and empty output.
 run_steps() {
   s_id=$1
-  s_cwd=$2
-  shift 2
+  shift
   s_dir=$state/tasks/$s_id
   while IFS= read -r s_kv; do
     export "$s_kv"
   done <"$s_dir/env"
   s_st=0
   s_k=0
-  if ! cd "$s_cwd" 2>/dev/null; then
-    printf 'herd-agent: cannot change to directory %s\n' "$s_cwd" >"$s_dir/out.1"
-    s_st=125
-    post "step $s_id 1 $s_st"
-    set --
-  fi
   while [ $# -gt 0 ]; do
     if [ -f "$s_dir/kill" ]; then
       IFS= read -r s_sig <"$s_dir/kill"
@@ -226,19 +220,25 @@ run_steps() {
       break
     fi
     s_n=$1
-    shift
+    abspath "$2"
+    shift 2
     s_k=$((s_k + 1))
-    step_exec "$s_n" "$@" <"/dev/null" >"$s_dir/out.$s_k" 2>&1 4>&- &
-    s_pid=$!
-    printf '%s\n' "$s_pid" >"$s_dir/pid"
-    [ "$s_k" -gt 1 ] || post "started $s_id $s_pid"
-    # A kill that read the last step's pid left its signal before: this step gets it.
-    if [ -f "$s_dir/kill" ]; then
-      IFS= read -r s_sig <"$s_dir/kill"
-      kill -s "$s_sig" "$s_pid" 2>/dev/null
+    if cd "$a_path" 2>/dev/null; then
+      step_exec "$s_n" "$@" <"/dev/null" >"$s_dir/out.$s_k" 2>&1 4>&- &
+      s_pid=$!
+      printf '%s\n' "$s_pid" >"$s_dir/pid"
+      [ "$s_k" -gt 1 ] || post "started $s_id $s_pid"
+      # A kill that read the last step's pid left its signal before: this step gets it.
+      if [ -f "$s_dir/kill" ]; then
+        IFS= read -r s_sig <"$s_dir/kill"
+        kill -s "$s_sig" "$s_pid" 2>/dev/null
+      fi
+      wait "$s_pid"
+      s_st=$?
+    else
+      printf 'herd-agent: cannot change to directory %s\n' "$a_path" >"$s_dir/out.$s_k"
+      s_st=125
     fi
-    wait "$s_pid"
-    s_st=$?
     post "step $s_id $s_k $s_st"
     [ "$s_st" -eq 0 ] || break
     shift "$s_n"
@@ -329,7 +329,7 @@ do_run() {
   abspath "$r_cwd"
   if [ "$r_mode" = steps ]; then
     : >"$r_dir/out"
-    run_steps "$r_id" "$a_path" "$@" &
+    run_steps "$r_id" "$@" &
   else
     run_task "$r_id" "$a_path" "$r_err" "$@" &
   fi

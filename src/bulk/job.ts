@@ -185,8 +185,14 @@ async function runStages(ctx: StageContext): Promise<JobOutcome> {
   let distQuery: string | undefined;
   /** The stages that are one make run on the host (undefined for herd's others). */
   const stepOf = (stage: string): MakeStep | undefined => {
-    if (stage === "Clean") return { stage, argv: make("clean"), live: true };
-    if (stage === "Package") return { stage, argv: make("package"), live: true };
+    if (stage === "Init") {
+      // keepDepends lists the prefix after Init: a task of its own.
+      const kit = kitOf(ctx.config);
+      if (ctx.keep !== undefined || !kit.ok) return undefined;
+      return { stage, argv: initArgv(ctx.config, kit.value, ctx.lease.slot), live: false };
+    }
+    if (stage === "Clean") return { stage, argv: make("clean"), cwd: pkgdir, live: true };
+    if (stage === "Package") return { stage, argv: make("package"), cwd: pkgdir, live: true };
     if (stage === "Vars") {
       // One make run (a whole parse of the package's makefiles: most of a
       // second on a slow host) asks for PKGNAME and, when the master ships
@@ -195,6 +201,7 @@ async function runStages(ctx: StageContext): Promise<JobOutcome> {
       return {
         stage,
         argv: [ctx.config.make, ...ctx.pkg.makeArgs, "-V", "${PKGNAME}", ...ask],
+        cwd: pkgdir,
         live: false,
         finish: (r) => {
           if (r.status !== 0) return r;
@@ -209,7 +216,7 @@ async function runStages(ctx: StageContext): Promise<JobOutcome> {
       };
     }
     if (HERD_STAGES.has(stage)) return undefined;
-    return { stage, argv: make(stage), live: true };
+    return { stage, argv: make(stage), cwd: pkgdir, live: true };
   };
   const targets = ctx.config.targets;
   for (let i = 0; i < targets.length; i++) {
@@ -221,7 +228,7 @@ async function runStages(ctx: StageContext): Promise<JobOutcome> {
     const step = stepOf(stage);
     if (MASTER_STAGES.has(stage)) {
       r = { ok: true, status: 0, output: Buffer.from(`${stage}: decided by the master's plan\n`) };
-    } else if (stage === "Init") {
+    } else if (stage === "Init" && step === undefined) {
       r = await init(ctx, env);
       if (r.ok && r.status === 0 && ctx.keep !== undefined && ctx.keep.prior === undefined) {
         // A clean prefix: what is installed now (a kit's packages) stays for good.
@@ -231,13 +238,14 @@ async function runStages(ctx: StageContext): Promise<JobOutcome> {
     } else if (stage === "Depends") {
       r = await installDepends(ctx, env);
     } else if (step !== undefined) {
-      // With the master shipping distfiles, fetch sends them first (its log starts with what it sent).
+      // With the master shipping distfiles, fetch sends them first (its log starts with what
+      // it sent); Init sends the bootstrap kit first.
       let shipped: Buffer | undefined;
       r = { ok: true, status: 0, output: Buffer.from("") };
-      if (stage === "fetch" && shipsDistfiles) {
+      if (stage === "fetch" && shipsDistfiles)
         r = await shipDistfiles(ctx, ctx.distCache, env, pkgdir, distQuery);
-        if (r.ok && r.status === 0) shipped = r.output;
-      }
+      else if (stage === "Init") r = await shipInitKit(ctx);
+      if (r.ok && r.status === 0 && r.output.length > 0) shipped = r.output;
       if (r.ok && r.status === 0) {
         const group = batchFrom(targets, i, stepOf, shipsDistfiles);
         if (
@@ -245,14 +253,14 @@ async function runStages(ctx: StageContext): Promise<JobOutcome> {
           ctx.lease.conn.canRunSteps &&
           group.filter((e) => e.step !== undefined).length > 1
         ) {
-          const end = await runBatch(ctx, group, { started, shipped, env, pkgdir });
+          const end = await runBatch(ctx, group, { started, shipped, env });
           if (end !== undefined) return end;
           i += group.length - 1;
           continue;
         }
         r = await run(
           ctx,
-          { argv: step.argv, cwd: pkgdir, env },
+          { argv: step.argv, ...(step.cwd === undefined ? {} : { cwd: step.cwd }), env },
           step.live ? live(stage) : undefined,
         );
         if (r.ok && shipped !== undefined) r = { ...r, output: Buffer.concat([shipped, r.output]) };
@@ -273,6 +281,8 @@ async function runStages(ctx: StageContext): Promise<JobOutcome> {
 interface MakeStep {
   readonly stage: string;
   readonly argv: readonly string[];
+  /** Relative to the agent root; the root when undefined (Init). */
+  readonly cwd?: string;
   /** Its log on the master grows while it runs (liveLog). */
   readonly live: boolean;
   /** The stage's result from the host's (Vars checks the PKGNAME the host printed). */
@@ -289,8 +299,9 @@ interface BatchEntry {
 
 /**
  * The stages from `targets[i]` on that can run as one agent task: make runs
- * and the master's own stages between them, ending with a make run. A fetch
- * the master ships distfiles for starts a batch of its own (it ships first).
+ * (and Init) and the master's own stages between them, ending with a make
+ * run. Init and a fetch the master ships distfiles for start a batch (they
+ * send something first).
  */
 function batchFrom(
   targets: readonly string[],
@@ -306,7 +317,8 @@ function batchFrom(
       continue;
     }
     const step = stepOf(t);
-    if (step === undefined || (j > i && t === "fetch" && shipsDistfiles)) break;
+    // What sends something first (Init its kit, fetch distfiles) starts a batch.
+    if (step === undefined || (j > i && (t === "Init" || (t === "fetch" && shipsDistfiles)))) break;
     group.push({ stage: t, step });
   }
   while (group.length > 0 && group.at(-1)!.step === undefined) group.pop();
@@ -406,12 +418,11 @@ async function runBatch(
   ctx: StageContext,
   group: readonly BatchEntry[],
   o: {
-    /** When the first stage started (before the distfiles shipped). */
+    /** When the first stage started (before it sent anything). */
     readonly started: number;
-    /** What the first stage's log starts with (the distfiles shipped). */
+    /** What the first stage's log starts with (the distfiles or the kit it sent). */
     readonly shipped: Buffer | undefined;
     readonly env: Record<string, string>;
-    readonly pkgdir: string;
   },
 ): Promise<JobOutcome | undefined> {
   const conn = ctx.lease.conn;
@@ -426,7 +437,13 @@ async function runBatch(
   let done: { r: Result<TaskResult, RequestFailure>; at: number } | undefined;
   let wake: (() => void) | undefined;
   const task = ctx.lease.startSteps(
-    { steps: steps.map((s) => s.argv), cwd: o.pkgdir, env: o.env },
+    {
+      steps: steps.map((s) => ({
+        argv: s.argv,
+        ...(s.cwd === undefined ? {} : { cwd: s.cwd }),
+      })),
+      env: o.env,
+    },
     (step, r) => {
       ends.push({ step, r, at: ctx.now() });
       wake?.();
@@ -689,6 +706,23 @@ const EVICT =
   'k=; for n; do [ "./$n" = "$name" ] && k=1; done; [ -n "$k" ] && continue; ' +
   'rm -f "$name" && echo "evicted $name $size"; done';
 
+/** Init without keepDepends: sends the bootstrap kit (if any) the host lacks; what it did, for the log. */
+async function shipInitKit(ctx: StageContext): Promise<StageResult> {
+  const kit = kitOf(ctx.config);
+  if (!kit.ok) return { ok: true, status: 1, output: Buffer.from(`herd: ${kit.error}\n`) };
+  if (kit.value === null) return { ok: true, status: 0, output: Buffer.from("") };
+  const shipped = await shipKit(ctx.lease.conn, kit.value, ctx.hostCache);
+  if (!shipped.ok) {
+    if (shipped.error.lost) return { ok: false, lost: true, reason: shipped.error.message };
+    return {
+      ok: true,
+      status: 1,
+      output: Buffer.from(`herd: could not send the bootstrap kit: ${shipped.error.message}\n`),
+    };
+  }
+  return { ok: true, status: 0, output: Buffer.from(shipped.value) };
+}
+
 /** Empties the prefix (refilled from the bootstrap kit, shipped first if the host lacks it). */
 async function init(ctx: StageContext, env: Record<string, string>): Promise<StageResult> {
   if (ctx.keep?.prior !== undefined) {
@@ -700,23 +734,11 @@ async function init(ctx: StageContext, env: Record<string, string>): Promise<Sta
     return { ...r, output: Buffer.concat([Buffer.from(note), r.output]) };
   }
   const kit = kitOf(ctx.config);
-  if (!kit.ok) return { ok: true, status: 1, output: Buffer.from(`herd: ${kit.error}\n`) };
-  let note = "";
-  if (kit.value !== null) {
-    const shipped = await shipKit(ctx.lease.conn, kit.value, ctx.hostCache);
-    if (!shipped.ok) {
-      if (shipped.error.lost) return { ok: false, lost: true, reason: shipped.error.message };
-      return {
-        ok: true,
-        status: 1,
-        output: Buffer.from(`herd: could not send the bootstrap kit: ${shipped.error.message}\n`),
-      };
-    }
-    note = shipped.value;
-  }
+  const shipped = await shipInitKit(ctx);
+  if (!kit.ok || !shipped.ok || shipped.status !== 0) return shipped;
   const r = await run(ctx, { argv: initArgv(ctx.config, kit.value, ctx.lease.slot), env });
-  if (!r.ok || note === "") return r;
-  return { ...r, output: Buffer.concat([Buffer.from(note), r.output]) };
+  if (!r.ok || shipped.output.length === 0) return r;
+  return { ...r, output: Buffer.concat([shipped.output, r.output]) };
 }
 
 /** The packages installed in the slot's prefix (the first word of each line `pkg_info` prints). */

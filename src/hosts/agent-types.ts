@@ -35,10 +35,8 @@ export interface RunSpec {
 
 /** A task of several commands run in turn on the host (the agent's `steps` capability). */
 export interface StepsSpec {
-  /** Each step's argv; the first that fails is the last run. */
-  readonly steps: readonly (readonly string[])[];
-  /** Relative to the agent root; default the root. */
-  readonly cwd?: string;
+  /** Each step's argv and cwd (relative to the agent root; default the root); the first that fails is the last run. */
+  readonly steps: readonly { readonly argv: readonly string[]; readonly cwd?: string }[];
   readonly env?: Readonly<Record<string, string>>;
 }
 

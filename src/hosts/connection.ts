@@ -197,13 +197,9 @@ export class AgentConnection {
    * last step run, has the last status and no output.
    */
   startSteps(spec: StepsSpec, onStep: StepListener): RunningTask {
-    const argv = stepsArgv(spec.steps);
+    const argv = stepsArgv(spec.steps.map((s) => ({ argv: s.argv, cwd: s.cwd ?? "." })));
     return this.#start(
-      {
-        argv,
-        ...(spec.cwd === undefined ? {} : { cwd: spec.cwd }),
-        ...(spec.env === undefined ? {} : { env: spec.env }),
-      },
+      { argv, ...(spec.env === undefined ? {} : { env: spec.env }) },
       "steps",
       onStep,
     );

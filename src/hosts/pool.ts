@@ -268,13 +268,7 @@ export class HostPool {
         conn.startSteps(
           {
             ...spec,
-            steps: spec.steps.map(
-              (argv) =>
-                inSlot(sandbox, slot, root, {
-                  argv,
-                  ...(spec.cwd === undefined ? {} : { cwd: spec.cwd }),
-                }).argv,
-            ),
+            steps: spec.steps.map((s) => ({ ...s, argv: inSlot(sandbox, slot, root, s).argv })),
           },
           onStep,
         ),

@@ -19,8 +19,9 @@ export type OutputMode = "merge" | "split";
 
 /**
  * A run message's mode: an output mode, or `steps`: the argv is several
- * commands, each preceded by its number of words (stepsArgv), run in turn
- * with their output merged, each reported by a `step` message as it ends.
+ * commands, each preceded by its number of words and its cwd (stepsArgv),
+ * run in turn with their output merged, each reported by a `step` message as
+ * it ends (the message's own cwd is not used).
  */
 export type RunMode = OutputMode | "steps";
 
@@ -33,14 +34,16 @@ export interface RunRequest {
   readonly output: RunMode;
 }
 
-/** The argv of a `steps` run: each step's word count, then its words. */
-export function stepsArgv(steps: readonly (readonly string[])[]): string[] {
-  const argv: string[] = [];
+/** The argv of a `steps` run: each step's word count, its cwd, then its words. */
+export function stepsArgv(
+  steps: readonly { readonly argv: readonly string[]; readonly cwd: string }[],
+): string[] {
+  const out: string[] = [];
   for (const s of steps) {
-    if (s.length === 0) throw new Error("bug: an empty step");
-    argv.push(String(s.length), ...s);
+    if (s.argv.length === 0) throw new Error("bug: an empty step");
+    out.push(String(s.argv.length), s.cwd, ...s.argv);
   }
-  return argv;
+  return out;
 }
 
 export interface EncodeError {

@@ -61,12 +61,11 @@ for (const shell of SHELLS) {
         mkdirSync(join(tmp.path, "sub dir"));
         const one = steps({
           steps: [
-            ["sh", "-c", 'pwd; echo "$FOO"; echo err >&2'],
-            ["printf", "%s|", "a b", "*", "$(x)", ""],
-            ["sh", "-c", "echo three; exit 3"],
-            ["echo", "never"],
+            { argv: ["sh", "-c", 'pwd; echo "$FOO"; echo err >&2'], cwd: "sub dir" },
+            { argv: ["printf", "%s|", "a b", "*", "$(x)", ""], cwd: "sub dir" },
+            { argv: ["sh", "-c", "pwd; echo three; exit 3"] },
+            { argv: ["echo", "never"] },
           ],
-          cwd: "sub dir",
           env: { FOO: "a  b" },
         });
         const r = await one.task.result;
@@ -76,22 +75,29 @@ for (const shell of SHELLS) {
         assert.deepEqual(one.seen, [
           [1, 0, `${join(tmp.path, "sub dir")}\na  b\nerr\n`],
           [2, 0, "a b|*|$(x)||"],
-          [3, 3, "three\n"],
+          [3, 3, `${tmp.path}\nthree\n`],
         ]);
-        const nocwd = steps({ steps: [["true"], ["true"]], cwd: "nope" });
+        // A step whose directory is missing fails as a task there would, and is the last.
+        const nocwd = steps({
+          steps: [{ argv: ["true"] }, { argv: ["true"], cwd: "nope" }, { argv: ["true"] }],
+        });
         const n = await nocwd.task.result;
         assert.ok(n.ok);
         assert.equal(n.value.status, 125);
-        assert.equal(nocwd.seen.length, 1);
-        assert.match(String(nocwd.seen[0]![2]), /cannot change to directory/);
+        assert.equal(nocwd.seen.length, 2);
+        assert.deepEqual(nocwd.seen[0], [1, 0, ""]);
+        assert.match(String(nocwd.seen[1]![2]), /cannot change to directory .*nope/);
         // Killed in its second step: no step after it runs.
         const marker = join(tmp.path, "ran");
-        const killed = steps({ steps: [["true"], ["sleep", "30"], ["touch", marker]] }, (k) => {
-          if (k === 1)
-            setTimeout(() => {
-              killed.task.kill("KILL");
-            }, 300);
-        });
+        const killed = steps(
+          { steps: [{ argv: ["true"] }, { argv: ["sleep", "30"] }, { argv: ["touch", marker] }] },
+          (k) => {
+            if (k === 1)
+              setTimeout(() => {
+                killed.task.kill("KILL");
+              }, 300);
+          },
+        );
         const kr = await killed.task.result;
         assert.ok(kr.ok);
         assert.equal(kr.value.status, 137);
@@ -100,7 +106,9 @@ for (const shell of SHELLS) {
           [2, 137, ""],
         ]);
         // Killed at once: whichever step it reaches, none runs after it.
-        const early = steps({ steps: [["true"], ["sleep", "30"], ["touch", marker]] });
+        const early = steps({
+          steps: [{ argv: ["true"] }, { argv: ["sleep", "30"] }, { argv: ["touch", marker] }],
+        });
         early.task.kill("KILL");
         const er = await early.task.result;
         assert.ok(er.ok);
@@ -108,7 +116,7 @@ for (const shell of SHELLS) {
         assert.ok(early.seen.length <= 2, JSON.stringify(early.seen));
         assert.equal(existsSync(marker), false);
         // Malformed step counts are refused (a request startSteps never makes: cast).
-        const bad = await a.conn.run({ argv: ["3", "true"], output: "steps" as "merge" });
+        const bad = await a.conn.run({ argv: ["3", ".", "true"], output: "steps" as "merge" });
         assert.ok(!bad.ok);
         assert.equal(bad.error.reason, "rejected");
         const again = await a.conn.run({ argv: ["echo", "fine"] });
