@@ -483,9 +483,6 @@ async function runBatch(
       const step = steps[k]!;
       const ended: StageWatch = watch!;
       watch = undefined;
-      // The next stage has started on the host: its watch starts now.
-      const ok = e.r.ok && e.r.value.status === 0;
-      if (ok && k + 1 < steps.length) watch = watchStage(ctx, task, logOf(steps[k + 1]!), k + 2);
       const note = await unwatchStage(ctx, ended);
       let r: StageRan = e.r.ok
         ? withNote(e.r.value, note)
@@ -497,8 +494,6 @@ async function runBatch(
       if (end !== undefined) {
         // The host goes on with the next step when its own status was 0: stop it.
         if (k + 1 < steps.length) task.kill("KILL");
-        if (watch !== undefined) await unwatchStage(ctx, watch);
-        watch = undefined;
         await task.result;
         return end;
       }
@@ -515,7 +510,12 @@ async function runBatch(
         };
         record(ctx, stage, started, decided, started);
       }
-      if (k < steps.length) ctx.onStageStart?.(steps[k]!.stage);
+      if (k < steps.length) {
+        // The next stage has started on the host: its watch starts now (its live log after
+        // the logs before it, as when it is a task of its own).
+        ctx.onStageStart?.(steps[k]!.stage);
+        watch = watchStage(ctx, task, logOf(steps[k]!), k + 1);
+      }
     }
     if (k === steps.length) return undefined;
     // The task ended before the step of the stage running ended (or began).
