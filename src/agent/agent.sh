@@ -205,12 +205,16 @@ steps_ok() {
 # in kill: a step that starts after it is signalled at once and none after
 # it starts. Then "done ID" with the last status and empty output.
 run_steps() {
-  s_id=$1
-  shift
-  s_dir=$state/tasks/$s_id
+  # What the loop needs after the task's environment is in place is kept in
+  # the positional parameters meanwhile: an entry may have any name.
+  set -- "$state" "$root" "$@"
   while IFS= read -r s_kv; do
     export "$s_kv"
-  done <"$s_dir/env"
+  done <"$1/tasks/$3/env"
+  s_dir=$1/tasks/$3
+  s_root=$2
+  s_id=$3
+  shift 3
   s_st=0
   s_k=0
   while [ $# -gt 0 ]; do
@@ -220,10 +224,13 @@ run_steps() {
       break
     fi
     s_n=$1
-    abspath "$2"
+    case $2 in
+    /*) s_cwd=$2 ;;
+    *) s_cwd=$s_root/$2 ;;
+    esac
     shift 2
     s_k=$((s_k + 1))
-    if cd "$a_path" 2>/dev/null; then
+    if cd "$s_cwd" 2>/dev/null; then
       step_exec "$s_n" "$@" <"/dev/null" >"$s_dir/out.$s_k" 2>&1 4>&- &
       s_pid=$!
       printf '%s\n' "$s_pid" >"$s_dir/pid"
@@ -236,7 +243,7 @@ run_steps() {
       wait "$s_pid"
       s_st=$?
     else
-      printf 'herd-agent: cannot change to directory %s\n' "$a_path" >"$s_dir/out.$s_k"
+      printf 'herd-agent: cannot change to directory %s\n' "$s_cwd" >"$s_dir/out.$s_k"
       s_st=125
     fi
     post "step $s_id $s_k $s_st"

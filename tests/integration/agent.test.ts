@@ -66,7 +66,8 @@ for (const shell of SHELLS) {
             { argv: ["sh", "-c", "pwd; echo three; exit 3"] },
             { argv: ["echo", "never"] },
           ],
-          env: { FOO: "a  b" },
+          // Names the agent's own shell uses too: the steps' cwds stay under the root.
+          env: { FOO: "a  b", root: "/nonexistent", state: "/nonexistent" },
         });
         const r = await one.task.result;
         assert.ok(r.ok);
