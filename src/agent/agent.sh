@@ -65,7 +65,7 @@ hello_info() {
   printf 'pid=%s\n' "$$"
   printf 'root=%s\n' "$root"
   printf 'uname=%s\n' "$(uname -s -r -m 2>/dev/null)"
-  printf 'caps=run,split,put,get,kill,ping,cksum\n'
+  printf 'caps=run,split,put,get,kill,ping,cksum,steps\n'
   for w_t in tar gzip bzip2 xz rsync bmake make pkg_add pkg_create pkg_info; do
     if w_p=$(command -v "$w_t" 2>/dev/null); then
       printf 'tool.%s=%s\n' "$w_t" "$w_p"
@@ -96,6 +96,12 @@ writer() {
     case $1 in
     pong | ack | ok | started | proto | err)
       printf '%s\n' "$w_ev"
+      ;;
+    step)
+      # A step of a task of several (run_steps): its own output, sent as it ends.
+      w_f=$state/tasks/$2/out.$3
+      send_files "step $2 $3 $4" "$w_f"
+      : >"$w_f"
       ;;
     done)
       w_t=$state/tasks/$2
@@ -164,6 +170,100 @@ task_body() {
   exec "$@"
 }
 
+# step_exec N WORDS...: execs the first N of WORDS (one step of run_steps, in
+# a process of its own): they are rotated to the end, what precedes them dropped.
+step_exec() {
+  e_n=$1
+  shift
+  e_drop=$(($# - e_n))
+  while [ "$e_n" -gt 0 ]; do
+    set -- "$@" "$1"
+    shift
+    e_n=$((e_n - 1))
+  done
+  shift "$e_drop"
+  exec "$@"
+}
+
+# steps_ok N1 CWD1 ARGV1... N2 CWD2 ARGV2...: each count at least 1 and no
+# more words than are left after its cwd.
+steps_ok() {
+  while [ $# -gt 0 ]; do
+    is_uint "$1" && [ "$1" -gt 0 ] && [ "$1" -le $(($# - 2)) ] || return 1
+    v_n=$1
+    shift 2
+    shift "$v_n"
+  done
+  return 0
+}
+
+# run_steps ID N1 CWD1 ARGV1... N2 CWD2 ARGV2...: one task of several steps,
+# run in turn in the task's environment (set once), each in its own cwd, in
+# the background. Each step's output (stdout and stderr) goes to out.K, its
+# pid to pid, and when it ends W is told "step ID K STATUS" and sends out.K;
+# the first step that fails is the last. A kill (do_kill) leaves its signal
+# in kill: a step that starts after it is signalled at once and none after
+# it starts. Then "done ID" with the last status and empty output.
+run_steps() {
+  # What the loop needs after the task's environment is in place is kept in
+  # the positional parameters meanwhile: an entry may have any name.
+  set -- "$state" "$root" "$@"
+  while IFS= read -r s_kv; do
+    export "$s_kv"
+  done <"$1/tasks/$3/env"
+  s_dir=$1/tasks/$3
+  s_root=$2
+  s_id=$3
+  shift 3
+  s_st=0
+  s_k=0
+  while [ $# -gt 0 ]; do
+    if [ -f "$s_dir/kill" ]; then
+      IFS= read -r s_sig <"$s_dir/kill"
+      sig_status "$s_sig"
+      break
+    fi
+    s_n=$1
+    case $2 in
+    /*) s_cwd=$2 ;;
+    *) s_cwd=$s_root/$2 ;;
+    esac
+    shift 2
+    s_k=$((s_k + 1))
+    if cd "$s_cwd" 2>/dev/null; then
+      step_exec "$s_n" "$@" <"/dev/null" >"$s_dir/out.$s_k" 2>&1 4>&- &
+      s_pid=$!
+      printf '%s\n' "$s_pid" >"$s_dir/pid"
+      [ "$s_k" -gt 1 ] || post "started $s_id $s_pid"
+      # A kill that read the last step's pid left its signal before: this step gets it.
+      if [ -f "$s_dir/kill" ]; then
+        IFS= read -r s_sig <"$s_dir/kill"
+        kill -s "$s_sig" "$s_pid" 2>/dev/null
+      fi
+      wait "$s_pid"
+      s_st=$?
+    else
+      printf 'herd-agent: cannot change to directory %s\n' "$s_cwd" >"$s_dir/out.$s_k"
+      s_st=125
+    fi
+    post "step $s_id $s_k $s_st"
+    [ "$s_st" -eq 0 ] || break
+    shift "$s_n"
+  done
+  printf '%s -\n' "$s_st" >"$s_dir/result"
+  post "done $s_id"
+}
+
+# sig_status SIG: sets s_st to the status of a process killed by SIG.
+sig_status() {
+  case $1 in
+  HUP) s_st=129 ;;
+  INT) s_st=130 ;;
+  KILL) s_st=137 ;;
+  *) s_st=143 ;;
+  esac
+}
+
 # run_task ID CWD ERRFILE ARGV...: runs in the background; reports "done ID" to W.
 run_task() {
   t_id=$1
@@ -220,6 +320,11 @@ do_run() {
     r_i=$((r_i + 1))
   done
   [ $# -gt 0 ] || r_bad=${r_bad:-empty-argv}
+  case $r_mode in
+  merge | split) ;;
+  steps) steps_ok "$@" || r_bad=${r_bad:-bad-steps} ;;
+  *) r_bad=${r_bad:-bad-mode} ;;
+  esac
   if [ -n "$r_bad" ]; then
     [ "$r_bad" = duplicate-task ] || rm -rf "$r_dir"
     post "err $r_id $r_bad"
@@ -229,7 +334,12 @@ do_run() {
   [ "$r_mode" = split ] && r_err=err
   : >"$r_dir/err"
   abspath "$r_cwd"
-  run_task "$r_id" "$a_path" "$r_err" "$@" &
+  if [ "$r_mode" = steps ]; then
+    : >"$r_dir/out"
+    run_steps "$r_id" "$@" &
+  else
+    run_task "$r_id" "$a_path" "$r_err" "$@" &
+  fi
   return 0
 }
 
@@ -241,6 +351,8 @@ do_kill() {
   esac
   # A finished task (its result written) may wait for the sweep: its pid is not its own any more.
   if is_uint "$k_id" && [ -f "$state/tasks/$k_id/pid" ] && [ ! -f "$state/tasks/$k_id/result" ]; then
+    # Left first for a task of steps (run_steps): no step starts after it.
+    printf '%s\n' "$k_sig" >"$state/tasks/$k_id/kill"
     IFS= read -r k_pid <"$state/tasks/$k_id/pid"
     kill -s "$k_sig" "$k_pid" 2>/dev/null
   fi
@@ -290,11 +402,16 @@ do_put() {
 do_chunk() {
   is_uint "$1" && is_uint "$2" || return 1
   p_f=$state/put.$1
-  read_exact "$2" "$state/chunk" || return 1
-  if [ -f "$p_f.path" ]; then
-    cat "$state/chunk" >>"$p_f" || printf 'write-failed\n' >"$p_f.bad"
+  if [ -f "$p_f.path" ] && [ ! -s "$p_f" ] && [ ! -f "$p_f.bad" ]; then
+    # The first chunk (most files are one): read straight into the file, no copy.
+    read_exact "$2" "$p_f" || return 1
+  else
+    read_exact "$2" "$state/chunk" || return 1
+    if [ -f "$p_f.path" ]; then
+      cat "$state/chunk" >>"$p_f" || printf 'write-failed\n' >"$p_f.bad"
+    fi
+    rm -f "$state/chunk"
   fi
-  rm -f "$state/chunk"
   post "ack $1"
   return 0
 }
@@ -315,8 +432,9 @@ do_end() {
   if [ -z "$p_bad" ]; then
     IFS= read -r p_dest <"$p_f.path"
     IFS= read -r p_mode <"$p_f.mode"
-    mkdir -p "${p_dest%/*}" 2>/dev/null
-    { chmod "$p_mode" "$p_f" && mv -f "$p_f" "$p_dest"; } 2>/dev/null || p_bad=cannot-install
+    [ -d "${p_dest%/*}" ] || mkdir -p "${p_dest%/*}" 2>/dev/null
+    # The file was made under umask 022: mode 644 already.
+    { { [ "$p_mode" = 644 ] || chmod "$p_mode" "$p_f"; } && mv -f "$p_f" "$p_dest"; } 2>/dev/null || p_bad=cannot-install
   fi
   rm -f "$p_f" "$p_f.path" "$p_f.mode" "$p_f.bad"
   if [ -z "$p_bad" ]; then
@@ -361,6 +479,8 @@ cleanup() {
       sleep 1
       c_n=$((c_n + 1))
     done
+    # A task of steps starts no further step.
+    printf 'TERM\n' >"$c_t/kill"
     [ -f "$c_t/pid" ] && IFS= read -r c_pid <"$c_t/pid" && c_pids="$c_pids $c_pid"
   done
   set -f

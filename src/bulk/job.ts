@@ -9,7 +9,8 @@ import { createHash } from "node:crypto";
 import { renameSync, rmSync, writeFileSync } from "node:fs";
 import { mkdir, rm, readFile } from "node:fs/promises";
 import { dirname, join } from "node:path";
-import type { TaskResult } from "../hosts/connection.js";
+import type { RequestFailure, RunningTask, StepOutput, TaskResult } from "../hosts/connection.js";
+import type { Result } from "../protocol/result.js";
 import { getToFile } from "../hosts/get.js";
 import type { Lease } from "../hosts/pool.js";
 import { slotPaths } from "../hosts/sandbox.js";
@@ -27,10 +28,10 @@ import {
   type PrefixConfig,
   type SendFailure,
 } from "./prefix.js";
-import { MASTER_STAGES } from "../core/targets.js";
-import { followOutput } from "./livelog.js";
+import { HERD_STAGES, MASTER_STAGES } from "../core/targets.js";
+import { followOutput, type LiveLog } from "./livelog.js";
 import { DISTFILE_QUERY, parseDistfileQuery, type DistCache } from "./distfiles.js";
-import { watchOutput } from "./watchdog.js";
+import { watchOutput, type Watchdog } from "./watchdog.js";
 
 export interface JobConfig extends PrefixConfig {
   readonly make: string;
@@ -57,6 +58,8 @@ export interface JobConfig extends PrefixConfig {
   readonly hostDistdirBytes: number;
   /** Keep a slot's installed dependencies between builds, removing what the next does not need. */
   readonly keepDepends: boolean;
+  /** Consecutive make stages run as one agent task (each its own make run, log and status). */
+  readonly batchStages: boolean;
 }
 
 /** A slot's prefix as its last build left it (keepDepends). */
@@ -180,82 +183,364 @@ async function runStages(ctx: StageContext): Promise<JobOutcome> {
     ctx.config.targets.includes("fetch");
   // The distfile list, when Vars asked for it already.
   let distQuery: string | undefined;
-  for (const stage of ctx.config.targets) {
+  /** The stages that are one make run on the host (undefined for herd's others). */
+  const stepOf = (stage: string): MakeStep | undefined => {
+    if (stage === "Init") {
+      // keepDepends lists the prefix after Init: a task of its own.
+      const kit = kitOf(ctx.config);
+      if (ctx.keep !== undefined || !kit.ok) return undefined;
+      return { stage, argv: initArgv(ctx.config, kit.value, ctx.lease.slot), live: false };
+    }
+    if (stage === "Clean") return { stage, argv: make("clean"), cwd: pkgdir, live: true };
+    if (stage === "Package") return { stage, argv: make("package"), cwd: pkgdir, live: true };
+    if (stage === "Vars") {
+      // One make run (a whole parse of the package's makefiles: most of a
+      // second on a slow host) asks for PKGNAME and, when the master ships
+      // the distfiles, for the distfile list the fetch stage needs.
+      const ask = shipsDistfiles ? DISTFILE_QUERY : [];
+      return {
+        stage,
+        argv: [ctx.config.make, ...ctx.pkg.makeArgs, "-V", "${PKGNAME}", ...ask],
+        cwd: pkgdir,
+        live: false,
+        finish: (r) => {
+          if (r.status !== 0) return r;
+          const out = r.output.toString("latin1");
+          const nl = out.indexOf("\n");
+          const said = (nl < 0 ? out : out.slice(0, nl)).trim();
+          if (ask.length > 0) distQuery = out.slice(nl + 1);
+          if (said === ctx.pkg.pkgname) return r;
+          const line = `herd: the host's tree gives PKGNAME ${said.slice(0, 200)}, the scan said ${ctx.pkg.pkgname}\n`;
+          return { ok: true, status: 1, output: Buffer.concat([r.output, Buffer.from(line)]) };
+        },
+      };
+    }
+    if (HERD_STAGES.has(stage)) return undefined;
+    return { stage, argv: make(stage), cwd: pkgdir, live: true };
+  };
+  const targets = ctx.config.targets;
+  for (let i = 0; i < targets.length; i++) {
+    const stage = targets[i]!;
     if (ctx.signal?.aborted === true) return { ok: false, lost: true, reason: "cancelled" };
     ctx.onStageStart?.(stage);
     const started = ctx.now();
     let r: StageResult;
+    const step = stepOf(stage);
     if (MASTER_STAGES.has(stage)) {
       r = { ok: true, status: 0, output: Buffer.from(`${stage}: decided by the master's plan\n`) };
-    } else if (stage === "Init") {
+    } else if (stage === "Init" && step === undefined) {
       r = await init(ctx, env);
       if (r.ok && r.status === 0 && ctx.keep !== undefined && ctx.keep.prior === undefined) {
         // A clean prefix: what is installed now (a kit's packages) stays for good.
         const listed = await installed(ctx, env);
         if (listed !== undefined) ctx.keep.base = listed;
       }
-    } else if (stage === "Clean") {
-      r = await run(ctx, { argv: make("clean"), cwd: pkgdir, env }, live(stage));
-    } else if (stage === "Vars") {
-      // One make run (a whole parse of the package's makefiles: most of a
-      // second on a slow host) asks for PKGNAME and, when the master ships
-      // the distfiles, for the distfile list the fetch stage needs.
-      const ask = shipsDistfiles ? DISTFILE_QUERY : [];
-      r = await run(ctx, {
-        argv: [ctx.config.make, ...ctx.pkg.makeArgs, "-V", "${PKGNAME}", ...ask],
-        cwd: pkgdir,
-        env,
-      });
-      let said = "";
-      if (r.ok && r.status === 0) {
-        const out = r.output.toString("latin1");
-        const nl = out.indexOf("\n");
-        said = (nl < 0 ? out : out.slice(0, nl)).trim();
-        if (ask.length > 0) distQuery = out.slice(nl + 1);
-      }
-      if (r.ok && r.status === 0 && said !== ctx.pkg.pkgname) {
-        said = said.slice(0, 200);
-        r = {
-          ok: true,
-          status: 1,
-          output: Buffer.concat([
-            r.output,
-            Buffer.from(
-              `herd: the host's tree gives PKGNAME ${said}, the scan said ${ctx.pkg.pkgname}\n`,
-            ),
-          ]),
-        };
-      }
     } else if (stage === "Depends") {
       r = await installDepends(ctx, env);
-    } else if (stage === "fetch" && shipsDistfiles) {
-      r = await shipDistfiles(ctx, ctx.distCache, env, pkgdir, distQuery);
+    } else if (step !== undefined) {
+      // With the master shipping distfiles, fetch sends them first (its log starts with what
+      // it sent); Init sends the bootstrap kit first.
+      let shipped: Buffer | undefined;
+      r = { ok: true, status: 0, output: Buffer.from("") };
+      if (stage === "fetch" && shipsDistfiles)
+        r = await shipDistfiles(ctx, ctx.distCache, env, pkgdir, distQuery);
+      else if (stage === "Init") r = await shipInitKit(ctx);
+      if (r.ok && r.status === 0 && r.output.length > 0) shipped = r.output;
       if (r.ok && r.status === 0) {
-        const shipped = r.output;
-        r = await run(ctx, { argv: make(stage), cwd: pkgdir, env }, live(stage));
-        if (r.ok) r = { ...r, output: Buffer.concat([shipped, r.output]) };
+        const group = batchFrom(targets, i, stepOf, shipsDistfiles);
+        if (
+          ctx.config.batchStages &&
+          ctx.lease.conn.canRunSteps &&
+          group.filter((e) => e.step !== undefined).length > 1
+        ) {
+          const end = await runBatch(ctx, group, { started, shipped, env });
+          if (end !== undefined) return end;
+          i += group.length - 1;
+          continue;
+        }
+        r = await run(
+          ctx,
+          { argv: step.argv, ...(step.cwd === undefined ? {} : { cwd: step.cwd }), env },
+          step.live ? live(stage) : undefined,
+        );
+        if (r.ok && shipped !== undefined) r = { ...r, output: Buffer.concat([shipped, r.output]) };
+        if (r.ok && step.finish !== undefined) r = step.finish(r);
       }
-    } else if (stage === "Package") {
-      r = await run(ctx, { argv: make("package"), cwd: pkgdir, env }, live(stage));
     } else {
-      r = await run(ctx, { argv: make(stage), cwd: pkgdir, env }, live(stage));
+      throw new Error(`bug: no way to run stage ${stage}`);
     }
-    const wallMs = Math.round(ctx.now() - started);
-    if (!r.ok) {
-      ctx.onStage({ stage, startedMs: started, wallMs, status: -1, log: null });
-      return { ok: false, lost: true, reason: r.reason };
-    }
-    const log = join(ctx.logDir, `${stage}.log`);
-    // Synchronously: a small write costs a fifth of the CPU of fs/promises' three round
-    // trips through the thread pool, and a bulk build writes one per stage of every package.
-    writeFileSync(log, r.output);
-    ctx.onStage({ stage, startedMs: started, wallMs, status: r.status, log });
-    if (r.status !== 0)
-      return { ok: false, lost: false, stage, reason: failureReason(stage, r.status, r.output) };
+    const end = record(ctx, stage, started, r);
+    if (end !== undefined) return end;
   }
   if (ctx.signal?.aborted === true) return { ok: false, lost: true, reason: "cancelled" };
   if (ctx.shouldFetch?.() === false) return { ok: false, lost: true, reason: "redundant" };
   return fetchPackage(ctx);
+}
+
+/** A stage that is one make run on the host, and what the master makes of its result. */
+interface MakeStep {
+  readonly stage: string;
+  readonly argv: readonly string[];
+  /** Relative to the agent root; the root when undefined (Init). */
+  readonly cwd?: string;
+  /** Its log on the master grows while it runs (liveLog). */
+  readonly live: boolean;
+  /** The stage's result from the host's (Vars checks the PKGNAME the host printed). */
+  readonly finish?: (r: StageRan) => StageRan;
+}
+
+type StageRan = Extract<StageResult, { ok: true }>;
+
+/** A stage of a batch: a make run, or one the master decides (between two make runs). */
+interface BatchEntry {
+  readonly stage: string;
+  readonly step: MakeStep | undefined;
+}
+
+/**
+ * The stages from `targets[i]` on that can run as one agent task: make runs
+ * (and Init) and the master's own stages between them, ending with a make
+ * run. Init and a fetch the master ships distfiles for start a batch (they
+ * send something first).
+ */
+function batchFrom(
+  targets: readonly string[],
+  i: number,
+  stepOf: (stage: string) => MakeStep | undefined,
+  shipsDistfiles: boolean,
+): BatchEntry[] {
+  const group: BatchEntry[] = [];
+  for (let j = i; j < targets.length; j++) {
+    const t = targets[j]!;
+    if (MASTER_STAGES.has(t)) {
+      group.push({ stage: t, step: undefined });
+      continue;
+    }
+    const step = stepOf(t);
+    // What sends something first (Init its kit, fetch distfiles) starts a batch.
+    if (step === undefined || (j > i && (t === "Init" || (t === "fetch" && shipsDistfiles)))) break;
+    group.push({ stage: t, step });
+  }
+  while (group.length > 0 && group.at(-1)!.step === undefined) group.pop();
+  return group;
+}
+
+/**
+ * Writes a stage's log and records it; the job's outcome when the stage
+ * failed or the host was lost, undefined when it passed.
+ */
+function record(
+  ctx: JobContext,
+  stage: string,
+  started: number,
+  r: StageResult,
+  ended: number = ctx.now(),
+): JobOutcome | undefined {
+  const wallMs = Math.round(ended - started);
+  if (!r.ok) {
+    ctx.onStage({ stage, startedMs: started, wallMs, status: -1, log: null });
+    return { ok: false, lost: true, reason: r.reason };
+  }
+  const log = join(ctx.logDir, `${stage}.log`);
+  // Synchronously: a small write costs a fifth of the CPU of fs/promises' three round
+  // trips through the thread pool, and a bulk build writes one per stage of every package.
+  writeFileSync(log, r.output);
+  ctx.onStage({ stage, startedMs: started, wallMs, status: r.status, log });
+  if (r.status !== 0)
+    return { ok: false, lost: false, stage, reason: failureReason(stage, r.status, r.output) };
+  return undefined;
+}
+
+/** What watches one running stage: its timeout, the watchdog and the live log. */
+interface StageWatch {
+  timedOut: boolean;
+  readonly timer: NodeJS.Timeout | undefined;
+  readonly dog: Watchdog | undefined;
+  readonly follow: LiveLog | undefined;
+}
+
+/**
+ * Watches the stage a task runs (its step `step`, for a task of steps): kills
+ * the task after the stage timeout or when the watchdog fires, and streams
+ * its output into `liveLog`.
+ */
+function watchStage(
+  ctx: JobContext,
+  task: RunningTask,
+  liveLog: string | undefined,
+  step?: number,
+): StageWatch {
+  const conn = ctx.lease.conn;
+  const { stageTimeout, watchdog } = ctx.config;
+  const w: StageWatch = {
+    timedOut: false,
+    timer:
+      stageTimeout > 0
+        ? setTimeout(() => {
+            w.timedOut = true;
+            task.kill("KILL");
+          }, stageTimeout * 1000)
+        : undefined,
+    dog: watchdog > 0 ? watchOutput(conn, task, watchdog, Date.now, step) : undefined,
+    follow:
+      liveLog !== undefined && ctx.config.liveLog > 0
+        ? followOutput(conn, task, liveLog, ctx.config.liveLog, step)
+        : undefined,
+  };
+  return w;
+}
+
+/** Stops watching a stage (the live log's last look written); what the stage's log says of a kill. */
+async function unwatchStage(ctx: JobContext, w: StageWatch): Promise<string> {
+  await w.follow?.stop();
+  if (w.timer !== undefined) clearTimeout(w.timer);
+  w.dog?.stop();
+  return w.timedOut
+    ? `herd: killed after ${ctx.config.stageTimeout} s (stage timeout)\n`
+    : w.dog?.fired() === true
+      ? `herd: killed: no output for ${ctx.config.watchdog} s (watchdog)\n`
+      : "";
+}
+
+/**
+ * Consecutive make stages as one agent task of steps (the agent runs each
+ * stage's make in turn, stopping at the first that fails): one round trip
+ * for them all instead of one each, which is most of what a stage costs
+ * beyond its make run on a slow host. Each stage still has its own make
+ * run, log, status, wall time (from its step's end as the master hears of
+ * it), stage timeout, watchdog and live log, and is recorded as it ends, as
+ * a task of its own would be; the master's stages between two of them are
+ * recorded as the first ends. A stage that fails on the master's side (a
+ * PKGNAME that differs, a kill) stops the task. Returns the job's outcome
+ * when a stage failed or the host was lost, undefined when all passed.
+ */
+async function runBatch(
+  ctx: StageContext,
+  group: readonly BatchEntry[],
+  o: {
+    /** When the first stage started (before it sent anything). */
+    readonly started: number;
+    /** What the first stage's log starts with (the distfiles or the kit it sent). */
+    readonly shipped: Buffer | undefined;
+    readonly env: Record<string, string>;
+  },
+): Promise<JobOutcome | undefined> {
+  const conn = ctx.lease.conn;
+  const steps = group.flatMap((e) => (e.step === undefined ? [] : [e.step]));
+  if (conn.closed !== null)
+    return record(ctx, steps[0]!.stage, o.started, {
+      ok: false,
+      lost: true,
+      reason: `host ${ctx.lease.host} went away`,
+    });
+  const ends: { step: number; r: Result<StepOutput, RequestFailure>; at: number }[] = [];
+  let done: { r: Result<TaskResult, RequestFailure>; at: number } | undefined;
+  let wake: (() => void) | undefined;
+  const task = ctx.lease.startSteps(
+    {
+      steps: steps.map((s) => ({
+        argv: s.argv,
+        ...(s.cwd === undefined ? {} : { cwd: s.cwd }),
+      })),
+      env: o.env,
+    },
+    (step, r) => {
+      ends.push({ step, r, at: ctx.now() });
+      wake?.();
+    },
+  );
+  void task.result.then((r) => {
+    done = { r, at: ctx.now() };
+    wake?.();
+  });
+  // The next step's end, in order, or undefined once the task ended.
+  const next = async (): Promise<(typeof ends)[number] | undefined> => {
+    for (;;) {
+      const e = ends.shift();
+      if (e !== undefined) return e;
+      if (done !== undefined) return undefined;
+      await new Promise<void>((res) => {
+        wake = res;
+      });
+    }
+  };
+  const onAbort = (): void => {
+    task.kill("KILL");
+  };
+  ctx.signal?.addEventListener("abort", onAbort);
+  const logOf = (s: MakeStep): string | undefined =>
+    s.live ? join(ctx.logDir, `${s.stage}.log`) : undefined;
+  let k = 0;
+  let started = o.started;
+  let watch: StageWatch | undefined = watchStage(ctx, task, logOf(steps[0]!), 1);
+  // The position in `group` of the stage running.
+  let at = group.findIndex((e) => e.step !== undefined);
+  try {
+    for (;;) {
+      const e = await next();
+      if (e === undefined) break;
+      if (e.step !== k + 1) continue;
+      const step = steps[k]!;
+      const ended: StageWatch = watch!;
+      watch = undefined;
+      const note = await unwatchStage(ctx, ended);
+      let r: StageRan = e.r.ok
+        ? withNote(e.r.value, note)
+        : { ok: true, status: 1, output: Buffer.from(`herd: ${e.r.error.message}\n`) };
+      if (k === 0 && o.shipped !== undefined)
+        r = { ...r, output: Buffer.concat([o.shipped, r.output]) };
+      if (step.finish !== undefined) r = step.finish(r);
+      const end = record(ctx, step.stage, started, r, e.at);
+      if (end !== undefined) {
+        // The host goes on with the next step when its own status was 0: stop it.
+        if (k + 1 < steps.length) task.kill("KILL");
+        await task.result;
+        return end;
+      }
+      k++;
+      started = e.at;
+      // The master's stages up to the next make run.
+      for (at++; at < group.length && group[at]!.step === undefined; at++) {
+        const stage = group[at]!.stage;
+        ctx.onStageStart?.(stage);
+        const decided: StageResult = {
+          ok: true,
+          status: 0,
+          output: Buffer.from(`${stage}: decided by the master's plan\n`),
+        };
+        record(ctx, stage, started, decided, started);
+      }
+      if (k < steps.length) {
+        // The next stage has started on the host: its watch starts now (its live log after
+        // the logs before it, as when it is a task of its own).
+        ctx.onStageStart?.(steps[k]!.stage);
+        watch = watchStage(ctx, task, logOf(steps[k]!), k + 1);
+      }
+    }
+    if (k === steps.length) return undefined;
+    // The task ended before the step of the stage running ended (or began).
+    const current = watch;
+    watch = undefined;
+    const note = current === undefined ? "" : await unwatchStage(ctx, current);
+    const d = done!;
+    let r: StageResult;
+    if (!d.r.ok)
+      r =
+        d.r.error.reason === "lost"
+          ? { ok: false, lost: true, reason: d.r.error.message }
+          : { ok: true, status: 1, output: Buffer.from(`herd: ${d.r.error.message}\n`) };
+    else if (d.r.value.status === 0 && note === "")
+      r = {
+        ok: true,
+        status: 1,
+        output: Buffer.from(`herd: the host ran ${k} of the task's ${steps.length} steps\n`),
+      };
+    else r = withNote(d.r.value, note);
+    return record(ctx, steps[k]!.stage, started, r, d.at);
+  } finally {
+    if (watch !== undefined) await unwatchStage(ctx, watch);
+    ctx.signal?.removeEventListener("abort", onAbort);
+  }
 }
 
 /** The environment of every stage: the slot's own prefix, package and work directories. */
@@ -302,41 +587,22 @@ async function run(
     ...(spec.cwd === undefined ? {} : { cwd: spec.cwd }),
     env: spec.env,
   });
-  let timer: NodeJS.Timeout | undefined;
-  const watch = { timedOut: false };
   const onAbort = (): void => {
     task.kill("KILL");
   };
   ctx.signal?.addEventListener("abort", onAbort);
-  if (ctx.config.stageTimeout > 0) {
-    timer = setTimeout(() => {
-      watch.timedOut = true;
-      task.kill("KILL");
-    }, ctx.config.stageTimeout * 1000);
-  }
-  const dog = ctx.config.watchdog > 0 ? watchOutput(conn, task, ctx.config.watchdog) : undefined;
-  const follow =
-    liveLog !== undefined && ctx.config.liveLog > 0
-      ? followOutput(conn, task, liveLog, ctx.config.liveLog)
-      : undefined;
+  const watch = watchStage(ctx, task, liveLog);
   const r = await task.result;
-  await follow?.stop();
-  if (timer !== undefined) clearTimeout(timer);
-  dog?.stop();
+  const note = await unwatchStage(ctx, watch);
   ctx.signal?.removeEventListener("abort", onAbort);
   if (!r.ok) {
     if (r.error.reason === "lost") return { ok: false, lost: true, reason: r.error.message };
     return { ok: true, status: 1, output: Buffer.from(`herd: ${r.error.message}\n`) };
   }
-  const note = watch.timedOut
-    ? `herd: killed after ${ctx.config.stageTimeout} s (stage timeout)\n`
-    : dog?.fired() === true
-      ? `herd: killed: no output for ${ctx.config.watchdog} s (watchdog)\n`
-      : "";
   return withNote(r.value, note);
 }
 
-function withNote(t: TaskResult, note: string): StageResult {
+function withNote(t: { readonly status: number; readonly output: Buffer }, note: string): StageRan {
   const output = note === "" ? t.output : Buffer.concat([t.output, Buffer.from(note)]);
   return { ok: true, status: note === "" ? t.status : t.status === 0 ? 1 : t.status, output };
 }
@@ -440,6 +706,23 @@ const EVICT =
   'k=; for n; do [ "./$n" = "$name" ] && k=1; done; [ -n "$k" ] && continue; ' +
   'rm -f "$name" && echo "evicted $name $size"; done';
 
+/** Init without keepDepends: sends the bootstrap kit (if any) the host lacks; what it did, for the log. */
+async function shipInitKit(ctx: StageContext): Promise<StageResult> {
+  const kit = kitOf(ctx.config);
+  if (!kit.ok) return { ok: true, status: 1, output: Buffer.from(`herd: ${kit.error}\n`) };
+  if (kit.value === null) return { ok: true, status: 0, output: Buffer.from("") };
+  const shipped = await shipKit(ctx.lease.conn, kit.value, ctx.hostCache);
+  if (!shipped.ok) {
+    if (shipped.error.lost) return { ok: false, lost: true, reason: shipped.error.message };
+    return {
+      ok: true,
+      status: 1,
+      output: Buffer.from(`herd: could not send the bootstrap kit: ${shipped.error.message}\n`),
+    };
+  }
+  return { ok: true, status: 0, output: Buffer.from(shipped.value) };
+}
+
 /** Empties the prefix (refilled from the bootstrap kit, shipped first if the host lacks it). */
 async function init(ctx: StageContext, env: Record<string, string>): Promise<StageResult> {
   if (ctx.keep?.prior !== undefined) {
@@ -451,23 +734,11 @@ async function init(ctx: StageContext, env: Record<string, string>): Promise<Sta
     return { ...r, output: Buffer.concat([Buffer.from(note), r.output]) };
   }
   const kit = kitOf(ctx.config);
-  if (!kit.ok) return { ok: true, status: 1, output: Buffer.from(`herd: ${kit.error}\n`) };
-  let note = "";
-  if (kit.value !== null) {
-    const shipped = await shipKit(ctx.lease.conn, kit.value, ctx.hostCache);
-    if (!shipped.ok) {
-      if (shipped.error.lost) return { ok: false, lost: true, reason: shipped.error.message };
-      return {
-        ok: true,
-        status: 1,
-        output: Buffer.from(`herd: could not send the bootstrap kit: ${shipped.error.message}\n`),
-      };
-    }
-    note = shipped.value;
-  }
+  const shipped = await shipInitKit(ctx);
+  if (!kit.ok || !shipped.ok || shipped.status !== 0) return shipped;
   const r = await run(ctx, { argv: initArgv(ctx.config, kit.value, ctx.lease.slot), env });
-  if (!r.ok || note === "") return r;
-  return { ...r, output: Buffer.concat([Buffer.from(note), r.output]) };
+  if (!r.ok || shipped.output.length === 0) return r;
+  return { ...r, output: Buffer.concat([shipped.output, r.output]) };
 }
 
 /** The packages installed in the slot's prefix (the first word of each line `pkg_info` prints). */

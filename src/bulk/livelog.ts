@@ -23,14 +23,18 @@ export interface LiveLog {
   readonly stop: () => Promise<void>;
 }
 
-/** Follows a task's output into `file` every `seconds` (or slower on a slow host) until stopped. */
+/**
+ * Follows a task's output (step `step`'s, of a task of steps) into `file`
+ * every `seconds` (or slower on a slow host) until stopped.
+ */
 export function followOutput(
   conn: AgentConnection,
   task: RunningTask,
   file: string,
   seconds: number,
+  step?: number,
 ): LiveLog {
-  const path = taskOutputPath(conn, task);
+  const path = taskOutputPath(conn, task, step);
   let offset = 0;
   let stopped = false;
   // Synchronous writes: a few bytes each, for every stage of every package; fs/promises'

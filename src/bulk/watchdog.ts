@@ -21,9 +21,13 @@ export interface Watchdog {
  */
 export const COST_RATIO = 50;
 
-/** Where the agent keeps a task's output (see src/agent/agent.sh: $root/.herd-agent/PID/tasks/ID/out). */
-export function taskOutputPath(conn: AgentConnection, task: RunningTask): string {
-  return `${conn.info.root}/.herd-agent/${conn.info.pid}/tasks/${task.id}/out`;
+/**
+ * Where the agent keeps a task's output (see src/agent/agent.sh: $root/.herd-agent/PID/tasks/ID/out),
+ * or that of step `step` of a task of steps (…/out.STEP).
+ */
+export function taskOutputPath(conn: AgentConnection, task: RunningTask, step?: number): string {
+  const dir = `${conn.info.root}/.herd-agent/${conn.info.pid}/tasks/${task.id}`;
+  return step === undefined ? `${dir}/out` : `${dir}/out.${step}`;
 }
 
 /**
@@ -59,18 +63,22 @@ export function everyLook(
   };
 }
 
-/** Watches a task's output; kills the task when it stays the same size for `seconds`. */
+/**
+ * Watches a task's output (step `step`'s, of a task of steps); kills the task
+ * when it stays the same size for `seconds`.
+ */
 export function watchOutput(
   conn: AgentConnection,
   task: RunningTask,
   seconds: number,
   now: () => number = Date.now,
+  step?: number,
 ): Watchdog {
   let fired = false;
   let stopped = false;
   let lastSize = -1;
   let lastChange = now();
-  const path = taskOutputPath(conn, task);
+  const path = taskOutputPath(conn, task, step);
   const looks = everyLook(Math.max(250, Math.min(30_000, (seconds * 1000) / 4)), async () => {
     const r = await conn.run({ argv: ["wc", "-c", path], output: "split" });
     if (stopped || !r.ok || r.value.status !== 0) return true;

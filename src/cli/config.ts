@@ -54,6 +54,12 @@ export const ConfigSchema = z
       .describe(
         "keep a slot's installed dependencies between two builds there, removing only the packages the next one does not need (as dpb does; saves pkg_add on slow hosts). Default: every build starts from an empty prefix, as pbulk and bob do",
       ),
+    batchStages: z
+      .boolean()
+      .default(true)
+      .describe(
+        "run a package's consecutive make stages (fetch to Package, Clean and Vars) as one agent task on the host, each stage still its own make run with its own log, status and time: a round trip per stage less on slow hosts. false: one task per stage",
+      ),
     sharedPackages: z
       .boolean()
       .default(false)

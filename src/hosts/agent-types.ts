@@ -33,6 +33,19 @@ export interface RunSpec {
   readonly output?: OutputMode;
 }
 
+/** A task of several commands run in turn on the host (the agent's `steps` capability). */
+export interface StepsSpec {
+  /** Each step's argv and cwd (relative to the agent root; default the root); the first that fails is the last run. */
+  readonly steps: readonly { readonly argv: readonly string[]; readonly cwd?: string }[];
+  readonly env?: Readonly<Record<string, string>>;
+}
+
+/** One step's end: its exit status and its output (stdout and stderr merged). */
+export interface StepOutput {
+  readonly status: number;
+  readonly output: Buffer;
+}
+
 export interface TaskResult {
   /** Exit status; 128+N when killed by signal N; 125 when cwd does not exist; 127 not found. */
   readonly status: number;

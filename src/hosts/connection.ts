@@ -13,7 +13,9 @@ import {
   encodeKill,
   encodePing,
   encodeRun,
+  stepsArgv,
   type AgentHeader,
+  type RunMode,
   type Signal,
 } from "../protocol/messages.js";
 import { err, ok, type Result } from "../protocol/result.js";
@@ -24,6 +26,8 @@ import {
   type RequestFailure,
   type RunningTask,
   type RunSpec,
+  type StepOutput,
+  type StepsSpec,
   type TaskResult,
 } from "./agent-types.js";
 import { LinkRate, sendPut, type PendingPut, type PutSource, type PutWire } from "./put.js";
@@ -34,6 +38,8 @@ export type {
   RequestFailure,
   RunningTask,
   RunSpec,
+  StepOutput,
+  StepsSpec,
   TaskResult,
 } from "./agent-types.js";
 import type { Channel, LinkEnd } from "./transport.js";
@@ -70,6 +76,9 @@ export interface GetSink {
   fail(f: RequestFailure): void;
 }
 
+/** Told of each step of a task of steps as it ends (a corrupt log fails as a value). */
+export type StepListener = (step: number, r: Result<StepOutput, RequestFailure>) => void;
+
 const DEFAULT_CHUNK = 1024 * 1024;
 
 export class AgentConnection {
@@ -85,6 +94,7 @@ export class AgentConnection {
   #nextId = 1;
   #sink: Sink | null = null;
   readonly #tasks = new Map<number, PendingTask>();
+  readonly #steps = new Map<number, StepListener>();
   readonly #puts = new Map<number, PendingPut>();
   readonly #gets = new Map<number, GetSink>();
   readonly #pings = new Map<number, (r: Result<number, LinkFailure>) => void>();
@@ -177,6 +187,30 @@ export class AgentConnection {
 
   /** Starts a task on the host. */
   start(spec: RunSpec): RunningTask {
+    return this.#start(spec, spec.output ?? "merge");
+  }
+
+  /**
+   * Starts a task of several steps, run in turn on the host until one fails
+   * (the agent's `steps` capability: see canRunSteps). `onStep` hears of each
+   * as it ends, with its own status and output; the task's result, after the
+   * last step run, has the last status and no output.
+   */
+  startSteps(spec: StepsSpec, onStep: StepListener): RunningTask {
+    const argv = stepsArgv(spec.steps.map((s) => ({ argv: s.argv, cwd: s.cwd ?? "." })));
+    return this.#start(
+      { argv, ...(spec.env === undefined ? {} : { env: spec.env }) },
+      "steps",
+      onStep,
+    );
+  }
+
+  /** True when the agent runs tasks of several steps (startSteps). */
+  get canRunSteps(): boolean {
+    return this.info.caps.includes("steps");
+  }
+
+  #start(spec: RunSpec, mode: RunMode, onStep?: StepListener): RunningTask {
     const id = this.#nextId++;
     const t0 = this.#now();
     const result = new Promise<Result<TaskResult, RequestFailure>>((settle) => {
@@ -185,7 +219,7 @@ export class AgentConnection {
         argv: spec.argv,
         cwd: spec.cwd ?? ".",
         env: Object.entries(spec.env ?? {}),
-        output: spec.output ?? "merge",
+        output: mode,
       });
       if (!msg.ok) {
         settle(err({ reason: "local", message: msg.error.message }));
@@ -196,6 +230,7 @@ export class AgentConnection {
         return;
       }
       this.#tasks.set(id, { t0, settle });
+      if (onStep !== undefined) this.#steps.set(id, onStep);
       this.#write(msg.value);
     });
     return {
@@ -345,6 +380,7 @@ export class AgentConnection {
     this.#helloWaiter?.(err(lost));
     for (const t of this.#tasks.values()) t.settle(err(lost));
     this.#tasks.clear();
+    this.#steps.clear();
     for (const p of this.#puts.values()) {
       p.ack?.(false);
       p.settle(err(lost));
@@ -412,6 +448,8 @@ export class AgentConnection {
       case "proto":
         this.destroy(`the agent reports a protocol error: ${h.reason}`);
         return null;
+      case "step":
+        return this.#stepSink(h.id, h.step, h.status);
       case "done":
         return this.#doneSink(h.id, h.status, h.seconds);
       case "file":
@@ -424,6 +462,7 @@ export class AgentConnection {
     const t = this.#tasks.get(id);
     if (t !== undefined) {
       this.#tasks.delete(id);
+      this.#steps.delete(id);
       t.settle(err(rejected));
     }
     const p = this.#puts.get(id);
@@ -477,6 +516,7 @@ export class AgentConnection {
       end: () => {
         const t = this.#tasks.get(id);
         this.#tasks.delete(id);
+        this.#steps.delete(id);
         this.#pids.delete(id);
         this.#killOnStart.delete(id);
         if (t === undefined) return;
@@ -494,6 +534,30 @@ export class AgentConnection {
             hostSeconds: seconds,
             wallMs: this.#now() - t.t0,
           }),
+        );
+      },
+    };
+  }
+
+  #stepSink(id: number, step: number, status: number): Sink {
+    const out: Buffer[] = [];
+    let intact = true;
+    return {
+      data: (c) => out.push(c),
+      payloadEnd: (check) => {
+        intact &&= check.intact;
+      },
+      end: () => {
+        const listener = this.#steps.get(id);
+        if (listener === undefined) return;
+        listener(
+          step,
+          intact
+            ? ok({ status, output: Buffer.concat(out) })
+            : err({
+                reason: "corrupt",
+                message: `the log of step ${step} of task ${id} failed its checksum`,
+              }),
         );
       },
     };

@@ -15,6 +15,8 @@ import {
   type RequestFailure,
   type RunSpec,
   type RunningTask,
+  type StepListener,
+  type StepsSpec,
   type TaskResult,
 } from "./connection.js";
 import { inSlot, NO_SANDBOX, type SlotSandbox } from "./sandbox.js";
@@ -55,6 +57,8 @@ export interface Lease {
   /** Starts a command in this slot. */
   start(spec: RunSpec): RunningTask;
   run(spec: RunSpec): Promise<Result<TaskResult, RequestFailure>>;
+  /** Starts a task of several steps in this slot (each step in the slot's sandbox); see AgentConnection.startSteps. */
+  startSteps(spec: StepsSpec, onStep: StepListener): RunningTask;
 }
 
 export interface HostSnapshot {
@@ -260,6 +264,14 @@ export class HostPool {
       conn,
       start: (spec) => conn.start(inSlot(sandbox, slot, root, spec)),
       run: (spec) => conn.start(inSlot(sandbox, slot, root, spec)).result,
+      startSteps: (spec, onStep) =>
+        conn.startSteps(
+          {
+            ...spec,
+            steps: spec.steps.map((s) => ({ ...s, argv: inSlot(sandbox, slot, root, s).argv })),
+          },
+          onStep,
+        ),
     };
     try {
       return ok(await body(lease));

@@ -17,13 +17,33 @@ export type Signal = "TERM" | "KILL" | "INT" | "HUP";
 /** How a task's output is captured: stdout and stderr in one log, or apart. */
 export type OutputMode = "merge" | "split";
 
+/**
+ * A run message's mode: an output mode, or `steps`: the argv is several
+ * commands, each preceded by its number of words and its cwd (stepsArgv),
+ * run in turn with their output merged, each reported by a `step` message as
+ * it ends (the message's own cwd is not used).
+ */
+export type RunMode = OutputMode | "steps";
+
 export interface RunRequest {
   readonly id: number;
   readonly argv: readonly string[];
   /** Relative paths are relative to the agent root. */
   readonly cwd: string;
   readonly env: readonly (readonly [string, string])[];
-  readonly output: OutputMode;
+  readonly output: RunMode;
+}
+
+/** The argv of a `steps` run: each step's word count, its cwd, then its words. */
+export function stepsArgv(
+  steps: readonly { readonly argv: readonly string[]; readonly cwd: string }[],
+): string[] {
+  const out: string[] = [];
+  for (const s of steps) {
+    if (s.argv.length === 0) throw new Error("bug: an empty step");
+    out.push(String(s.argv.length), s.cwd, ...s.argv);
+  }
+  return out;
 }
 
 export interface EncodeError {
@@ -140,6 +160,14 @@ export type AgentHeader =
       readonly seconds: number | null;
       readonly payloads: readonly [PayloadSpec, PayloadSpec];
     }
+  | {
+      readonly verb: "step";
+      readonly id: number;
+      /** The step's number, from 1, in the order of the run's steps. */
+      readonly step: number;
+      readonly status: number;
+      readonly payloads: readonly [PayloadSpec];
+    }
   | { readonly verb: "file"; readonly id: number; readonly payloads: readonly [PayloadSpec] };
 
 function uint(s: string | undefined): number | null {
@@ -195,6 +223,15 @@ export function parseAgentHeader(line: string): AgentHeader | null {
         return null;
       if (seconds === null && w[3] !== "-") return null;
       return { verb: "done", id, status, seconds, payloads: [p1, p2] };
+    }
+    case "step": {
+      const id = n(1);
+      const step = n(2);
+      const status = n(3);
+      const p = payloadAt(w, 4);
+      return id === null || step === null || status === null || p === null || w.length !== 6
+        ? null
+        : { verb: "step", id, step, status, payloads: [p] };
     }
     case "file": {
       const id = n(1);

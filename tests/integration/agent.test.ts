@@ -41,6 +41,94 @@ for (const shell of SHELLS) {
       }
     });
 
+    test("a task of steps: each step's own output and status as it ends, stops at the first failure", async () => {
+      const tmp = tempDir("agent");
+      const a = await startAgent(tmp.path, shell);
+      type Seen = [number, number, string] | [number, string];
+      const steps = (
+        spec: Parameters<typeof a.conn.startSteps>[0],
+        onEnd?: (k: number) => void,
+      ): { seen: Seen[]; task: ReturnType<typeof a.conn.startSteps> } => {
+        const seen: Seen[] = [];
+        const task = a.conn.startSteps(spec, (k, r) => {
+          seen.push(r.ok ? [k, r.value.status, r.value.output.toString()] : [k, r.error.reason]);
+          onEnd?.(k);
+        });
+        return { seen, task };
+      };
+      try {
+        assert.ok(a.conn.canRunSteps);
+        mkdirSync(join(tmp.path, "sub dir"));
+        const one = steps({
+          steps: [
+            { argv: ["sh", "-c", 'pwd; echo "$FOO"; echo err >&2'], cwd: "sub dir" },
+            { argv: ["printf", "%s|", "a b", "*", "$(x)", ""], cwd: "sub dir" },
+            { argv: ["sh", "-c", "pwd; echo three; exit 3"] },
+            { argv: ["echo", "never"] },
+          ],
+          // Names the agent's own shell uses too: the steps' cwds stay under the root.
+          env: { FOO: "a  b", root: "/nonexistent", state: "/nonexistent" },
+        });
+        const r = await one.task.result;
+        assert.ok(r.ok);
+        assert.equal(r.value.status, 3);
+        assert.equal(r.value.output.length, 0);
+        assert.deepEqual(one.seen, [
+          [1, 0, `${join(tmp.path, "sub dir")}\na  b\nerr\n`],
+          [2, 0, "a b|*|$(x)||"],
+          [3, 3, `${tmp.path}\nthree\n`],
+        ]);
+        // A step whose directory is missing fails as a task there would, and is the last.
+        const nocwd = steps({
+          steps: [{ argv: ["true"] }, { argv: ["true"], cwd: "nope" }, { argv: ["true"] }],
+        });
+        const n = await nocwd.task.result;
+        assert.ok(n.ok);
+        assert.equal(n.value.status, 125);
+        assert.equal(nocwd.seen.length, 2);
+        assert.deepEqual(nocwd.seen[0], [1, 0, ""]);
+        assert.match(String(nocwd.seen[1]![2]), /cannot change to directory .*nope/);
+        // Killed in its second step: no step after it runs.
+        const marker = join(tmp.path, "ran");
+        const killed = steps(
+          { steps: [{ argv: ["true"] }, { argv: ["sleep", "30"] }, { argv: ["touch", marker] }] },
+          (k) => {
+            if (k === 1)
+              setTimeout(() => {
+                killed.task.kill("KILL");
+              }, 300);
+          },
+        );
+        const kr = await killed.task.result;
+        assert.ok(kr.ok);
+        assert.equal(kr.value.status, 137);
+        assert.deepEqual(killed.seen, [
+          [1, 0, ""],
+          [2, 137, ""],
+        ]);
+        // Killed at once: whichever step it reaches, none runs after it.
+        const early = steps({
+          steps: [{ argv: ["true"] }, { argv: ["sleep", "30"] }, { argv: ["touch", marker] }],
+        });
+        early.task.kill("KILL");
+        const er = await early.task.result;
+        assert.ok(er.ok);
+        assert.equal(er.value.status, 137);
+        assert.ok(early.seen.length <= 2, JSON.stringify(early.seen));
+        assert.equal(existsSync(marker), false);
+        // Malformed step counts are refused (a request startSteps never makes: cast).
+        const bad = await a.conn.run({ argv: ["3", ".", "true"], output: "steps" as "merge" });
+        assert.ok(!bad.ok);
+        assert.equal(bad.error.reason, "rejected");
+        const again = await a.conn.run({ argv: ["echo", "fine"] });
+        assert.ok(again.ok);
+        assert.equal(again.value.output.toString(), "fine\n");
+      } finally {
+        await a.conn.close();
+        tmp.remove();
+      }
+    });
+
     test("missing directory, missing command, rejected fields", async () => {
       const tmp = tempDir("agent");
       const a = await startAgent(tmp.path, shell);
