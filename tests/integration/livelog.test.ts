@@ -22,7 +22,7 @@ describe("live logs", () => {
       timeout: 180_000,
     },
     async () => {
-      const box = sandbox("livelog", { env: { FIXTURE_SLEEP: "20" }, liveLog: 0.5 });
+      const box = sandbox("livelog", { env: { FIXTURE_SLEEP: "30" }, liveLog: 0.5 });
       const list = join(box.dir, "pkgs.txt");
       writeFileSync(list, "sysutils/tick1\n");
       const work = join(box.dir, "work");
@@ -44,25 +44,25 @@ describe("live logs", () => {
 
       const log = join(work, "logs", "tick1-1.0", "build.log");
       let seen = "";
-      for (let i = 0; i < 600 && !/sleep 20/.test(seen); i++) {
+      for (let i = 0; i < 900 && !/sleep 30/.test(seen); i++) {
         await sleep(50);
         if (existsSync(log)) seen = readFileSync(log, "utf8");
       }
-      assert.match(seen, /sleep 20/, "the build stage's command reached the master's log");
+      assert.match(seen, /sleep 30/, "the build stage's command reached the master's log");
       assert.equal(live.events.some(built), false, "…while the stage still ran");
       // A look while it runs prints the same.
       const now = spawnSync("node", [CLI, "logs", "tick1-1.0", "--work", work], {
         encoding: "utf8",
       });
       assert.equal(now.status, 0, now.stderr);
-      assert.match(now.stdout, /==> build\.log <==\n[^]*sleep 20/);
+      assert.match(now.stdout, /==> build\.log <==\n[^]*sleep 30/);
 
       assert.equal(await live.done, 0);
       assert.equal(await followerDone, 0, "herd logs -f stopped by itself when the package ended");
       clearTimeout(timer);
       // The complete log replaced the streamed one, and -f printed every line of it once.
       const complete = readFileSync(log, "utf8");
-      assert.match(complete, /sleep 20/);
+      assert.match(complete, /sleep 30/);
       assert.match(complete, /s\/@N@\/1\//, "the command after the sleep");
       const header = followed.indexOf("==> build.log <==\n");
       assert.ok(header >= 0, followed);
