@@ -87,7 +87,7 @@ for (const hosts of values.hosts.split(",").map(Number)) {
       `## ${hosts} hosts, ${r.packages} packages (${r.dirs} directories), scale ${values.scale}`,
       `outcome: ${JSON.stringify(r.counts)}; expected built ${want.built.size}, failed ${want.failed.size}, indirect-failed ${want.indirect.size}: ${builtOk && failedOk ? "all match" : "MISMATCH"}`,
       `master: ${f1(cpu)} CPU s over ${f1(r.runs.reduce((a, x) => a + x.wallS, 0))} s wall (${(cpu / r.runs.reduce((a, x) => a + x.wallS, 0)).toFixed(2)} cores); during the build ${f1(buildS)} s; peak RSS ${r.runs.map((x) => x.peakRssMB.toFixed(0)).join(" / ")} MB`,
-      `scan+resolve+plan: ${f1(first.toBuildS)} s; report: ${f1(last.reportS)} s, report.html ${(r.reportBytes / 1e6).toFixed(1)} MB`,
+      `scan+resolve+plan: ${f1(first.toBuildS)} s; report phase: ${f1(last.reportS)} s (${split(last.reportWallMs, r.indexedMs, r.reportWrittenMs)}), report.html ${(r.reportBytes / 1e6).toFixed(1)} MB`,
       `store: ${(r.storeBytes / 1e6).toFixed(0)} MB, ${r.events} events (${(r.events / (buildS || 1)).toFixed(0)} per second of build)`,
       `dispatch latency (farm): p50 ${f1(r.farm?.dispatchMs.p50)} ms, p99 ${f1(r.farm?.dispatchMs.p99)} ms, max ${f1(r.farm?.dispatchMs.max)} ms over ${r.farm?.dispatchMs.n ?? 0} starts`,
       ...(r.runs.length > 1
@@ -98,4 +98,10 @@ for (const hosts of values.hosts.split(",").map(Number)) {
       "",
     ].join("\n"),
   );
+}
+
+/** The report phase's parts: the repository's index, then the report itself. */
+function split(start: number | null, indexed: number | null, written: number | null): string {
+  if (start === null || indexed === null || written === null) return "parts unknown";
+  return `repository index ${((indexed - start) / 1000).toFixed(1)} s, report ${((written - indexed) / 1000).toFixed(1)} s`;
 }

@@ -48,6 +48,8 @@ export interface MasterRun {
   readonly toBuildS: number | null;
   readonly buildS: number | null;
   readonly reportS: number | null;
+  /** When the report phase began (ms since the epoch), to split it by the files' times. */
+  readonly reportWallMs: number | null;
   readonly exit: number | null;
   readonly killed: boolean;
   /** Packages each event named: started, built, failed (at a stage). */
@@ -68,6 +70,12 @@ export interface FullRunResult {
   readonly events: number;
   readonly storeBytes: number;
   readonly reportBytes: number;
+  /**
+   * The report phase's two parts, from the files' times: the repository's index
+   * (pkg_summary.gz and SHA512 of every package), then the report itself.
+   */
+  readonly indexedMs: number | null;
+  readonly reportWrittenMs: number | null;
   readonly farm: { dispatchMs: { n: number; p50: number; p99: number; max: number } } | null;
   /** The scan of the tree (pbulk-scan output), for `herd resolve`. */
   readonly scanFile: string;
@@ -113,6 +121,7 @@ function runMaster(
   const failed: string[] = [];
   let toBuild: number | null = null;
   let reportAt: number | null = null;
+  let reportWallMs: number | null = null;
   let endAt: number | null = null;
   let killed = false;
   let lastLog = 0;
@@ -126,7 +135,10 @@ function runMaster(
     }
     const now = performance.now();
     if (e.type === "phase" && e.phase === "build") toBuild = now;
-    if (e.type === "phase" && e.phase === "report") reportAt = now;
+    if (e.type === "phase" && e.phase === "report") {
+      reportAt = now;
+      reportWallMs = Date.now();
+    }
     if (e.type === "build-end") endAt = now;
     if (e.type === "package-start") started.push(String(e.pkgname));
     if (e.type === "package-end" && e.result === "built") built.push(String(e.pkgname));
@@ -163,6 +175,7 @@ function runMaster(
         toBuildS: toBuild === null ? null : (toBuild - t0) / 1000,
         buildS: toBuild === null ? null : ((reportAt ?? end) - toBuild) / 1000,
         reportS: reportAt === null ? null : ((endAt ?? end) - reportAt) / 1000,
+        reportWallMs,
         exit: code,
         killed,
         started,
@@ -280,7 +293,13 @@ export async function fullRun(o: FullRunOptions): Promise<FullRunResult> {
     events,
     storeBytes: size(db0) + size(`${db0}-wal`),
     reportBytes: size(join(masterWork, "report", "report.html")),
+    indexedMs: mtimeMs(join(masterWork, "packages", "SHA512")),
+    reportWrittenMs: mtimeMs(join(masterWork, "report", "report.html")),
     farm: farmStats,
     scanFile,
   };
+}
+
+function mtimeMs(file: string): number | null {
+  return statSync(file, { throwIfNoEntry: false })?.mtimeMs ?? null;
 }
