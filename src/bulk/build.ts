@@ -345,7 +345,10 @@ async function build(req: BuildRequest, wd: Workdir): Promise<BuildSummary> {
 
     checkPersisted();
     emit({ type: "phase", phase: "report" });
-    const repo = await indexRepository(wd.paths.packages, { pkgInfo: req.config.pkgInfo });
+    const repo = await indexRepository(wd.paths.packages, {
+      pkgInfo: req.config.pkgInfo,
+      cache: join(wd.path, "repository-index.json"),
+    });
     for (const p of repo.problems) emit({ type: "warning", message: `repository: ${p}` });
     // The report first: a master killed in between resumes this build (all
     // settled), writes the report again and only then calls it done.

@@ -2,9 +2,10 @@ import assert from "node:assert/strict";
 import { execFileSync } from "node:child_process";
 import { mkdirSync, readFileSync, symlinkSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
+import { gunzipSync } from "node:zlib";
 import { describe, it } from "node:test";
 import { readTar, unsafeMember } from "../../src/core/tar.js";
-import { summaryRecord } from "../../src/report/repository.js";
+import { indexRepository, summaryRecord } from "../../src/report/repository.js";
 import { scratchDir } from "../lib/scratch.js";
 
 const dir = scratchDir("herd-tar-");
@@ -128,5 +129,45 @@ describe("vetting a received binary package", () => {
       ["+CONTENTS", "x"],
     );
     assert.match(vetPackage(evil, "foo-1.0") ?? "", /symbolic link "x" points outside/);
+  });
+});
+
+describe("the repository's index", () => {
+  const pkgFile = (name: string, comment: string): Buffer =>
+    tgz(
+      `idx-${name}-${comment.length}`,
+      (r) => {
+        writeFileSync(join(r, "+CONTENTS"), `@name ${name}\n@cwd /usr/pkg\n`);
+        writeFileSync(join(r, "+COMMENT"), `${comment}\n`);
+      },
+      ["+CONTENTS", "+COMMENT"],
+    );
+
+  it("gives the same pkg_summary and SHA512 with its cache, and reads a package again once it changed", async () => {
+    const repo = join(dir, "repo");
+    const all = join(repo, "All");
+    mkdirSync(all, { recursive: true });
+    writeFileSync(join(all, "a-1.0.tgz"), pkgFile("a-1.0", "first"));
+    writeFileSync(join(all, "b-1.0.tgz"), pkgFile("b-1.0", "bee"));
+    const cache = join(dir, "index-cache.json");
+    const read = (): [string, string] => [
+      gunzipSync(readFileSync(join(all, "pkg_summary.gz"))).toString(),
+      readFileSync(join(repo, "SHA512"), "utf8"),
+    ];
+    assert.equal((await indexRepository(repo)).packages, 2);
+    const plain = read();
+    assert.equal((await indexRepository(repo, { cache })).packages, 2);
+    assert.deepEqual(read(), plain);
+    // From the cache alone: the same output.
+    assert.equal((await indexRepository(repo, { cache })).packages, 2);
+    assert.deepEqual(read(), plain);
+    // A package built again (new content, new mtime) is read again.
+    writeFileSync(join(all, "a-1.0.tgz"), pkgFile("a-1.0", "second, longer"));
+    await indexRepository(repo, { cache });
+    const [summary, sha] = read();
+    assert.match(summary, /COMMENT=second, longer/);
+    assert.doesNotMatch(summary, /COMMENT=first/);
+    assert.notEqual(sha, plain[1]);
+    assert.deepEqual(read(), (await indexRepository(repo), read()));
   });
 });
