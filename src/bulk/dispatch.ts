@@ -67,6 +67,14 @@ export interface DispatchResult {
   readonly stopped: boolean;
 }
 
+/** A running copy of a task; `counted` while the planner counts it (see dispatchLoop). */
+interface Copy {
+  readonly task: number;
+  readonly host: HostName;
+  readonly abort: AbortController;
+  counted: boolean;
+}
+
 /** Runs the planner's work on the pool until it is finished or stopped. */
 export async function dispatchLoop<R>(o: DispatchOptions<R>): Promise<DispatchResult> {
   const { pool, planner } = o;
@@ -74,13 +82,13 @@ export async function dispatchLoop<R>(o: DispatchOptions<R>): Promise<DispatchRe
   // Each running copy, and whether the planner still counts it: a copy on a
   // host that left stops counting when the planner requeues its task, before
   // the copy settles, so the task's next copy is its first and tells of the loss.
-  const running = new Map<string, { readonly abort: AbortController; counted: boolean }>();
+  const running = new Map<string, Copy>();
   const key = (task: number, host: HostName): string => `${task}@${host}`;
   const copies = new Map<number, number>();
-  const uncount = (task: number, c: { counted: boolean }): void => {
+  const uncount = (c: Copy): void => {
     if (!c.counted) return;
     c.counted = false;
-    copies.set(task, (copies.get(task) ?? 1) - 1);
+    copies.set(c.task, (copies.get(c.task) ?? 1) - 1);
   };
   let wake: (() => void) | undefined;
   const poke = (): void => {
@@ -114,8 +122,7 @@ export async function dispatchLoop<R>(o: DispatchOptions<R>): Promise<DispatchRe
           planner.drainHost(h.name, now);
         else {
           planner.onHostLost(h.name, now);
-          for (const [k, c] of running)
-            if (k.endsWith(`@${h.name}`)) uncount(Number(k.slice(0, k.indexOf("@"))), c);
+          for (const c of running.values()) if (c.host === h.name) uncount(c);
         }
       }
     }
@@ -130,7 +137,7 @@ export async function dispatchLoop<R>(o: DispatchOptions<R>): Promise<DispatchRe
     const first = (copies.get(task) ?? 0) === 0 && planner.taskState(task) !== "done";
     copies.set(task, (copies.get(task) ?? 0) + 1);
     const abort = new AbortController();
-    const self = { abort, counted: true };
+    const self: Copy = { task, host, abort, counted: true };
     running.set(k, self);
     const control: CopyControl = {
       signal: abort.signal,
@@ -141,7 +148,7 @@ export async function dispatchLoop<R>(o: DispatchOptions<R>): Promise<DispatchRe
     // (and before a drained host leaves).
     const settle = (outcome: Outcome<R>, inSlot: boolean): void => {
       if (running.get(k) === self) running.delete(k);
-      uncount(task, self);
+      uncount(self);
       // The planner stopped this copy: it knows, and the copy counts for nothing.
       if (abort.signal.aborted) return;
       const now = o.now();

@@ -111,8 +111,7 @@ export function reportModel(
   for (const r of rows)
     if (NOT_BUILT.has(r.state) && r.culprit !== null)
       breaks.set(r.culprit, (breaks.get(r.culprit) ?? 0) + 1);
-  const st = stageFacts(store, buildId, rows);
-  const { seconds, logsOf } = st;
+  const { seconds, busy, logsOf, ends } = stageFacts(store, buildId, rows);
   const failed = rows
     .filter((r) => r.state === "failed" || r.state === "unresolved")
     .map((r) => ({
@@ -166,8 +165,8 @@ export function reportModel(
     maintainers: [...maint]
       .map(([maintainer, m]) => ({ maintainer, ...m }))
       .sort((a, b) => b.breaks + b.failed - (a.breaks + a.failed)),
-    hosts: hostStats(rows, st.busy),
-    timeline: timeline(rows, st.ends),
+    hosts: hostStats(rows, busy),
+    timeline: timeline(rows, ends),
     // Without the graph a lone package would pass for a chain: say nothing instead.
     critical: depends.size === 0 ? { packages: [], seconds: 0 } : criticalPath(seconds, depends),
     diff: diffWithPrevious(store, buildId, rows),
