@@ -17,15 +17,7 @@ import type {
   StageRow,
 } from "./types.js";
 
-export type {
-  BuildRow,
-  BuildStore,
-  EventRow,
-  PackagePatch,
-  PackageRow,
-  PkgState,
-  StageRow,
-} from "./types.js";
+export type * from "./types.js";
 
 const SCHEMA = `
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
