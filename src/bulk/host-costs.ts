@@ -13,6 +13,37 @@
 import type { HostName } from "../core/hostspec.js";
 import type { LinkRate } from "../hosts/put.js";
 
+/**
+ * The scheduler's view of what each build installs (TransferOptions.installs):
+ * the packages to build are ids 0..n-1 in their order, every other package
+ * a build installs (up to date, or built by an earlier run) an id from n on,
+ * with its size from `sizeOf` (the repository's file; undefined when not known).
+ */
+export function installSpace(
+  packages: readonly { readonly pkgname: string; readonly installs: readonly string[] }[],
+  sizeOf: (pkgname: string) => number | undefined,
+): { installs: Int32Array[]; bytes: (number | undefined)[]; ids: Map<string, number> } {
+  const ids = new Map<string, number>();
+  const bytes: (number | undefined)[] = [];
+  for (const p of packages) {
+    ids.set(p.pkgname, ids.size);
+    bytes.push(undefined);
+  }
+  const installs = packages.map((p) => {
+    const out = new Int32Array(p.installs.length);
+    p.installs.forEach((name, k) => {
+      let id = ids.get(name);
+      if (id === undefined) {
+        ids.set(name, (id = ids.size));
+        bytes.push(sizeOf(name));
+      }
+      out[k] = id;
+    });
+    return out;
+  });
+  return { installs, bytes, ids };
+}
+
 /** The scheduler's side: what it is told. */
 export interface CostSink {
   setHostCosts(name: HostName, figures: { link?: number; install?: number }): void;

@@ -17,7 +17,7 @@ import type { BuildControl } from "./control.js";
 import { dispatchLoop, type CopyControl, type Outcome } from "./dispatch.js";
 import { EtaForecaster } from "./eta-worker.js";
 import { HostCache } from "./host-cache.js";
-import { HostCostMeter } from "./host-costs.js";
+import { HostCostMeter, installSpace } from "./host-costs.js";
 import {
   commitPackage,
   discardPackage,
@@ -30,7 +30,7 @@ import {
 import type { SendFailure } from "./prefix.js";
 import type { DistCache } from "./distfiles.js";
 import { Prefetcher, type PrefetchEntry } from "./prefetch.js";
-import { mkdirSync, writeFileSync } from "node:fs";
+import { mkdirSync, statSync, writeFileSync } from "node:fs";
 import { DEFAULT_PACKAGE_BYTES } from "../core/sched/startcost.js";
 import { join } from "node:path";
 
@@ -84,6 +84,14 @@ export async function buildLoop(o: LoopOptions): Promise<LoopResult> {
     o.packages.map((p) => p.deps),
   );
   if (!g.ok) throw new Error(`build graph: ${g.error.reason}`);
+  // Sizes of what is up to date, from the repository; those of the packages to build come as they are.
+  const space = installSpace(o.packages, (name) => {
+    try {
+      return statSync(join(o.repo, `${name}.tgz`)).size;
+    } catch {
+      return undefined;
+    }
+  });
   const sched = new Scheduler(g.graph, {
     policy: o.policy,
     durations: o.packages.map((p) => p.expectedSeconds),
@@ -91,7 +99,12 @@ export async function buildLoop(o: LoopOptions): Promise<LoopResult> {
     deferRefit: true,
     ...(prefetch === undefined ? {} : { held: prefetch.map((e) => e !== null) }),
     // Placement counts dependency transfers and installs; sizes are learned as packages are built.
-    transfer: { defaultBytes: DEFAULT_PACKAGE_BYTES, keepsBuilt: false },
+    transfer: {
+      defaultBytes: DEFAULT_PACKAGE_BYTES,
+      keepsBuilt: false,
+      installs: space.installs,
+      bytes: space.bytes,
+    },
   });
   const costs = new HostCostMeter(sched);
   const prefetcher =

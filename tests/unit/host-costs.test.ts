@@ -1,7 +1,7 @@
 /** What the live build measures of a host's start costs: link speed from its puts, install time from its Depends stages. */
 import assert from "node:assert/strict";
 import { test } from "node:test";
-import { HostCostMeter, type CostSink } from "../../src/bulk/host-costs.js";
+import { HostCostMeter, installSpace, type CostSink } from "../../src/bulk/host-costs.js";
 import { hostName } from "../../src/core/hostspec.js";
 import { LinkRate } from "../../src/hosts/put.js";
 
@@ -42,4 +42,21 @@ test("install time per dependency: the Depends stage less its puts, over its dep
   assert.equal(last()[1].install!.toFixed(2), (2 * 0.8 + 1 * 0.2).toFixed(2));
   m.built(7, 12345);
   assert.deepEqual(bytes, [[7, 12345]]);
+});
+
+test("install space: the packages to build first, then what they install from outside, sized from the repository", () => {
+  const sizes = new Map([["u-1", 300]]);
+  const sp = installSpace(
+    [
+      { pkgname: "a-1", installs: ["u-1"] },
+      { pkgname: "b-1", installs: ["u-1", "a-1", "v-1"] },
+    ],
+    (n) => sizes.get(n),
+  );
+  assert.deepEqual(
+    sp.installs.map((x) => [...x]),
+    [[2], [2, 0, 3]],
+  );
+  assert.deepEqual(sp.bytes, [undefined, undefined, 300, undefined]);
+  assert.equal(sp.ids.get("v-1"), 3);
 });

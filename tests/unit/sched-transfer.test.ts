@@ -237,3 +237,46 @@ test("a copy's own work is its time less its start cost, never under half its ti
   // The transfer was expected to take longer than the whole run did.
   assert.equal(ownSeconds({ task: 0, host: 0, start: 10, cost: 30 }, 20), 5);
 });
+
+test("packages outside the graph that a build installs cost their bytes and installs too", () => {
+  // t needs d (a task) and u, v: up to date, so not tasks; ids 2 and 3 after the two tasks.
+  const g = graphOf({ d: 1, t: 1 }, ["d -> t"]);
+  const installs = [Int32Array.from([]), Int32Array.from([2, 0, 3])];
+  const c = new StartCosts(g.graph, {
+    bytes: [undefined, undefined, 300, 500],
+    defaultBytes: 100,
+    installs,
+  });
+  const h = c.addHost();
+  Object.assign(c.host(h), { link: 100, install: 1 });
+  assert.deepEqual([...c.closure(1)], [2, 0, 3]);
+  // d's 100 (default) + u 300 + v 500 over 100 B/s, then 3 installs.
+  assert.equal(c.cost(1, h, 0), 9 + 3);
+  c.hold(h, 3);
+  assert.equal(c.missing(1, h), 400);
+  // What the graph alone says (no installs given) misses u and v.
+  const blind = new StartCosts(g.graph, { bytes: [undefined, undefined], defaultBytes: 100 });
+  blind.addHost();
+  Object.assign(blind.host(0), { link: 100, install: 1 });
+  assert.equal(blind.cost(1, 0, 0), 1 + 1);
+});
+
+test("a host holding the up-to-date dependencies wins over one that would be sent them", () => {
+  const g = graphOf({ t: 4 });
+  const s = new Scheduler(g.graph, {
+    policy: "herd",
+    durations: g.seconds,
+    transfer: {
+      defaultBytes: 1e6,
+      installs: [Int32Array.from([1, 2])],
+      bytes: [undefined, 5e6, 5e6],
+    },
+  });
+  s.addHost(A, { slots: 1, speed: 1, link: 1e6 }, 0);
+  s.addHost(B, { slots: 1, speed: 1, link: 1e6 }, 0);
+  s.hostHolds(B, 1);
+  s.hostHolds(B, 2);
+  assert.equal(s.startCost(0, A, 0), 10);
+  assert.equal(s.startCost(0, B, 0), 0);
+  assert.deepEqual(names(g, s, 0), ["t@b"]);
+});

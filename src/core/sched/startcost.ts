@@ -27,6 +27,14 @@ export interface TransferOptions {
    * from the master like any other: its hosts keep only what they were sent.
    */
   readonly keepsBuilt?: boolean | undefined;
+  /**
+   * Per task, every package it installs before its build, when that is more
+   * than its transitive dependencies in the graph (herd build: packages that
+   * are up to date are not tasks, yet each build installs them). Ids below
+   * the graph's size are tasks; ids from there on are packages outside the
+   * graph, whose sizes `bytes` carries after the tasks'.
+   */
+  readonly installs?: ArrayLike<Int32Array> | undefined;
 }
 
 /** What is known of one host's link and prefix. */
@@ -58,19 +66,25 @@ export class StartCosts {
   /** Per task, the host (index) that built it, -1 when none here. */
   private readonly builtOn: Int32Array;
   private readonly keepsBuilt: boolean;
+  private readonly installs: ArrayLike<Int32Array> | undefined;
 
   constructor(
     private readonly graph: TaskGraph,
     opts: TransferOptions,
   ) {
-    const n = graph.names.length;
+    // Tasks first, then the packages outside the graph that builds install.
+    const n = Math.max(
+      graph.names.length,
+      opts.installs === undefined ? 0 : (opts.bytes?.length ?? 0),
+    );
+    this.installs = opts.installs;
     this.bytes = new Float64Array(n);
     for (let t = 0; t < n; t++) {
       const b = opts.bytes?.[t];
       this.bytes[t] = b !== undefined && b >= 0 ? b : opts.defaultBytes;
     }
-    this.seen = new Int32Array(n);
-    this.builtOn = new Int32Array(n).fill(-1);
+    this.seen = new Int32Array(graph.names.length);
+    this.builtOn = new Int32Array(graph.names.length).fill(-1);
     this.keepsBuilt = opts.keepsBuilt !== false;
   }
 
@@ -106,8 +120,10 @@ export class StartCosts {
     return this.bytes[task]!;
   }
 
-  /** The task's transitive dependencies (what pbulk installs before building it). */
+  /** What a build of the task installs: its transitive dependencies, or options.installs. */
   closure(task: number): Int32Array {
+    const given = this.installs?.[task];
+    if (given !== undefined) return given;
     let c = this.closures.get(task);
     if (c !== undefined) return c;
     const mark = ++this.stamp;
