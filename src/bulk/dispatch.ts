@@ -5,6 +5,8 @@
  *
  * The loop keeps the planner's view of the hosts in step with the pool
  * (join → addHost; drain, sync → drainHost; lost, removed → onHostLost), and
+ * tells a planner that plans ahead of a host still syncing, with when its
+ * sync should end (syncEstimate), so work can wait for it; and
  * settles every copy it started exactly once: a task that lost its slot
  * (its host dropped, or a transfer broke while the host stays) goes back to
  * the planner alone; the tasks of a host that left are requeued once, by
@@ -106,16 +108,47 @@ export async function dispatchLoop<R>(o: DispatchOptions<R>): Promise<DispatchRe
   // The planner's view of the hosts changes only when one joins, leaves,
   // drains or syncs; idle ⇄ busy (every task) does not.
   let hostsChanged = true;
+  // Hosts the planner was told of while they sync: when they started, when they should be ready.
+  const syncing = new Map<
+    HostName,
+    { since: number; readyAt: number; slots: number; speed: number }
+  >();
   const syncHosts = (): void => {
+    const now = o.now();
+    // A sync that runs late: expect it to take as long again as it has so far.
+    for (const [name, s] of syncing) {
+      if (s.readyAt > now) continue;
+      s.readyAt = now + Math.max(1, now - s.since);
+      planner.addHost(name, { slots: s.slots, speed: s.speed, readyAt: s.readyAt }, now);
+    }
     if (!hostsChanged) return;
     hostsChanged = false;
-    const now = o.now();
-    for (const h of pool.list()) {
+    const hosts = pool.list();
+    for (const h of hosts) {
       const usable = acceptsTasks(h.state) && h.free + h.tasks.length === h.slots;
-      if (usable && !known.has(h.name)) {
+      const pending = syncing.get(h.name);
+      if (pending !== undefined && h.state.kind !== "syncing") {
+        syncing.delete(h.name);
+        // Synced: ready now.
+        if (usable) {
+          planner.addHost(h.name, { slots: h.slots, speed: h.speed }, now);
+          continue;
+        }
+      }
+      const estimate =
+        planner.plansAhead === true && h.state.kind === "syncing" && pending === undefined
+          ? syncEstimate(h, hosts)
+          : undefined;
+      if (estimate !== undefined) {
+        known.add(h.name);
+        // Never less than a second ahead: the sync is under way, and not over before the next decision.
+        const readyAt = now + Math.max(1, estimate);
+        syncing.set(h.name, { since: now, readyAt, slots: h.slots, speed: h.speed });
+        planner.addHost(h.name, { slots: h.slots, speed: h.speed, readyAt }, now);
+      } else if (usable && !known.has(h.name)) {
         known.add(h.name);
         planner.addHost(h.name, { slots: h.slots, speed: h.speed }, now);
-      } else if (!usable && known.has(h.name)) {
+      } else if (!usable && known.has(h.name) && !syncing.has(h.name)) {
         known.delete(h.name);
         // Draining or syncing: what runs there finishes; lost or gone: it runs again elsewhere.
         if (h.state.kind === "draining" || h.state.kind === "syncing" || acceptsTasks(h.state))
@@ -214,6 +247,25 @@ export async function dispatchLoop<R>(o: DispatchOptions<R>): Promise<DispatchRe
     unsubscribe();
   }
   return { stopped: flags.stopped };
+}
+
+/**
+ * Seconds a host that has begun to sync should take: its own last sync, else
+ * the median of the other hosts' last syncs scaled by their speed over its
+ * speed; undefined when no host has synced yet (the host is then planned for
+ * once it is ready).
+ */
+export function syncEstimate(
+  host: HostSnapshot,
+  hosts: readonly HostSnapshot[],
+): number | undefined {
+  if (host.syncSeconds !== undefined) return host.syncSeconds;
+  const seen: number[] = [];
+  for (const h of hosts)
+    if (h.syncSeconds !== undefined && h.name !== host.name) seen.push(h.syncSeconds * h.speed);
+  if (seen.length === 0) return undefined;
+  seen.sort((a, b) => a - b);
+  return seen[seen.length >> 1]! / host.speed;
 }
 
 /** A host that works or may come back by itself (not removed, not quarantined). */

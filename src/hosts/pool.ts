@@ -74,6 +74,8 @@ export interface HostSnapshot {
   readonly info: AgentInfo | null;
   /** The busy slots, in slot order. */
   readonly tasks: readonly SlotTask[];
+  /** Seconds its last finished sync took (the tree, the bootstrap kit), if it finished one. */
+  readonly syncSeconds?: number;
 }
 
 export type PoolEvent =
@@ -122,6 +124,8 @@ interface Entry {
   /** Busy slots: index K-1 holds slot K's task. */
   readonly slots: (SlotTask | null)[];
   needsSync: boolean;
+  /** Seconds the last finished sync took. */
+  syncSeconds: number | undefined;
 }
 
 export class HostPool {
@@ -160,6 +164,7 @@ export class HostPool {
       gen: 0,
       slots: Array.from({ length: config.slots }, () => null),
       needsSync: true,
+      syncSeconds: undefined,
     };
     this.#hosts.set(config.name, e);
     this.#emit({
@@ -320,6 +325,7 @@ export class HostPool {
       failures: e.failures,
       info: e.conn?.closed === null ? e.conn.info : null,
       tasks: e.slots.filter((t): t is SlotTask => t !== null),
+      ...(e.syncSeconds === undefined ? {} : { syncSeconds: e.syncSeconds }),
     };
   }
 
@@ -412,6 +418,7 @@ export class HostPool {
   async #sync(e: Entry, gen: number): Promise<void> {
     const conn = e.conn;
     if (conn === null) return;
+    const began = performance.now();
     const prepare = this.#opts.prepare;
     if (prepare !== undefined) {
       const r = await prepare(conn, e.config);
@@ -423,6 +430,7 @@ export class HostPool {
       if (r.value !== "") this.#note(e, r.value);
     }
     e.needsSync = false;
+    e.syncSeconds = (performance.now() - began) / 1000;
     this.#apply(e, { type: "synced" });
   }
 

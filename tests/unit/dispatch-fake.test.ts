@@ -6,25 +6,27 @@
  */
 import assert from "node:assert/strict";
 import { test } from "node:test";
-import { dispatchLoop, runJobs, type Outcome } from "../../src/bulk/dispatch.js";
+import { dispatchLoop, runJobs, syncEstimate, type Outcome } from "../../src/bulk/dispatch.js";
 import { hostName } from "../../src/core/hostspec.js";
 import { buildTaskGraph } from "../../src/core/sched/graph.js";
 import { Scheduler } from "../../src/core/sched/scheduler.js";
 import { FakeTransport, type FakeHandler } from "../../src/hosts/fake.js";
-import { HostPool, type Lease } from "../../src/hosts/pool.js";
+import { HostPool, type HostSnapshot, type Lease, type Prepare } from "../../src/hosts/pool.js";
+import { ok } from "../../src/protocol/result.js";
 import type { HostStateKind } from "../../src/hosts/state.js";
 
 const FAST = { heartbeatIntervalMs: 20, heartbeatTimeoutMs: 2_000, retryDelayMs: 20 };
 
 /** Fake hosts whose jobs end only when the test releases them; the log says what started where. */
-function rig(): {
+function rig(prepare?: Prepare): {
   pool: HostPool;
   log: string[];
   release: (job: string, status?: number) => Promise<void>;
   started: (job: string) => Promise<void>;
-  addHost: (name: string, slots: number, speed: number) => Promise<void>;
+  /** Adds a host and waits until it is `kind` (default idle). */
+  addHost: (name: string, slots: number, speed: number, kind?: HostStateKind) => Promise<void>;
 } {
-  const pool = new HostPool(FAST);
+  const pool = new HostPool(prepare === undefined ? FAST : { ...FAST, prepare });
   const log: string[] = [];
   const gates = new Map<string, (status: number) => void>();
   const waiting = new Map<string, () => void>();
@@ -54,10 +56,10 @@ function rig(): {
       gates.delete(job);
       g(status);
     },
-    addHost: async (name, slots, speed) => {
+    addHost: async (name, slots, speed, kind = "idle") => {
       const t = new FakeTransport({ root: `/${name}`, handler });
       assert.ok(pool.add({ name: hostName(name), transport: t, slots, speed, tags: [] }).ok);
-      await until(pool, name, "idle");
+      await until(pool, name, kind);
     },
   };
 }
@@ -256,3 +258,83 @@ test(
     await pool.close();
   },
 );
+
+test(
+  "a fast host still syncing is planned for: the task waits for it instead of crawling on the slow idle host",
+  { timeout: 60_000 },
+  async () => {
+    // The fast host's sync ends only when the test says so.
+    let endSync: (() => void) | undefined;
+    const gate = new Promise<void>((r) => (endSync = r));
+    const prepare: Prepare = async (_conn, host) => {
+      if (host.name === "fast") await gate;
+      return ok("");
+    };
+    const { pool, log, release, started, addHost } = rig(prepare);
+    await addHost("slow", 1, 0.05);
+    await addHost("fast", 1, 1, "syncing");
+    const names = ["big"];
+    const g = buildTaskGraph(names, [[]]);
+    assert.ok(g.ok);
+    // 100 s on the fast host once synced, 2,000 s on the slow one.
+    const sched = new Scheduler(g.graph, { policy: "herd", durations: [100] });
+    const runOne = job(log);
+    let rounds = 0;
+    let poke: (() => void) | undefined;
+    let roundSeen: (() => void) | undefined;
+    const loop = dispatchLoop<string>({
+      pool,
+      planner: sched,
+      now: () => performance.now() / 1000,
+      label: (k) => names[k]!,
+      run: (k, lease) => runOne(names[k]!, lease),
+      settled: () => undefined,
+      wake: (p) => (poke = p),
+      round: () => {
+        rounds++;
+        roundSeen?.();
+      },
+      noHosts: () => new Error("no hosts"),
+    });
+    // Several rounds of decisions while the fast host syncs: nothing goes to the slow host.
+    while (rounds < 4) {
+      await new Promise<void>((r) => {
+        roundSeen = r;
+        poke?.();
+      });
+    }
+    assert.equal(pool.get(hostName("fast"))?.state.kind, "syncing");
+    assert.deepEqual(log, [], "the task was not given to the slow idle host");
+    endSync!();
+    await started("big");
+    await release("big");
+    await loop;
+    assert.deepEqual(log, ["big@fast.1"]);
+    await pool.close();
+  },
+);
+
+test("a sync's expected length: the host's own last one, else the others' scaled by speed", () => {
+  const snap = (name: string, speed: number, syncSeconds?: number): HostSnapshot => ({
+    name: hostName(name),
+    state: { kind: "syncing" },
+    slots: 1,
+    free: 0,
+    speed,
+    tags: [],
+    transport: "fake",
+    failures: 0,
+    info: null,
+    tasks: [],
+    ...(syncSeconds === undefined ? {} : { syncSeconds }),
+  });
+  const a = snap("a", 1, 10);
+  const b = snap("b", 0.5, 40);
+  const c = snap("c", 1, 30);
+  const vax = snap("vax", 0.05);
+  assert.equal(syncEstimate(a, [a, b, c]), 10);
+  // The others as at speed 1: 10 and 20 (vax has none): the upper median, 20, at 1/20.
+  assert.equal(syncEstimate(vax, [a, b, vax]), 20 / 0.05);
+  assert.equal(syncEstimate(vax, [a, b, c, vax]), 20 / 0.05);
+  assert.equal(syncEstimate(vax, [vax]), undefined);
+});

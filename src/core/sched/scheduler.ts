@@ -154,6 +154,9 @@ export class Scheduler {
     }
   }
 
+  /** Placement waits for a host until its readyAt (earliest finish counts it from then). */
+  readonly plansAhead = true;
+
   /** Adds a host, or brings back one that was lost or drained. */
   addHost(name: HostName, opts: HostOptions, now: number): void {
     const slots = Math.max(1, Math.floor(opts.slots));

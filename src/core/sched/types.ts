@@ -87,6 +87,12 @@ export interface HostInfo {
  * build's Scheduler and the scan's QueuePlanner both are one.
  */
 export interface Planner {
+  /**
+   * It holds work for a host that is not ready yet (HostOptions.readyAt):
+   * the dispatch loop tells it of a host still syncing, with when its sync
+   * should end, and again if it runs late.
+   */
+  readonly plansAhead?: boolean;
   addHost(name: HostName, opts: HostOptions, now: number): void;
   drainHost(name: HostName, now: number): void;
   onHostLost(name: HostName, now: number): number[];
