@@ -335,6 +335,7 @@ async function build(req: BuildRequest, wd: Workdir): Promise<BuildSummary> {
       config: req.config,
       policy: req.config.policy,
       repo: wd.paths.all,
+      sentDir: wd.paths.sent,
       logDir: (name) => join(wd.paths.logs, name),
       bus: req.bus,
       now: () => (performance.now() - t0) / 1000,

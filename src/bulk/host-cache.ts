@@ -16,6 +16,11 @@ export class HostCache<F> {
     this.#have.delete(key);
   }
 
+  /** The host has `key` (it was found there). */
+  mark(key: string): void {
+    this.#have.add(key);
+  }
+
   has(key: string): boolean {
     return this.#have.has(key);
   }

@@ -112,6 +112,8 @@ export interface JobContext {
   readonly logDir: string;
   /** What the host's shared cache holds (kept across jobs, shared by its slots). */
   readonly hostCache: HostCache<SendFailure>;
+  /** A dependency package (a file of the repository) was sent into the host's cache. */
+  readonly onPackageSent?: (file: string) => void;
   readonly now: () => number;
   readonly onStage: (rec: StageRecord) => void;
   readonly onStageStart?: (stage: string) => void;
@@ -835,6 +837,7 @@ async function installDepends(
         output: Buffer.from(`${log.join("")}herd: could not send ${file}: ${sent.error.message}\n`),
       };
     }
+    if (sent.value !== "") ctx.onPackageSent?.(file);
     log.push(sent.value);
   }
   // Only pkg_add sees PKG_PATH: pkgsrc refuses to work with it set.

@@ -25,6 +25,7 @@ export function workPaths(work: string): {
   logs: string;
   report: string;
   hosts: string;
+  sent: string;
   distfiles: string;
 } {
   return {
@@ -36,6 +37,8 @@ export function workPaths(work: string): {
     logs: join(work, "logs"),
     report: join(work, "report"),
     hosts: join(work, "hosts"),
+    /** Per build host, what it was sent into its cache (src/bulk/host-holdings.ts). */
+    sent: join(work, "sent"),
     distfiles: join(work, "distfiles"),
   };
 }

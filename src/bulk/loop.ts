@@ -18,6 +18,8 @@ import { dispatchLoop, type CopyControl, type Outcome } from "./dispatch.js";
 import { EtaForecaster } from "./eta-worker.js";
 import { HostCache } from "./host-cache.js";
 import { HostCostMeter, installSpace } from "./host-costs.js";
+import { HostHoldings } from "./host-holdings.js";
+import { HOST } from "./layout.js";
 import {
   commitPackage,
   discardPackage,
@@ -66,6 +68,8 @@ export interface LoopOptions {
   readonly stop?: Promise<void>;
   /** Where the operator's retry of a failed package comes in. */
   readonly control?: BuildControl;
+  /** WORK/sent: what each host was sent, remembered across masters (host-holdings.ts). */
+  readonly sentDir?: string;
 }
 
 export interface LoopResult {
@@ -115,6 +119,30 @@ export async function buildLoop(o: LoopOptions): Promise<LoopResult> {
   // What the loop keeps per host, made when the host first builds.
   const cacheOf = perHost(() => new HostCache<SendFailure>());
   const inUseOf = perHost(() => new Map<string, number>());
+  const holdings =
+    o.sentDir === undefined || o.config.sharedPackages
+      ? undefined
+      : new HostHoldings(o.sentDir, o.repo);
+  // Connections whose host's cache was looked at.
+  const looked = new WeakSet<object>();
+  // Once per connection: what the host holds of what an earlier master sent it counts as held.
+  const lookAtCache = async (lease: Lease): Promise<void> => {
+    if (holdings === undefined || looked.has(lease.conn)) return;
+    looked.add(lease.conn);
+    if (!holdings.known(lease.host)) return;
+    const r = await lease.run({
+      argv: ["ls", "-ln", `${lease.root}/${HOST.cache}`],
+      env: { LC_ALL: "C" },
+    });
+    if (!r.ok || r.value.status !== 0) return;
+    const cache = cacheOf(lease.host);
+    for (const file of holdings.held(lease.host, r.value.output.toString("latin1"))) {
+      const name = file.slice(0, -".tgz".length);
+      cache.mark(name);
+      const id = space.ids.get(name);
+      if (id !== undefined) sched.hostHolds(lease.host, id);
+    }
+  };
   // keepDepends: the slots whose prefix a successful build left (see job.ts).
   const keptOf = perHost(() => new Map<number, KeptPrefix>());
   let built = 0;
@@ -160,6 +188,7 @@ export async function buildLoop(o: LoopOptions): Promise<LoopResult> {
       startedMs: Date.now(),
       ...(copy.first ? {} : { extra: true }),
     });
+    await lookAtCache(lease);
     const outcome = await runJob({
       lease,
       pkg,
@@ -167,6 +196,13 @@ export async function buildLoop(o: LoopOptions): Promise<LoopResult> {
       repo: o.repo,
       logDir: o.logDir(pkg.pkgname),
       hostCache: cacheOf(host),
+      ...(holdings === undefined
+        ? {}
+        : {
+            onPackageSent: (file) => {
+              holdings.sent(host, file);
+            },
+          }),
       distInUse: inUseOf(host),
       ...(o.config.keepDepends ? { kept: keptOf(host) } : {}),
       ...(o.distCache === undefined ? {} : { distCache: o.distCache }),
