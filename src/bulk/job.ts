@@ -60,6 +60,8 @@ export interface JobConfig extends PrefixConfig {
   readonly keepDepends: boolean;
   /** Consecutive make stages run as one agent task (each its own make run, log and status). */
   readonly batchStages: boolean;
+  /** Placement counts transfers and installs (the scheduler's transfer option). */
+  readonly transferAware?: boolean;
 }
 
 /** A slot's prefix as its last build left it (keepDepends). */

@@ -103,12 +103,16 @@ export async function buildLoop(o: LoopOptions): Promise<LoopResult> {
     deferRefit: true,
     ...(prefetch === undefined ? {} : { held: prefetch.map((e) => e !== null) }),
     // Placement counts dependency transfers and installs; sizes are learned as packages are built.
-    transfer: {
-      defaultBytes: DEFAULT_PACKAGE_BYTES,
-      keepsBuilt: false,
-      installs: space.installs,
-      bytes: space.bytes,
-    },
+    ...(o.config.transferAware === false
+      ? {}
+      : {
+          transfer: {
+            defaultBytes: DEFAULT_PACKAGE_BYTES,
+            keepsBuilt: false,
+            installs: space.installs,
+            bytes: space.bytes,
+          },
+        }),
   });
   const costs = new HostCostMeter(sched);
   const prefetcher =

@@ -60,6 +60,12 @@ export const ConfigSchema = z
       .describe(
         "run a package's consecutive make stages (fetch to Package, Clean and Vars) as one agent task on the host, each stage still its own make run with its own log, status and time: a round trip per stage less on slow hosts. false: one task per stage",
       ),
+    transferAware: z
+      .boolean()
+      .default(true)
+      .describe(
+        "placement counts what starting a package on a host costs: the dependency packages it lacks over that host's measured link, their installs, a joining host's sync. false: work and speed only (for comparison)",
+      ),
     sharedPackages: z
       .boolean()
       .default(false)
