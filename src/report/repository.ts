@@ -7,6 +7,7 @@ import { execFile } from "node:child_process";
 import { createHash } from "node:crypto";
 import { promisify } from "node:util";
 import { readdir, readFile, rename, rm, writeFile, stat } from "node:fs/promises";
+import { statSync } from "node:fs";
 import { basename, dirname, join, resolve } from "node:path";
 import { gzipSync } from "node:zlib";
 import { readTar, unsafeMember } from "../core/tar.js";
@@ -254,8 +255,11 @@ export async function indexRepository(
   const { entries: cached, segments } = await readCache(opts.cache, via, resolve(packagesDir));
   const files2: Record<string, CachedEntry> = {};
   let read = 0;
-  for (const f of files) {
-    const st = await stat(join(all, f));
+  for (const [i, f] of files.entries()) {
+    // Synchronously: 23,000 stats through the thread pool took 0.8 s, directly 0.13 s. The
+    // loop lets others in (a dashboard) now and then.
+    if (i % 2000 === 1999) await new Promise((r) => setImmediate(r));
+    const st = statSync(join(all, f));
     let entry = lookup(cached.get(f), st.size, st.mtimeMs);
     if (entry === undefined) {
       read++;
