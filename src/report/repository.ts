@@ -7,7 +7,7 @@ import { execFile } from "node:child_process";
 import { createHash } from "node:crypto";
 import { promisify } from "node:util";
 import { readdir, readFile, rename, rm, writeFile, stat } from "node:fs/promises";
-import { statSync } from "node:fs";
+import { readFileSync, statSync } from "node:fs";
 import { basename, dirname, join, resolve } from "node:path";
 import { gzipSync } from "node:zlib";
 import { readTar, unsafeMember } from "../core/tar.js";
@@ -213,7 +213,8 @@ export type IndexedFile = { ok: true; entry: CachedEntry } | { ok: false; messag
  * the size and mtime it had before it was read (`st`; stat'ed here when not
  * given). With `recheck`, the file is stat'ed again after the read and no
  * entry is made if it changed meanwhile (a host writing into a shared
- * repository).
+ * repository). The file is read synchronously: through the thread pool, the
+ * full tree's 23,000 small packages took 9.4 CPU s, directly 1.5 s.
  */
 export async function indexFile(
   all: string,
@@ -223,10 +224,10 @@ export async function indexFile(
   recheck = false,
 ): Promise<IndexedFile> {
   const path = join(all, name);
-  const before = st ?? (await stat(path));
-  const data = await readFile(path);
+  const before = st ?? statSync(path);
+  const data = readFileSync(path);
   if (recheck) {
-    const after = await stat(path);
+    const after = statSync(path);
     if (
       after.size !== before.size ||
       after.mtimeMs !== before.mtimeMs ||
@@ -255,14 +256,20 @@ export async function indexRepository(
   const { entries: cached, segments } = await readCache(opts.cache, via, resolve(packagesDir));
   const files2: Record<string, CachedEntry> = {};
   let read = 0;
-  for (const [i, f] of files.entries()) {
-    // Synchronously: 23,000 stats through the thread pool took 0.8 s, directly 0.13 s. The
-    // loop lets others in (a dashboard) now and then.
-    if (i % 2000 === 1999) await new Promise((r) => setImmediate(r));
+  // Synchronously: 23,000 stats through the thread pool took 0.8 s, directly 0.13 s. The
+  // loop lets others in (a dashboard) every 2,000 stats or 200 reads.
+  let work = 0;
+  for (const f of files) {
+    if (work >= 2000) {
+      work = 0;
+      await new Promise((r) => setImmediate(r));
+    }
+    work++;
     const st = statSync(join(all, f));
     let entry = lookup(cached.get(f), st.size, st.mtimeMs);
     if (entry === undefined) {
       read++;
+      work += 9;
       const r = await indexFile(all, f, via, st);
       if (!r.ok) {
         problems.push(r.message);
