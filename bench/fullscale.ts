@@ -88,6 +88,7 @@ for (const hosts of values.hosts.split(",").map(Number)) {
       `outcome: ${JSON.stringify(r.counts)}; expected built ${want.built.size}, failed ${want.failed.size}, indirect-failed ${want.indirect.size}: ${builtOk && failedOk ? "all match" : "MISMATCH"}`,
       `master: ${f1(cpu)} CPU s over ${f1(r.runs.reduce((a, x) => a + x.wallS, 0))} s wall (${(cpu / r.runs.reduce((a, x) => a + x.wallS, 0)).toFixed(2)} cores); during the build ${f1(buildS)} s; peak RSS ${r.runs.map((x) => x.peakRssMB.toFixed(0)).join(" / ")} MB`,
       `scan+resolve+plan: ${f1(first.toBuildS)} s; report phase: ${f1(last.reportS)} s (${split(last.reportWallMs, r.indexedMs, r.reportWrittenMs)}), report.html ${(r.reportBytes / 1e6).toFixed(1)} MB`,
+      `repository index: ${last.repository === null ? "no word" : `${last.repository.packages} packages, ${last.repository.read} package files read at the report, ${r.runs.map((x) => x.repository?.indexedInBuild ?? "?").join(" / ")} indexed during the build`}`,
       `store: ${(r.storeBytes / 1e6).toFixed(0)} MB, ${r.events} events (${(r.events / (buildS || 1)).toFixed(0)} per second of build)`,
       `dispatch latency (farm): p50 ${f1(r.farm?.dispatchMs.p50)} ms, p99 ${f1(r.farm?.dispatchMs.p99)} ms, max ${f1(r.farm?.dispatchMs.max)} ms over ${r.farm?.dispatchMs.n ?? 0} starts`,
       ...(r.runs.length > 1

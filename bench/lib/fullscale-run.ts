@@ -50,6 +50,8 @@ export interface MasterRun {
   readonly reportS: number | null;
   /** When the report phase began (ms since the epoch), to split it by the files' times. */
   readonly reportWallMs: number | null;
+  /** The build-end event's word on the repository's index (packages, read at the report, indexed during the build). */
+  readonly repository: { packages: number; read: number; indexedInBuild: number } | null;
   readonly exit: number | null;
   readonly killed: boolean;
   /** Packages each event named: started, built, failed (at a stage). */
@@ -123,6 +125,7 @@ function runMaster(
   let reportAt: number | null = null;
   let reportWallMs: number | null = null;
   let endAt: number | null = null;
+  let repository: MasterRun["repository"] = null;
   let killed = false;
   let lastLog = 0;
   const rl = createInterface({ input: p.stdout! });
@@ -139,7 +142,11 @@ function runMaster(
       reportAt = now;
       reportWallMs = Date.now();
     }
-    if (e.type === "build-end") endAt = now;
+    if (e.type === "build-end") {
+      endAt = now;
+      if (typeof e.repository === "object" && e.repository !== null)
+        repository = e.repository as NonNullable<MasterRun["repository"]>;
+    }
     if (e.type === "package-start") started.push(String(e.pkgname));
     if (e.type === "package-end" && e.result === "built") built.push(String(e.pkgname));
     if (e.type === "package-end" && e.result === "failed") failed.push(String(e.pkgname));
@@ -176,6 +183,7 @@ function runMaster(
         buildS: toBuild === null ? null : ((reportAt ?? end) - toBuild) / 1000,
         reportS: reportAt === null ? null : ((endAt ?? end) - reportAt) / 1000,
         reportWallMs,
+        repository,
         exit: code,
         killed,
         started,

@@ -23,7 +23,8 @@ import type { PackageRow } from "../store/types.js";
 import { EventWriter } from "../store/writer.js";
 import { initialState, type PackageState } from "../core/pkgstate.js";
 import { DEPENDS_FILE, parseDepends } from "../report/critical.js";
-import { indexRepository } from "../report/repository.js";
+import { indexRepository, recordsVia } from "../report/repository.js";
+import { IndexWriter } from "../report/index-writer.js";
 import { DistCache } from "./distfiles.js";
 import { prefetchEntry, prefetchList, ScanFetcher } from "./prefetch.js";
 import { buildLoop, type LoopPackage } from "./loop.js";
@@ -86,6 +87,7 @@ async function build(req: BuildRequest, wd: Workdir): Promise<BuildSummary> {
   let hostEvents = (): void => undefined;
   let served: { close(): Promise<void> } | undefined;
   let distCache: DistCache | undefined;
+  let indexer: IndexWriter | undefined;
   // Every event, progress included (`herd serve` rebuilds the dashboard and its ETA from them),
   // and every package's state: the store hears each event first, through its one writer.
   // Events come from host callbacks too: a failed write (full disk) is kept and thrown
@@ -322,6 +324,14 @@ async function build(req: BuildRequest, wd: Workdir): Promise<BuildSummary> {
           : `${loopPackages.length} packages to build, ${upToDate} up to date`,
     });
     const t0 = performance.now();
+    // Each built package is indexed as it enters the repository, so the report phase reads none.
+    const indexCache = join(wd.path, "repository-index.json");
+    indexer = new IndexWriter({
+      packagesDir: wd.paths.packages,
+      cache: indexCache,
+      via: recordsVia(req.config.pkgInfo),
+    });
+    const fed = indexer;
     const result = await buildLoop({
       pool: req.pool,
       ...(distCache === undefined || prep.prefetch === undefined
@@ -342,13 +352,18 @@ async function build(req: BuildRequest, wd: Workdir): Promise<BuildSummary> {
       ...(req.stop === undefined ? {} : { stop: req.stop }),
       ...(req.control === undefined ? {} : { control: req.control }),
       durable: checkPersisted,
+      committed: (file) => {
+        fed.add(file);
+      },
     });
 
     checkPersisted();
     emit({ type: "phase", phase: "report" });
+    const written = await fed.close();
+    for (const e of written.errors) emit({ type: "warning", message: `repository index: ${e}` });
     const repo = await indexRepository(wd.paths.packages, {
       pkgInfo: req.config.pkgInfo,
-      cache: join(wd.path, "repository-index.json"),
+      cache: indexCache,
     });
     for (const p of repo.problems) emit({ type: "warning", message: `repository: ${p}` });
     // The report first: a master killed in between resumes this build (all
@@ -381,10 +396,19 @@ async function build(req: BuildRequest, wd: Workdir): Promise<BuildSummary> {
     const counts: Record<string, number> = {};
     checkPersisted();
     for (const r of store.packages(buildId)) counts[r.state] = (counts[r.state] ?? 0) + 1;
-    emit({ type: "build-end", build: buildId, counts, report, packages: wd.paths.packages });
+    emit({
+      type: "build-end",
+      build: buildId,
+      counts,
+      report,
+      packages: wd.paths.packages,
+      repository: { packages: repo.packages, read: repo.read, indexedInBuild: written.indexed },
+    });
     return { build: buildId, counts, report, packages: wd.paths.packages, stopped: result.stopped };
   } finally {
     distCache?.close();
+    // A build that ended in an error keeps what was indexed so far.
+    await indexer?.close();
     await served?.close();
     hostEvents();
     writer.close();

@@ -34,7 +34,7 @@ import type { DistCache } from "./distfiles.js";
 import { Prefetcher, type PrefetchEntry } from "./prefetch.js";
 import { mkdirSync, statSync, writeFileSync } from "node:fs";
 import { DEFAULT_PACKAGE_BYTES } from "../core/sched/startcost.js";
-import { join } from "node:path";
+import { basename, join } from "node:path";
 
 export interface LoopPackage extends JobPackage {
   /** Indices (into the loop's package list) of the packages to build before it. */
@@ -70,6 +70,8 @@ export interface LoopOptions {
   readonly control?: BuildControl;
   /** WORK/sent: what each host was sent, remembered across masters (host-holdings.ts). */
   readonly sentDir?: string;
+  /** A built package's file (its name in the repository) has just been moved in. */
+  readonly committed?: (file: string) => void;
 }
 
 export interface LoopResult {
@@ -285,6 +287,7 @@ export async function buildLoop(o: LoopOptions): Promise<LoopResult> {
           // unrecorded file there.
           o.durable();
           commitPackage(job);
+          o.committed?.(basename(job.file));
         },
       );
     else if (!job.lost)

@@ -117,6 +117,16 @@ export type BuildEvent =
       readonly counts: Readonly<Record<string, number>>;
       readonly report: string;
       readonly packages: string;
+      /**
+       * The repository's index: its packages, those the report phase read
+       * (not indexed as they were built, nor in the cache of an earlier
+       * build), and those indexed as they were built.
+       */
+      readonly repository?: {
+        readonly packages: number;
+        readonly read: number;
+        readonly indexedInBuild: number;
+      };
     }
   | { readonly type: "warning"; readonly message: string }
   /** The operator retried a failed package; `revived` are dependents queued again with it. */

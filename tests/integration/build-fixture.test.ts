@@ -96,6 +96,12 @@ describe("herd build on the fixture tree", () => {
     const sha = readFileSync(join(work3, "packages/SHA512"), "utf8");
     assert.equal(sha.trim().split("\n").length, files.length);
     assert.match(sha, /^SHA512 \(All\/fetchy-0\.5\.tgz\) = [0-9a-f]{128}$/m);
+    // Every package was indexed as it entered the repository: the report phase read none.
+    assert.deepEqual(end.repository, {
+      packages: files.length,
+      read: 0,
+      indexedInBuild: files.length,
+    });
     // Each stage has its own log on the master.
     assert.ok(existsSync(join(work3, "logs/netkit-0.3/build.log")));
     assert.match(readFileSync(join(work3, "logs/netkit-0.3/build.log"), "utf8"), /undeclared/);
@@ -147,6 +153,10 @@ describe("herd build on the fixture tree", () => {
       "secretsauce-1.0",
       "wordy-3.0",
     ]);
+    // The six built again are new files, indexed as they came in; the rest from the cache.
+    const end = changed.events.find((e) => e.type === "build-end");
+    assert.equal(end?.type, "build-end");
+    assert.deepEqual(end.repository, { packages: 24, read: 0, indexedInBuild: 6 });
     const scanned = changed.events.filter((e) => e.type === "scan-progress").at(-1);
     assert.equal(scanned?.total, 30);
   });

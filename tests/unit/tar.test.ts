@@ -1,11 +1,26 @@
 import assert from "node:assert/strict";
 import { execFileSync } from "node:child_process";
-import { mkdirSync, readFileSync, symlinkSync, writeFileSync } from "node:fs";
-import { join } from "node:path";
+import {
+  existsSync,
+  mkdirSync,
+  readdirSync,
+  readFileSync,
+  renameSync,
+  statSync,
+  symlinkSync,
+  writeFileSync,
+} from "node:fs";
+import { join, resolve } from "node:path";
 import { gunzipSync } from "node:zlib";
 import { describe, it } from "node:test";
 import { readTar, unsafeMember } from "../../src/core/tar.js";
-import { indexRepository, summaryRecord } from "../../src/report/repository.js";
+import { IndexWriter } from "../../src/report/index-writer.js";
+import {
+  indexRepository,
+  segmentDir,
+  summaryRecord,
+  type CachedEntry,
+} from "../../src/report/repository.js";
 import { scratchDir } from "../lib/scratch.js";
 
 const dir = scratchDir("herd-tar-");
@@ -169,5 +184,104 @@ describe("the repository's index", () => {
     assert.doesNotMatch(summary, /COMMENT=first/);
     assert.notEqual(sha, plain[1]);
     assert.deepEqual(read(), (await indexRepository(repo), read()));
+  });
+
+  /** pkg_summary.gz and SHA512 as bytes. */
+  const outputs = (repo: string): [Buffer, Buffer] => [
+    readFileSync(join(repo, "All", "pkg_summary.gz")),
+    readFileSync(join(repo, "SHA512")),
+  ];
+
+  it("made as packages are committed, equals a fresh index byte for byte and reads no package again", async () => {
+    const repo = join(dir, "repo-built");
+    const all = join(repo, "All");
+    mkdirSync(all, { recursive: true });
+    const cache = join(dir, "built-index.json");
+    // One package from before this build, never handed to the writer.
+    writeFileSync(join(all, "old-1.0.tgz"), pkgFile("old-1.0", "from before"));
+    const writer = new IndexWriter({ packagesDir: repo, cache, via: "herd", batch: 3 });
+    const names = ["a-1.0", "b-2.0", "c-3.1", "d-0.1", "e-9"];
+    for (const n of names) {
+      // As the build commits a package: fetched beside the repository's file, renamed in.
+      const incoming = join(all, `${n}.tgz.host1.1.incoming`);
+      writeFileSync(incoming, pkgFile(n, `package ${n}`));
+      renameSync(incoming, join(all, `${n}.tgz`));
+      writer.add(`${n}.tgz`);
+    }
+    // Not a package: no entry, the report reads it and says so.
+    writeFileSync(join(all, "junk-1.0.tgz"), "junk");
+    writer.add("junk-1.0.tgz");
+    const done = await writer.close();
+    assert.equal(done.indexed, names.length);
+    assert.equal(done.written, names.length);
+    assert.equal(done.skipped.length, 1);
+    assert.deepEqual(done.errors, []);
+    // Batches of 3: two segments, each a whole file.
+    const segs = readdirSync(segmentDir(cache));
+    assert.equal(segs.filter((f) => f.endsWith(".json")).length, 2);
+
+    const cached = await indexRepository(repo, { cache });
+    assert.equal(cached.read, 2, "only the package from before and the junk are read");
+    assert.equal(cached.packages, names.length + 1);
+    assert.equal(cached.problems.length, 1);
+    const fromCache = outputs(repo);
+    const fresh = await indexRepository(repo);
+    assert.equal(fresh.read, names.length + 2);
+    assert.deepEqual(outputs(repo), fromCache);
+    // The segments are merged into the cache and gone; the next index reads only the junk.
+    assert.equal(existsSync(segmentDir(cache)) && readdirSync(segmentDir(cache)).length > 0, false);
+    assert.equal((await indexRepository(repo, { cache })).read, 1);
+    assert.deepEqual(outputs(repo), fromCache);
+  });
+
+  it("takes nothing from a damaged segment, another repository's or a stale entry", async () => {
+    const repo = join(dir, "repo-stale");
+    const all = join(repo, "All");
+    mkdirSync(all, { recursive: true });
+    const cache = join(dir, "stale-index.json");
+    const segs = segmentDir(cache);
+    mkdirSync(segs, { recursive: true });
+    writeFileSync(join(all, "a-1.0.tgz"), pkgFile("a-1.0", "alpha"));
+    writeFileSync(join(all, "b-1.0.tgz"), pkgFile("b-1.0", "beta"));
+    writeFileSync(join(all, "c-1.0.tgz"), pkgFile("c-1.0", "gamma"));
+    const st = (n: string): [number, number] => {
+      const s = statSync(join(all, n));
+      return [s.size, s.mtimeMs];
+    };
+    const lie = (n: string): CachedEntry => [...st(n), "0".repeat(128), `PKGNAME=${n}\n\n`];
+    const seg = (name: string, body: unknown): void => {
+      writeFileSync(join(segs, name), JSON.stringify(body));
+    };
+    // Keyed right, but of another repository, of pkg_info's records, or not an entry at all.
+    seg("1.json", { via: "herd", repo: "/elsewhere", files: { "a-1.0.tgz": lie("a-1.0.tgz") } });
+    seg("2.json", {
+      via: "/usr/sbin/pkg_info",
+      repo: resolve(repo),
+      files: { "b-1.0.tgz": lie("b-1.0.tgz") },
+    });
+    seg("3.json", {
+      via: "herd",
+      repo: resolve(repo),
+      files: { "c-1.0.tgz": [...st("c-1.0.tgz"), "not a digest", "PKGNAME=x\n\n"] },
+    });
+    // Cut short (a writer killed mid-write leaves only its .tmp; this is worse).
+    writeFileSync(join(segs, "4.json"), '{"via":"herd","repo":');
+    writeFileSync(join(segs, "5.json.tmp"), "{");
+    const first = await indexRepository(repo, { cache });
+    assert.equal(first.read, 3);
+    const good = outputs(repo);
+    assert.deepEqual((await indexRepository(repo), outputs(repo)), good);
+    assert.deepEqual(readdirSync(segs), []);
+
+    // A package built again under the same name: a new file, read again, though the cache has the name.
+    assert.equal((await indexRepository(repo, { cache })).read, 0);
+    const incoming = join(all, "a-1.0.tgz.h.1.incoming");
+    writeFileSync(incoming, pkgFile("a-1.0", "alpha, built again"));
+    renameSync(incoming, join(all, "a-1.0.tgz"));
+    const again = await indexRepository(repo, { cache });
+    assert.equal(again.read, 1);
+    assert.match(gunzipSync(outputs(repo)[0]).toString(), /COMMENT=alpha, built again/);
+    const rebuilt = outputs(repo);
+    assert.deepEqual((await indexRepository(repo), outputs(repo)), rebuilt);
   });
 });
