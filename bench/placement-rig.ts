@@ -9,15 +9,17 @@
  * of the tree devel/libbase, on which most packages build, installs
  * --pad-kb of random bytes (incompressible), so each host that builds one
  * of its dependents is sent that much first. Each build starts from an
- * empty work directory (nothing remembered of earlier sends); the host
- * copies of the tree are synced once, before the first timed run.
+ * empty work directory (nothing remembered of earlier sends) but for the
+ * hosts' link speeds and install times the warm-up build measured
+ * (WORK/host-figures), as a master that built on these hosts before knows
+ * them; the host copies of the tree are synced once, by that warm-up.
  *
  * Prints per run: the build phase (s), packages and bytes sent to the far
  * hosts, the far hosts' Depends time, and what each host built.
  *
  * Usage (as root): npx tsc -p . && node dist/bench/placement-rig.js [--pad-kb 4096] [--link 200000] [--sleep 4] [--rounds 2]
  */
-import { readFileSync, readdirSync, writeFileSync, existsSync } from "node:fs";
+import { cpSync, readFileSync, readdirSync, writeFileSync, existsSync } from "node:fs";
 import { loadavg } from "node:os";
 import { join } from "node:path";
 import {
@@ -120,6 +122,10 @@ try {
   const once = async (name: string, aware: boolean): Promise<Run> => {
     writeFileSync(box.config, JSON.stringify({ ...cfgBase, transferAware: aware }));
     const work = join(box.dir, `work-${name}`);
+    if (name !== "warmup")
+      cpSync(join(box.dir, "work-warmup", "host-figures"), join(work, "host-figures"), {
+        recursive: true,
+      });
     const r = await herdJson(["build", ...buildArgs(box, work, hosts)], 3_600_000);
     if (r.code !== 0 && r.code !== 1)
       throw new Error(`herd build (${name}) failed: ${r.stderr.slice(-2000)}`);
@@ -159,6 +165,14 @@ try {
   );
   // Every host's copy of the tree, synced once.
   await once("warmup", true);
+  console.log(
+    `measured by the warm-up: ${readdirSync(join(box.dir, "work-warmup", "host-figures"))
+      .map(
+        (f) =>
+          `${f.replace(/\.json$/, "")} ${readFileSync(join(box.dir, "work-warmup", "host-figures", f), "utf8")}`,
+      )
+      .join("; ")}`,
+  );
   console.log(
     "| round | placement | build phase (s) | packages on far hosts | bytes sent to far hosts | far Depends (s) |",
   );

@@ -346,6 +346,7 @@ async function build(req: BuildRequest, wd: Workdir): Promise<BuildSummary> {
       policy: req.config.policy,
       repo: wd.paths.all,
       sentDir: wd.paths.sent,
+      figuresDir: wd.paths.figures,
       logDir: (name) => join(wd.paths.logs, name),
       bus: req.bus,
       now: () => (performance.now() - t0) / 1000,

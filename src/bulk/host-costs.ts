@@ -10,6 +10,8 @@
  * connection's total over the stage, which may count the other slot's too,
  * so the install time errs low, never below 0.
  */
+import { mkdirSync, readdirSync, readFileSync, renameSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
 import type { HostName } from "../core/hostspec.js";
 import type { LinkRate } from "../hosts/put.js";
 
@@ -53,12 +55,22 @@ export interface CostSink {
 /** How much of the past the install average keeps at each Depends stage. */
 const INSTALL_DECAY = 0.8;
 
+/** What is known of a host's start costs: its link (bytes/s) and seconds per install. */
+export interface HostFigures {
+  link?: number;
+  install?: number;
+}
+
 export class HostCostMeter {
   readonly #install = new Map<HostName, number>();
   /** Per host and slot, the connection's put seconds when the slot's last stage ended. */
   readonly #mark = new Map<string, number>();
 
-  constructor(private readonly sink: CostSink) {}
+  constructor(
+    private readonly sink: CostSink,
+    /** Told each host's figures whenever they change (to remember them for the next master). */
+    private readonly remember?: (host: HostName, figures: HostFigures) => void,
+  ) {}
 
   /**
    * A stage ended in a slot of a host. `deps`: the dependency packages its
@@ -86,8 +98,12 @@ export class HostCostMeter {
       this.#install.set(host, avg);
       figures.install = avg;
     }
-    if (figures.link !== undefined || figures.install !== undefined)
-      this.sink.setHostCosts(host, figures);
+    if (figures.link === undefined && figures.install === undefined) return;
+    this.sink.setHostCosts(host, figures);
+    if (stage === "Depends" && this.remember !== undefined) {
+      const install = this.#install.get(host);
+      this.remember(host, { ...figures, ...(install === undefined ? {} : { install }) });
+    }
   }
 
   /** A package was built: its file has this many bytes. */
@@ -95,3 +111,52 @@ export class HostCostMeter {
     this.sink.setPackageBytes(task, bytes);
   }
 }
+
+/**
+ * Each host's figures, kept in the master's work directory (a JSON file per
+ * host), so a master that starts again places work by what the last one
+ * measured instead of taking every link for free until its first transfer.
+ */
+export class RememberedFigures {
+  constructor(private readonly dir: string) {}
+
+  /** Every host's remembered figures; unreadable or implausible files are skipped. */
+  all(): Map<string, HostFigures> {
+    const out = new Map<string, HostFigures>();
+    let names: string[];
+    try {
+      names = readdirSync(this.dir);
+    } catch {
+      return out;
+    }
+    for (const f of names) {
+      if (!f.endsWith(".json")) continue;
+      try {
+        const v = JSON.parse(readFileSync(join(this.dir, f), "utf8")) as Record<string, unknown>;
+        const figures: HostFigures = {};
+        if (typeof v.link === "number" && v.link > 0 && Number.isFinite(v.link))
+          figures.link = v.link;
+        if (typeof v.install === "number" && v.install >= 0 && Number.isFinite(v.install))
+          figures.install = v.install;
+        out.set(f.slice(0, -".json".length), figures);
+      } catch {
+        // A torn or foreign file: measured again.
+      }
+    }
+    return out;
+  }
+
+  save(host: string, figures: HostFigures): void {
+    if (!SAFE_NAME.test(host)) return;
+    try {
+      mkdirSync(this.dir, { recursive: true });
+      const file = join(this.dir, `${host}.json`);
+      writeFileSync(`${file}.tmp`, JSON.stringify(figures));
+      renameSync(`${file}.tmp`, file);
+    } catch {
+      // Not remembered: the next master measures it again.
+    }
+  }
+}
+
+const SAFE_NAME = /^[A-Za-z0-9][A-Za-z0-9._-]*$/;

@@ -26,6 +26,7 @@ export function workPaths(work: string): {
   report: string;
   hosts: string;
   sent: string;
+  figures: string;
   distfiles: string;
 } {
   return {
@@ -39,6 +40,8 @@ export function workPaths(work: string): {
     hosts: join(work, "hosts"),
     /** Per build host, what it was sent into its cache (src/bulk/host-holdings.ts). */
     sent: join(work, "sent"),
+    /** Per build host, its link speed and install time as last measured (src/bulk/host-costs.ts). */
+    figures: join(work, "host-figures"),
     distfiles: join(work, "distfiles"),
   };
 }

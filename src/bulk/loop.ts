@@ -17,7 +17,8 @@ import type { BuildControl } from "./control.js";
 import { dispatchLoop, type CopyControl, type Outcome } from "./dispatch.js";
 import { EtaForecaster } from "./eta-worker.js";
 import { HostCache } from "./host-cache.js";
-import { HostCostMeter, installSpace } from "./host-costs.js";
+import { HostCostMeter, installSpace, RememberedFigures } from "./host-costs.js";
+import type { HostName } from "../core/hostspec.js";
 import { HostHoldings } from "./host-holdings.js";
 import { HOST } from "./layout.js";
 import {
@@ -70,6 +71,8 @@ export interface LoopOptions {
   readonly control?: BuildControl;
   /** WORK/sent: what each host was sent, remembered across masters (host-holdings.ts). */
   readonly sentDir?: string;
+  /** WORK/host-figures: each host's link speed and install time, remembered across masters. */
+  readonly figuresDir?: string;
   /** A built package's file (its name in the repository) has just been moved in. */
   readonly committed?: (file: string) => void;
 }
@@ -116,7 +119,10 @@ export async function buildLoop(o: LoopOptions): Promise<LoopResult> {
           },
         }),
   });
-  const costs = new HostCostMeter(sched);
+  const remembered = o.figuresDir === undefined ? undefined : new RememberedFigures(o.figuresDir);
+  for (const [host, figures] of remembered?.all() ?? [])
+    sched.setHostCosts(host as HostName, figures);
+  const costs = new HostCostMeter(sched, (host, figures) => remembered?.save(host, figures));
   const prefetcher =
     prefetch === undefined || o.distCache === undefined
       ? undefined

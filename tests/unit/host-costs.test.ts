@@ -1,7 +1,15 @@
 /** What the live build measures of a host's start costs: link speed from its puts, install time from its Depends stages. */
 import assert from "node:assert/strict";
 import { test } from "node:test";
-import { HostCostMeter, installSpace, type CostSink } from "../../src/bulk/host-costs.js";
+import { mkdtempSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import {
+  HostCostMeter,
+  installSpace,
+  RememberedFigures,
+  type CostSink,
+} from "../../src/bulk/host-costs.js";
 import { hostName } from "../../src/core/hostspec.js";
 import { LinkRate } from "../../src/hosts/put.js";
 
@@ -59,4 +67,25 @@ test("install space: the packages to build first, then what they install from ou
   );
   assert.deepEqual(sp.bytes, [undefined, undefined, 300, undefined]);
   assert.equal(sp.ids.get("v-1"), 3);
+});
+
+test("remembered figures: saved after a Depends stage, read back by the next master; junk is skipped", () => {
+  const dir = mkdtempSync(join(tmpdir(), "herd-figures-"));
+  const mem = new RememberedFigures(dir);
+  const sink: CostSink = { setHostCosts: () => undefined, setPackageBytes: () => undefined };
+  const m = new HostCostMeter(sink, (h, f) => {
+    mem.save(h, f);
+  });
+  const rate = new LinkRate();
+  rate.record(2e6, 2);
+  m.stage(hostName("vax"), 1, rate, "build", 1000, 2);
+  assert.deepEqual([...mem.all()], [], "only a Depends stage is remembered");
+  m.stage(hostName("vax"), 1, rate, "Depends", 10_000, 4);
+  writeFileSync(join(dir, "torn.json"), '{"link": 5');
+  writeFileSync(join(dir, "odd.json"), '{"link": -1, "install": "x"}');
+  mem.save("../up", { link: 1 });
+  assert.deepEqual([...new RememberedFigures(dir).all()].sort(), [
+    ["odd", {}],
+    ["vax", { link: 1e6, install: 2.5 }],
+  ]);
 });

@@ -280,3 +280,20 @@ test("a host holding the up-to-date dependencies wins over one that would be sen
   assert.equal(s.startCost(0, B, 0), 0);
   assert.deepEqual(names(g, s, 0), ["t@b"]);
 });
+
+test("a host's figures told before it joins (remembered from an earlier build) count from its first decision", () => {
+  const g = graphOf({ d: 1, t: 4 }, ["d -> t"]);
+  const s = new Scheduler(g.graph, {
+    policy: "herd",
+    durations: g.seconds,
+    done: [true, false],
+    transfer: { defaultBytes: 2e6 },
+  });
+  s.setHostCosts(B, { link: 1e5, install: 3 });
+  s.addHost(A, { slots: 1, speed: 1 }, 0);
+  s.addHost(B, { slots: 1, speed: 1 }, 0);
+  // 2 MB at 100 kB/s plus one install; a's link is not measured yet (free).
+  assert.equal(s.startCost(1, B, 0), 23);
+  assert.equal(s.startCost(1, A, 0), 0);
+  assert.deepEqual(names(g, s, 0), ["t@a"]);
+});

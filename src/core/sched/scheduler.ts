@@ -95,6 +95,8 @@ export class Scheduler {
   /** 1 for a task held back until release() (its distfiles are still being fetched). */
   private readonly held: Uint8Array;
   private holds = 0;
+  /** Start-cost figures told of hosts that had not joined yet. */
+  private readonly earlyCosts = new Map<HostName, { link?: number; install?: number }>();
   /** What starting a task on each host costs (options.transfer), index by index with `hosts`. */
   private readonly costs: StartCosts | undefined;
 
@@ -182,7 +184,8 @@ export class Scheduler {
       idleSince: now,
       readyAt: opts.readyAt ?? 0,
     });
-    this.setCosts(this.hosts.length - 1, opts);
+    this.setCosts(this.hosts.length - 1, { ...this.earlyCosts.get(name), ...opts });
+    this.earlyCosts.delete(name);
   }
 
   private setCosts(i: number, opts: HostOptions): void {
@@ -201,6 +204,8 @@ export class Scheduler {
     const i = this.hostIndex.get(name);
     if (i !== undefined)
       this.setCosts(i, { slots: 1, ...figures, readyAt: this.hosts[i]!.readyAt });
+    // Known before the host joins (remembered from an earlier build): kept for when it does.
+    else this.earlyCosts.set(name, { ...this.earlyCosts.get(name), ...figures });
   }
 
   /** The real size of a task's binary package (known once it is built); with options.transfer. */
