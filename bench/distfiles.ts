@@ -34,11 +34,8 @@ import {
 } from "../tests/integration/netns-support.js";
 import { addPackage, outcomes } from "../tests/lib/distpkg.js";
 import { buildArgs, herdJson, sandbox, type Sandbox } from "../tests/lib/fixture.js";
+import { flag } from "./lib/measure.js";
 
-function flag(name: string, dflt: number): number {
-  const i = process.argv.indexOf(`--${name}`);
-  return i < 0 ? dflt : Number(process.argv[i + 1]);
-}
 const MB = flag("mb", 200);
 const PKGS = flag("pkgs", 20);
 const LINK = flag("link", 1e6);

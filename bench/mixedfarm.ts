@@ -37,11 +37,8 @@ import {
   type Event,
 } from "../tests/lib/fixture.js";
 import { CLI } from "../tests/lib/paths.js";
+import { flag } from "./lib/measure.js";
 
-function flag(name: string, dflt: number): number {
-  const i = process.argv.indexOf(`--${name}`);
-  return i < 0 ? dflt : Number(process.argv[i + 1]);
-}
 const DIRS = flag("dirs", 120);
 const SLOW = flag("slow", 4);
 const FRACTION = flag("fraction", 0.05);

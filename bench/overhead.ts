@@ -38,11 +38,8 @@ import { LocalTransport } from "../src/hosts/local.js";
 import { cageUnavailable, cpuCage, type CpuCage } from "./lib/slowhost.js";
 import { buildArgs, FIXTURE_TOOLS, herdJson, sandbox, type Event } from "../tests/lib/fixture.js";
 import { ROOT } from "../tests/lib/paths.js";
+import { flag } from "./lib/measure.js";
 
-function flag(name: string, dflt: number): number {
-  const i = process.argv.indexOf(`--${name}`);
-  return i < 0 ? dflt : Number(process.argv[i + 1]);
-}
 const FRACTION = flag("fraction", 0.05);
 const CHAIN = flag("chain", 4);
 const SLEEP = flag("sleep", 0);

@@ -28,11 +28,8 @@ import {
   type NetnsHost,
 } from "../tests/integration/netns-support.js";
 import { buildArgs, herdJson, sandbox, stamp, type Event } from "../tests/lib/fixture.js";
+import { flag, median } from "./lib/measure.js";
 
-function flag(name: string, dflt: number): number {
-  const i = process.argv.indexOf(`--${name}`);
-  return i < 0 ? dflt : Number(process.argv[i + 1]);
-}
 const PAD_KB = flag("pad-kb", 4096);
 const LINK = flag("link", 200_000);
 const SLEEP = flag("sleep", 4);
@@ -190,10 +187,6 @@ try {
       console.log(`    ${[...run.byHost].map(([h, p]) => `${h}: ${p.join(" ")}`).join("; ")}`);
     }
   }
-  const median = (xs: number[]): number => {
-    const s = [...xs].sort((a, b) => a - b);
-    return s.length % 2 === 1 ? s[s.length >> 1]! : (s[s.length / 2 - 1]! + s[s.length / 2]!) / 2;
-  };
   for (const aware of [true, false])
     console.log(
       `${aware ? "transfer-aware" : "blind"}: median build phase ${f1(median(all.filter((a) => a.aware === aware).map((a) => a.run.buildPhase)))} s`,

@@ -18,12 +18,8 @@ import { listPackageDirs } from "../src/bulk/scan-step.js";
 import { cageUnavailable, cpuCage } from "./lib/slowhost.js";
 import { FIXTURE_TOOLS, sandbox, type Event } from "../tests/lib/fixture.js";
 import { CLI } from "../tests/lib/paths.js";
-import { median } from "./lib/measure.js";
+import { flag, median } from "./lib/measure.js";
 
-function flag(name: string, dflt: number): number {
-  const i = process.argv.indexOf(`--${name}`);
-  return i < 0 ? dflt : Number(process.argv[i + 1]);
-}
 const FRACTION = flag("fraction", 0.05);
 const ROUNDS = flag("rounds", 2);
 const BATCH = flag("batch", 8);

@@ -37,6 +37,12 @@ export async function measure(
   return { wallSeconds: wall, peakRssMB: peak, exitCode: code };
 }
 
+/** A bench's numeric option `--NAME N`, or `dflt` when it is not given. */
+export function flag(name: string, dflt: number): number {
+  const i = process.argv.indexOf(`--${name}`);
+  return i < 0 ? dflt : Number(process.argv[i + 1]);
+}
+
 /** The median of a list of numbers. */
 export function median(xs: readonly number[]): number {
   const s = [...xs].sort((a, b) => a - b);
