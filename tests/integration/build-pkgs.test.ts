@@ -3,6 +3,8 @@
  * build, then `--pkgs` of two PKGPATHs, then the full build again. The last
  * one builds nothing (every package is up to date from one or the other
  * earlier build) and carries netkit's failure over instead of retrying it.
+ * And two partial builds on one host: the second master does not send the
+ * host what the first one sent it.
  */
 import assert from "node:assert/strict";
 import { existsSync, readFileSync, readdirSync, writeFileSync } from "node:fs";
@@ -39,7 +41,7 @@ describe("a --pkgs build between two full builds", { timeout: 300_000 }, () => {
     assert.ok(!again.events.some((e) => e.type === "package-start"), "nothing ran");
   });
 
-  it("a partial build then a full one on the same host: what the first master sent is not sent again", async () => {
+  it("a second partial build on the same host: what the first master sent is not sent again", async () => {
     const box = sandbox("pkgs-held");
     const work = join(box.dir, "work");
     const list = join(box.dir, "one.txt");
@@ -55,7 +57,10 @@ describe("a --pkgs build between two full builds", { timeout: 300_000 }, () => {
     );
     assert.ok(sentBefore.size > 0, "the first master sent local1 the dependencies of tick2");
 
-    const full = await build(box, work, 1);
+    // tick3 installs tick1, which the first master sent for tick2, and tick2, built there but never sent.
+    const next = join(box.dir, "next.txt");
+    writeFileSync(next, "sysutils/tick3\n");
+    const full = await build(box, work, 1, next);
     assert.equal(full.code, 0, full.stderr);
     // Every Depends log of the second master: what it sent, and what pkg_add installed.
     const sentAgain: string[] = [];
