@@ -32,6 +32,7 @@ import { HERD_STAGES, MASTER_STAGES } from "../core/targets.js";
 import { followOutput, type LiveLog } from "./livelog.js";
 import { DISTFILE_QUERY, parseDistfileQuery, type DistCache } from "./distfiles.js";
 import { watchOutput, type Watchdog } from "./watchdog.js";
+import { trace } from "./trace.js";
 
 export interface JobConfig extends PrefixConfig {
   readonly make: string;
@@ -168,6 +169,7 @@ type StageContext = JobContext & {
 
 async function runStages(ctx: StageContext): Promise<JobOutcome> {
   await mkdir(ctx.logDir, { recursive: true });
+  trace?.("logdir", ctx.pkg.pkgname);
   const env = hostEnv(ctx);
   const pkgdir = `${HOST.tree}/${ctx.pkg.pkgpath}`;
   const make = (target: string): readonly string[] => [
@@ -449,6 +451,7 @@ async function runBatch(
       wake?.();
     },
   );
+  trace?.("sent", ctx.pkg.pkgname);
   void task.result.then((r) => {
     done = { r, at: ctx.now() };
     wake?.();
@@ -587,6 +590,7 @@ async function run(
     ...(spec.cwd === undefined ? {} : { cwd: spec.cwd }),
     env: spec.env,
   });
+  trace?.("sent", ctx.pkg.pkgname);
   const onAbort = (): void => {
     task.kill("KILL");
   };
@@ -861,7 +865,9 @@ async function fetchPackage(ctx: JobContext): Promise<JobOutcome> {
   if (!ctx.config.sharedPackages) {
     // One name per host: two copies of a task may fetch at the same time.
     const incoming = `${dest}.${host}.${slot}.incoming`;
+    trace?.("get", ctx.pkg.pkgname);
     const got = await getToFile(conn, `${slotPaths(slot).packages}/All/${name}`, incoming);
+    trace?.("got", ctx.pkg.pkgname);
     if (!got.ok) {
       await rm(incoming, { force: true });
       // Lost, or damaged in transit: nothing is kept and the package is built again.

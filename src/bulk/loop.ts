@@ -33,6 +33,7 @@ import { Prefetcher, type PrefetchEntry } from "./prefetch.js";
 import { mkdirSync, statSync, writeFileSync } from "node:fs";
 import { DEFAULT_PACKAGE_BYTES } from "../core/sched/startcost.js";
 import { join } from "node:path";
+import { trace } from "./trace.js";
 
 export interface LoopPackage extends JobPackage {
   /** Indices (into the loop's package list) of the packages to build before it. */
@@ -143,6 +144,7 @@ export async function buildLoop(o: LoopOptions): Promise<LoopResult> {
   ): Promise<Outcome<JobOutcome>> => {
     const pkg = o.packages[task]!;
     const host = lease.host;
+    trace?.("run", pkg.pkgname);
     // Extra copies (to overtake a slow host or measure a new one) leave the package's record alone.
     if (copy.first) {
       // An earlier copy lost with no word of it (its host went before the copy settled, and
@@ -160,6 +162,7 @@ export async function buildLoop(o: LoopOptions): Promise<LoopResult> {
       startedMs: Date.now(),
       ...(copy.first ? {} : { extra: true }),
     });
+    trace?.("started", pkg.pkgname);
     const outcome = await runJob({
       lease,
       pkg,
@@ -174,6 +177,7 @@ export async function buildLoop(o: LoopOptions): Promise<LoopResult> {
       shouldFetch: copy.wanted,
       now: () => o.now() * 1000,
       onStage: (rec) => {
+        trace?.(`stage:${rec.stage}`, pkg.pkgname);
         costs.stage(host, lease.slot, lease.conn.link, rec.stage, rec.wallMs, pkg.installs.length);
         o.bus.emit({
           type: "stage",
@@ -244,7 +248,9 @@ export async function buildLoop(o: LoopOptions): Promise<LoopResult> {
           // write that fails (full disk) or a master killed in between leaves no
           // unrecorded file there.
           o.durable();
+          trace?.("durable", pkg.pkgname);
           commitPackage(job);
+          trace?.("committed", pkg.pkgname);
         },
       );
     else if (!job.lost)
@@ -341,6 +347,7 @@ export async function buildLoop(o: LoopOptions): Promise<LoopResult> {
     const done = built + failed + indirect;
     if (done === lastProgress) return;
     lastProgress = done;
+    const p0 = trace === undefined ? 0 : performance.now();
     const now = o.now();
     const eta = forecaster.current(now);
     o.bus.emit({
@@ -351,6 +358,8 @@ export async function buildLoop(o: LoopOptions): Promise<LoopResult> {
       etaSeconds: eta.stranded > 0 ? null : Math.max(0, Math.round(eta.finish - now)),
       ...(eta.estimate ? { etaEstimate: true } : {}),
     });
+    if (trace !== undefined && performance.now() - p0 > 1)
+      trace("progress", (performance.now() - p0).toFixed(2));
   };
   try {
     const r = await dispatchLoop<JobOutcome>({
