@@ -52,10 +52,10 @@ for (const line of readFileSync(file, "utf8").split("\n")) {
   if (what === "gc") gcs.push([t, Number(name)]);
   else if (what === "stall") stalls.push([t, Number(name)]);
   else if (what === "round") rounds.push(t);
-  else if (what === "maintain" || what === "progress") {
+  else if (what === "maintain" || what === "progress" || what === "decide") {
     let l = slow.get(what);
     if (l === undefined) slow.set(what, (l = []));
-    l.push([t, Number(name)]);
+    l.push([t, Number(name.split(":")[0])]);
   } else if (what !== "lag") {
     let l = points.get(name);
     if (l === undefined) points.set(name, (l = []));

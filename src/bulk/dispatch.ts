@@ -202,7 +202,10 @@ export async function dispatchLoop<R>(o: DispatchOptions<R>): Promise<DispatchRe
         throw o.noHosts(hosts);
       const t1 = o.probe === undefined ? 0 : performance.now();
       trace?.("round", String(running.size));
+      const d0 = trace === undefined ? 0 : performance.now();
       const decisions = planner.nextAssignments(o.now());
+      if (trace !== undefined && performance.now() - d0 > 1)
+        trace("decide", `${(performance.now() - d0).toFixed(2)}:${decisions.start.length}`);
       const t2 = o.probe === undefined ? 0 : performance.now();
       for (const a of decisions.stop) running.get(key(a.task, a.host))?.abort.abort();
       for (const a of decisions.start) {
