@@ -39,6 +39,8 @@ const farm = JSON.parse(readFileSync(`${file}.farm.json`, "utf8")) as FarmTrace;
 const points = new Map<string, [string, number][]>();
 const gcs: [number, number][] = [];
 const stalls: [number, number][] = [];
+// The master's main thread ready but without a CPU (ms per 100 ms, over 5).
+const waits: [number, number][] = [];
 const rounds: number[] = [];
 // Timed calls in the loop (ms): refits (maintain), progress events over 1 ms.
 const slow = new Map<string, [number, number][]>();
@@ -51,6 +53,7 @@ for (const line of readFileSync(file, "utf8").split("\n")) {
   const name = sp2 < 0 ? "" : line.slice(sp2 + 1);
   if (what === "gc") gcs.push([t, Number(name)]);
   else if (what === "stall") stalls.push([t, Number(name)]);
+  else if (what === "wait") waits.push([t, Number(name)]);
   else if (what === "round") rounds.push(t);
   else if (what === "maintain" || what === "progress" || what === "decide") {
     let l = slow.get(what);
@@ -200,12 +203,34 @@ const q = (p: number): number =>
 process.stdout.write(
   `${splits.length} starts split (${unmatched} without the master's instants): p50 ${q(0.5).toFixed(1)} ms, p99 ${q(0.99).toFixed(1)} ms, max ${q(1).toFixed(1)} ms\n`,
 );
-const topN = Math.max(1, Math.round(Number(values.top) * splits.length));
-const tail = splits.slice(-topN);
 const mean = (xs: readonly Split[], i: number): string => {
   const v = xs.map((x) => x.parts[i] ?? 0);
   return (v.reduce((a, b) => a + b, 0) / Math.max(1, v.length)).toFixed(2);
 };
+// The master's own part: every part but the three spent between the processes (the
+// farm's answer reaching the master, the fetch's round trip, the first task reaching the farm).
+const TRANSIT = new Set([0, 2, 14]);
+const own = splits
+  .map((x) => x.parts.reduce<number>((a, p, i) => (TRANSIT.has(i) ? a : a + (p ?? 0)), 0))
+  .sort((a, b) => a - b);
+const qo = (p: number): number => own[Math.min(own.length - 1, Math.floor(p * own.length))]!;
+const ownOf = (x: Split): number =>
+  x.parts.reduce<number>((a, p, i) => (TRANSIT.has(i) ? a : a + (p ?? 0)), 0);
+const ownTail = [...splits]
+  .sort((a, b) => ownOf(a) - ownOf(b))
+  .slice(-Math.max(1, Math.round(Number(values.top) * splits.length)));
+process.stdout.write(
+  `the slowest 1 % of the master's own part, mean ms per part: ${PARTS.map((n, i) =>
+    TRANSIT.has(i) ? "" : `${n} ${mean(ownTail, i)}`,
+  )
+    .filter((x) => x !== "")
+    .join("; ")}\n`,
+);
+process.stdout.write(
+  `the master's own part (all but the three transits): p50 ${qo(0.5).toFixed(1)} ms, p99 ${qo(0.99).toFixed(1)} ms, max ${qo(1).toFixed(1)} ms\n`,
+);
+const topN = Math.max(1, Math.round(Number(values.top) * splits.length));
+const tail = splits.slice(-topN);
 const body = splits.slice(0, Math.floor(splits.length * 0.5));
 process.stdout.write(
   `\nmean ms per part: all / the fastest half / the slowest ${topN} (by: prev ${tail.filter((t) => t.by === "prev").length}, dep ${tail.filter((t) => t.by === "dep").length})\n`,
@@ -225,13 +250,15 @@ const gcTail = tail.map((x) => {
     gc: within(gcs, st.init - x.total, st.init),
     stall: within(stalls, st.init - x.total, st.init),
     farmStall: within(farm.stalls, st.init - x.total, st.init),
+    // Waits are per 100 ms window: those that ended in the span or began in it.
+    wait: within(waits, st.init - x.total - 100, st.init),
   };
 });
 process.stdout.write(
-  `\nin the slowest ${topN}'s spans, mean: master GC ${(gcTail.reduce((a, x) => a + x.gc, 0) / topN).toFixed(2)} ms, master stalls > 5 ms ${(gcTail.reduce((a, x) => a + x.stall, 0) / topN).toFixed(2)} ms, farm stalls > 5 ms ${(gcTail.reduce((a, x) => a + x.farmStall, 0) / topN).toFixed(2)} ms\n`,
+  `\nin the slowest ${topN}'s spans, mean: master GC ${(gcTail.reduce((a, x) => a + x.gc, 0) / topN).toFixed(2)} ms, master stalls > 5 ms ${(gcTail.reduce((a, x) => a + x.stall, 0) / topN).toFixed(2)} ms, farm stalls > 5 ms ${(gcTail.reduce((a, x) => a + x.farmStall, 0) / topN).toFixed(2)} ms, master waiting for a CPU (100 ms windows touching the span) ${(gcTail.reduce((a, x) => a + x.wait, 0) / topN).toFixed(2)} ms\n`,
 );
 process.stdout.write(
-  `master: ${gcs.length} GC pauses (${gcs.reduce((a, [, d]) => a + d, 0).toFixed(0)} ms, max ${Math.max(0, ...gcs.map(([, d]) => d)).toFixed(1)}), ${stalls.length} stalls > 5 ms (max ${Math.max(0, ...stalls.map(([, d]) => d)).toFixed(1)}); farm: ${farm.stalls.length} stalls (max ${Math.max(0, ...farm.stalls.map(([, d]) => d)).toFixed(1)})\n`,
+  `master: waited for a CPU ${waits.reduce((a, [, d]) => a + d, 0).toFixed(0)} ms in 100 ms windows over 5 ms; ${gcs.length} GC pauses (${gcs.reduce((a, [, d]) => a + d, 0).toFixed(0)} ms, max ${Math.max(0, ...gcs.map(([, d]) => d)).toFixed(1)}), ${stalls.length} stalls > 5 ms (max ${Math.max(0, ...stalls.map(([, d]) => d)).toFixed(1)}); farm: ${farm.stalls.length} stalls (max ${Math.max(0, ...farm.stalls.map(([, d]) => d)).toFixed(1)})\n`,
 );
 for (const [what, xs] of slow)
   process.stdout.write(

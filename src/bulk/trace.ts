@@ -6,12 +6,12 @@
  * sent) is appended to FILE as `MS POINT NAME` lines, MS on the machine's
  * high-resolution wall clock (performance.timeOrigin + performance.now(), so
  * another process's instants compare), with the garbage collector's pauses
- * and the event loop's stalls. bench/latency.ts joins it with the farm's.
+ * the event loop's stalls and the main thread's waits for a CPU. bench/latency.ts joins it with the farm's.
  *
  * Off (the variable unset), `trace` is undefined and each call site is one
  * test of it.
  */
-import { appendFileSync } from "node:fs";
+import { appendFileSync, readFileSync } from "node:fs";
 import { monitorEventLoopDelay, performance, PerformanceObserver } from "node:perf_hooks";
 
 export type Trace = (point: string, name: string) => void;
@@ -21,6 +21,15 @@ export const trace: Trace | undefined = tracer(process.env.HERD_TRACE);
 /** The time trace lines use (ms). */
 export function traceNow(): number {
   return performance.timeOrigin + performance.now();
+}
+
+/** The main thread's time ready to run but not running, so far (ms; 0 where /proc has no schedstat). */
+function runQueueWaitMs(): number {
+  try {
+    return Number(readFileSync("/proc/self/schedstat", "utf8").split(" ")[1]) / 1e6;
+  } catch {
+    return 0;
+  }
 }
 
 function tracer(file: string | undefined): Trace | undefined {
@@ -38,6 +47,14 @@ function tracer(file: string | undefined): Trace | undefined {
     if (now - last > 10) rows.push(`${last.toFixed(2)} stall ${(now - last - 5).toFixed(2)}\n`);
     last = now;
   }, 5).unref();
+  // Waiting: the main thread was ready to run but had no CPU (Linux schedstat), per 100 ms.
+  let waited = runQueueWaitMs();
+  setInterval(() => {
+    const w = runQueueWaitMs();
+    if (w - waited > 5)
+      rows.push(`${(traceNow() - 100).toFixed(2)} wait ${(w - waited).toFixed(2)}\n`);
+    waited = w;
+  }, 100).unref();
   const lag = monitorEventLoopDelay({ resolution: 5 });
   lag.enable();
   new PerformanceObserver((list) => {
