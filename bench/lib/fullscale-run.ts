@@ -32,6 +32,8 @@ export interface FullRunOptions {
   readonly seed: string;
   /** SIGKILL the master once this share of the build has settled, then resume. */
   readonly killAt?: number;
+  /** Stop the run (SIGKILL the master, no resume) once this many packages have started. */
+  readonly stopAfterStarts?: number;
   /** Extra config of the build (JSON config file keys). */
   readonly config?: Readonly<Record<string, unknown>>;
   readonly timeoutSeconds: number;
@@ -47,6 +49,8 @@ export interface MasterRun {
   /** Seconds from the start to the build phase (scan, resolve, plan done). */
   readonly toBuildS: number | null;
   readonly buildS: number | null;
+  /** The master's CPU seconds during the build phase (null: unknown). */
+  readonly buildCpuS: number | null;
   readonly reportS: number | null;
   /** When the report phase began (ms since the epoch), to split it by the files' times. */
   readonly reportWallMs: number | null;
@@ -54,6 +58,8 @@ export interface MasterRun {
   readonly repository: { packages: number; read: number; indexedInBuild: number } | null;
   readonly exit: number | null;
   readonly killed: boolean;
+  /** Stopped after stopAfterStarts starts: the outcome is partial. */
+  readonly stopped: boolean;
   /** Packages each event named: started, built, failed (at a stage). */
   readonly started: readonly string[];
   readonly built: readonly string[];
@@ -102,6 +108,7 @@ function runMaster(
   killAt: number | undefined,
   timeoutMs: number,
   log: (line: string) => void,
+  stopAfter?: number,
 ): Promise<MasterRun> {
   const t0 = performance.now();
   const nodeArgs = (process.env.HERD_MASTER_NODE_ARGS ?? "").split(" ").filter((a) => a !== "");
@@ -122,11 +129,16 @@ function runMaster(
   const built: string[] = [];
   const failed: string[] = [];
   let toBuild: number | null = null;
+  let cpuAtBuild: number | null = null;
+  let cpuAtReport: number | null = null;
+  let cpuAtStop: number | null = null;
+  let stopAt: number | null = null;
   let reportAt: number | null = null;
   let reportWallMs: number | null = null;
   let endAt: number | null = null;
   let repository: MasterRun["repository"] = null;
   let killed = false;
+  let stopped = false;
   let lastLog = 0;
   const rl = createInterface({ input: p.stdout! });
   rl.on("line", (line) => {
@@ -137,8 +149,12 @@ function runMaster(
       return;
     }
     const now = performance.now();
-    if (e.type === "phase" && e.phase === "build") toBuild = now;
+    if (e.type === "phase" && e.phase === "build") {
+      toBuild = now;
+      cpuAtBuild = procFigures(p.pid ?? -1)?.cpuS ?? null;
+    }
     if (e.type === "phase" && e.phase === "report") {
+      cpuAtReport = procFigures(p.pid ?? -1)?.cpuS ?? null;
       reportAt = now;
       reportWallMs = Date.now();
     }
@@ -147,7 +163,22 @@ function runMaster(
       if (typeof e.repository === "object" && e.repository !== null)
         repository = e.repository as NonNullable<MasterRun["repository"]>;
     }
-    if (e.type === "package-start") started.push(String(e.pkgname));
+    if (e.type === "package-start") {
+      started.push(String(e.pkgname));
+      if (stopAfter !== undefined && !stopped && started.length >= stopAfter) {
+        stopped = true;
+        const f = procFigures(p.pid ?? -1);
+        if (f !== null) last = f;
+        log(`  ${started.length} packages started: stopping the run`);
+        cpuAtStop = f?.cpuS ?? null;
+        stopAt = performance.now();
+        // A profiled master (--cpu-prof) writes its profile when it exits: it is asked to stop.
+        if (nodeArgs.some((a) => a.startsWith("--cpu-prof"))) {
+          p.kill("SIGTERM");
+          setTimeout(() => p.kill("SIGKILL"), 60_000).unref();
+        } else p.kill("SIGKILL");
+      }
+    }
     if (e.type === "package-end" && e.result === "built") built.push(String(e.pkgname));
     if (e.type === "package-end" && e.result === "failed") failed.push(String(e.pkgname));
     if (e.type === "progress") {
@@ -171,7 +202,8 @@ function runMaster(
   return new Promise((res) => {
     p.on("close", (code) => {
       // A master that died by itself says why on stderr.
-      if (code !== 0 && !killed) log(`master exited ${String(code)}: ${stderr.slice(-3000)}`);
+      if (code !== 0 && !killed && !stopped)
+        log(`master exited ${String(code)}: ${stderr.slice(-3000)}`);
       clearInterval(poll);
       clearTimeout(timer);
       const end = performance.now();
@@ -180,12 +212,15 @@ function runMaster(
         cpuS: last.cpuS,
         peakRssMB: last.rssMB,
         toBuildS: toBuild === null ? null : (toBuild - t0) / 1000,
-        buildS: toBuild === null ? null : ((reportAt ?? end) - toBuild) / 1000,
+        buildS: toBuild === null ? null : ((stopAt ?? reportAt ?? end) - toBuild) / 1000,
+        buildCpuS:
+          cpuAtBuild === null ? null : (cpuAtStop ?? cpuAtReport ?? last.cpuS) - cpuAtBuild,
         reportS: reportAt === null ? null : ((endAt ?? end) - reportAt) / 1000,
         reportWallMs,
         repository,
         exit: code,
         killed,
+        stopped,
         started,
         built,
         failed,
@@ -238,6 +273,10 @@ export async function fullRun(o: FullRunOptions): Promise<FullRunResult> {
       "--max-seconds",
       String(o.timeoutSeconds),
       ...(o.dirs > 0 ? ["--only", onlyFile] : []),
+      // With the master's latency trace (HERD_TRACE, src/bulk/trace.ts), the farm's beside it.
+      ...(process.env.HERD_TRACE === undefined
+        ? []
+        : ["--trace", `${process.env.HERD_TRACE}.farm.json`]),
     ],
     { stdio: ["ignore", "inherit", "inherit"] },
   );
@@ -257,7 +296,7 @@ export async function fullRun(o: FullRunOptions): Promise<FullRunResult> {
   const deadline = performance.now() + o.timeoutSeconds * 1000;
   try {
     log(`master: herd ${args.join(" ")}`);
-    let r = await runMaster(args, o.killAt, deadline - performance.now(), log);
+    let r = await runMaster(args, o.killAt, deadline - performance.now(), log, o.stopAfterStarts);
     runs.push(r);
     if (r.killed) {
       log(`master SIGKILLed at ${o.killAt}; resuming`);

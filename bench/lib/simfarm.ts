@@ -52,6 +52,8 @@ interface FarmStats {
 
 interface Start {
   readonly pkgname: string;
+  /** The host it started on. */
+  readonly host: string;
   /** When its Init reached the host (ms). */
   readonly init: number;
   /** When the host had answered its previous task (-1: none). */
@@ -89,6 +91,7 @@ interface SlotWatch {
 }
 
 function handlerFor(
+  name: string,
   sim: SimPkgsrc,
   scale: number,
   root: string,
@@ -183,7 +186,7 @@ function handlerFor(
       const init = watch.pendingInit;
       watch.pendingInit = null;
       if (init !== null) {
-        watch.current = { pkgname: pkg.pkgname, ...init, installs: [] };
+        watch.current = { pkgname: pkg.pkgname, host: name, ...init, installs: [] };
         stats.starts.push(watch.current);
       }
       await wait(sim.seconds(pkg.pkgpath, "Vars"), signal);
@@ -276,6 +279,29 @@ function dispatchLatencies(stats: FarmStats): number[] {
   return out;
 }
 
+/**
+ * The farm's view for bench/latency.ts, times in ms on the machine's
+ * high-resolution wall clock (comparable with the master's HERD_TRACE).
+ */
+function writeTrace(file: string, stats: FarmStats, stalls: readonly [number, number][]): void {
+  const at = (t: number): number =>
+    t < 0 ? -1 : Math.round((performance.timeOrigin + t) * 100) / 100;
+  writeFileSync(
+    file,
+    JSON.stringify({
+      starts: stats.starts.map((s) => ({
+        pkgname: s.pkgname,
+        host: s.host,
+        init: at(s.init),
+        prev: at(s.prev),
+        installs: s.installs,
+      })),
+      made: Object.fromEntries([...stats.made].map(([n, t]) => [n, at(t)])),
+      stalls: stalls.map(([t, ms]) => [at(t), Math.round(ms * 100) / 100]),
+    }) + "\n",
+  );
+}
+
 function quantile(xs: readonly number[], q: number): number {
   if (xs.length === 0) return NaN;
   const s = [...xs].sort((a, b) => a - b);
@@ -294,6 +320,7 @@ async function main(): Promise<void> {
       seed: { type: "string", default: "1" },
       only: { type: "string" },
       stats: { type: "string" },
+      trace: { type: "string" },
       "max-seconds": { type: "string", default: "3600" },
     },
   });
@@ -315,6 +342,16 @@ async function main(): Promise<void> {
     ...(only === undefined ? {} : { only }),
   });
   const stats: FarmStats = { made: new Map(), starts: [], tasks: 0, scans: 0, links: 0 };
+  // The farm's own event-loop stalls (a timer due every 5 ms, late by more than 5 ms), with --trace.
+  const stalls: [number, number][] = [];
+  if (values.trace !== undefined) {
+    let last = performance.now();
+    setInterval(() => {
+      const now = performance.now();
+      if (now - last > 10) stalls.push([last, now - last - 5]);
+      last = now;
+    }, 5).unref();
+  }
   let stop = false;
   const socketPath = workPaths(values.work).control;
   const n = Number(values.hosts);
@@ -323,7 +360,7 @@ async function main(): Promise<void> {
   for (let i = 1; i <= n; i++) {
     const name = `${values.prefix}${i}`;
     const root = `/sim/${name}`;
-    const h = handlerFor(sim, scale, root, stats);
+    const h = handlerFor(name, sim, scale, root, stats);
     const transport = new FakeTransport({
       root,
       files: new HostFiles(`${root}/${HOST_TREE}/${TREE_ID_FILE}`, values.tree),
@@ -347,6 +384,7 @@ async function main(): Promise<void> {
       },
     };
     if (values.stats !== undefined) writeFileSync(values.stats, JSON.stringify(figures) + "\n");
+    if (values.trace !== undefined) writeTrace(values.trace, stats, stalls);
   };
   const end = (): void => {
     stop = true;

@@ -17,6 +17,7 @@ import type { FinishResult, Planner } from "../core/sched/types.js";
 import type { HostPool, HostSnapshot, Lease } from "../hosts/pool.js";
 import { QueuePlanner } from "../core/sched/queue.js";
 import { acceptsTasks, describeState } from "../hosts/state.js";
+import { trace } from "./trace.js";
 
 /** How one copy of a task ended. */
 export type Outcome<R> =
@@ -195,7 +196,9 @@ export async function dispatchLoop<R>(o: DispatchOptions<R>): Promise<DispatchRe
         else hostsChanged = true;
         if (planner.taskState(task) === "ready") o.settled(task, host, outcome, null);
       } else {
+        trace?.("settle", o.label(task));
         const fin = planner.onTaskFinished(task, host, now, outcome.kind === "ok");
+        trace?.("finished", o.label(task));
         for (const a of fin.stop) running.get(key(a.task, a.host))?.abort.abort();
         o.settled(task, host, outcome, fin);
       }
@@ -231,12 +234,20 @@ export async function dispatchLoop<R>(o: DispatchOptions<R>): Promise<DispatchRe
       )
         throw o.noHosts(hosts);
       const t1 = o.probe === undefined ? 0 : performance.now();
+      trace?.("round", String(running.size));
+      const d0 = trace === undefined ? 0 : performance.now();
       const decisions = planner.nextAssignments(o.now());
+      if (trace !== undefined && performance.now() - d0 > 1)
+        trace("decide", `${(performance.now() - d0).toFixed(2)}:${decisions.start.length}`);
       const t2 = o.probe === undefined ? 0 : performance.now();
       for (const a of decisions.stop) running.get(key(a.task, a.host))?.abort.abort();
-      for (const a of decisions.start) start(a.task, a.host);
+      for (const a of decisions.start) {
+        trace?.("assigned", o.label(a.task));
+        start(a.task, a.host);
+      }
       // Upkeep waits until the round's tasks are on their way.
-      planner.maintain();
+      const m0 = trace === undefined ? 0 : performance.now();
+      if (planner.maintain()) trace?.("maintain", (performance.now() - m0).toFixed(2));
       if (o.probe !== undefined)
         o.probe(t1 - t0, t2 - t1, performance.now() - t2, decisions.start.length);
       o.round?.(running.size);

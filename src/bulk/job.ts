@@ -6,8 +6,8 @@
  * caller builds the package elsewhere; nothing it half-sent is kept).
  */
 import { createHash } from "node:crypto";
-import { renameSync, rmSync, writeFileSync } from "node:fs";
-import { mkdir, rm, readFile } from "node:fs/promises";
+import { mkdirSync, renameSync, rmSync, writeFileSync } from "node:fs";
+import { rm, readFile } from "node:fs/promises";
 import { dirname, join } from "node:path";
 import type { RequestFailure, RunningTask, StepOutput, TaskResult } from "../hosts/connection.js";
 import type { Result } from "../protocol/result.js";
@@ -20,6 +20,7 @@ import { HOST } from "./layout.js";
 import {
   initArgv,
   keptInitArgv,
+  kitKey,
   kitOf,
   localbaseOf,
   pkgDbDirOf,
@@ -32,6 +33,7 @@ import { HERD_STAGES, MASTER_STAGES } from "../core/targets.js";
 import { followOutput, type LiveLog } from "./livelog.js";
 import { DISTFILE_QUERY, parseDistfileQuery, type DistCache } from "./distfiles.js";
 import { watchOutput, type Watchdog } from "./watchdog.js";
+import { trace } from "./trace.js";
 
 export interface JobConfig extends PrefixConfig {
   readonly make: string;
@@ -171,7 +173,10 @@ type StageContext = JobContext & {
 };
 
 async function runStages(ctx: StageContext): Promise<JobOutcome> {
-  await mkdir(ctx.logDir, { recursive: true });
+  // Synchronously: a thread pool round trip here delayed the package's first task by tens of
+  // milliseconds whenever the machine was busy (bench/latency.ts), for a call of microseconds.
+  mkdirSync(ctx.logDir, { recursive: true });
+  trace?.("logdir", ctx.pkg.pkgname);
   const env = hostEnv(ctx);
   const pkgdir = `${HOST.tree}/${ctx.pkg.pkgpath}`;
   const make = (target: string): readonly string[] => [
@@ -248,7 +253,7 @@ async function runStages(ctx: StageContext): Promise<JobOutcome> {
       r = { ok: true, status: 0, output: Buffer.from("") };
       if (stage === "fetch" && shipsDistfiles)
         r = await shipDistfiles(ctx, ctx.distCache, env, pkgdir, distQuery);
-      else if (stage === "Init") r = await shipInitKit(ctx);
+      else if (stage === "Init") r = kitInPlace(ctx) ?? (await shipInitKit(ctx));
       if (r.ok && r.status === 0 && r.output.length > 0) shipped = r.output;
       if (r.ok && r.status === 0) {
         const group = batchFrom(targets, i, stepOf, shipsDistfiles);
@@ -453,6 +458,7 @@ async function runBatch(
       wake?.();
     },
   );
+  trace?.("sent", ctx.pkg.pkgname);
   void task.result.then((r) => {
     done = { r, at: ctx.now() };
     wake?.();
@@ -591,6 +597,7 @@ async function run(
     ...(spec.cwd === undefined ? {} : { cwd: spec.cwd }),
     env: spec.env,
   });
+  trace?.("sent", ctx.pkg.pkgname);
   const onAbort = (): void => {
     task.kill("KILL");
   };
@@ -709,6 +716,20 @@ const EVICT =
   'total=$((total + size)); [ "$total" -gt "$max" ] || continue; ' +
   'k=; for n; do [ "./$n" = "$name" ] && k=1; done; [ -n "$k" ] && continue; ' +
   'rm -f "$name" && echo "evicted $name $size"; done';
+
+/**
+ * Init's kit step when it has nothing to send (no kit, or the host holds it
+ * already), as shipInitKit would say it, without waiting: the Init then goes
+ * out in the same turn as the package's start, not after every other
+ * package the same dispatch round starts (a burst of a hundred made the last
+ * ones wait tens of milliseconds: bench/latency.ts). Undefined otherwise.
+ */
+function kitInPlace(ctx: StageContext): StageResult | undefined {
+  const kit = kitOf(ctx.config);
+  if (!kit.ok) return undefined;
+  if (kit.value !== null && !ctx.hostCache.has(kitKey(kit.value))) return undefined;
+  return { ok: true, status: 0, output: Buffer.from("") };
+}
 
 /** Init without keepDepends: sends the bootstrap kit (if any) the host lacks; what it did, for the log. */
 async function shipInitKit(ctx: StageContext): Promise<StageResult> {
@@ -866,7 +887,13 @@ async function fetchPackage(ctx: JobContext): Promise<JobOutcome> {
   if (!ctx.config.sharedPackages) {
     // One name per host: two copies of a task may fetch at the same time.
     const incoming = `${dest}.${host}.${slot}.incoming`;
-    const got = await getToFile(conn, `${slotPaths(slot).packages}/All/${name}`, incoming);
+    trace?.("get", ctx.pkg.pkgname);
+    // The bytes are kept as they arrive: reading the file back went through the thread pool,
+    // and the dependents waited for it (bench/latency.ts).
+    const got = await getToFile(conn, `${slotPaths(slot).packages}/All/${name}`, incoming, {
+      keep: true,
+    });
+    trace?.("got", ctx.pkg.pkgname);
     if (!got.ok) {
       await rm(incoming, { force: true });
       // Lost, or damaged in transit: nothing is kept and the package is built again.
@@ -879,7 +906,7 @@ async function fetchPackage(ctx: JobContext): Promise<JobOutcome> {
         reason: `could not fetch ${name}: ${got.error.message}`,
       };
     }
-    data = await readFile(incoming);
+    data = got.value.bytes ?? (await readFile(incoming));
     const bad = vetPackage(data, ctx.pkg.pkgname);
     if (bad !== undefined) {
       await rm(incoming, { force: true });

@@ -36,6 +36,7 @@ import { Prefetcher, type PrefetchEntry } from "./prefetch.js";
 import { mkdirSync, statSync, writeFileSync } from "node:fs";
 import { DEFAULT_PACKAGE_BYTES } from "../core/sched/startcost.js";
 import { basename, join } from "node:path";
+import { trace } from "./trace.js";
 
 export interface LoopPackage extends JobPackage {
   /** Indices (into the loop's package list) of the packages to build before it. */
@@ -183,6 +184,7 @@ export async function buildLoop(o: LoopOptions): Promise<LoopResult> {
   ): Promise<Outcome<JobOutcome>> => {
     const pkg = o.packages[task]!;
     const host = lease.host;
+    trace?.("run", pkg.pkgname);
     // Extra copies (to overtake a slow host or measure a new one) leave the package's record alone.
     if (copy.first) {
       // An earlier copy lost with no word of it (its host went before the copy settled, and
@@ -200,6 +202,7 @@ export async function buildLoop(o: LoopOptions): Promise<LoopResult> {
       startedMs: Date.now(),
       ...(copy.first ? {} : { extra: true }),
     });
+    trace?.("started", pkg.pkgname);
     await lookAtCache(lease);
     const outcome = await runJob({
       lease,
@@ -222,6 +225,7 @@ export async function buildLoop(o: LoopOptions): Promise<LoopResult> {
       shouldFetch: copy.wanted,
       now: () => o.now() * 1000,
       onStage: (rec) => {
+        trace?.(`stage:${rec.stage}`, pkg.pkgname);
         costs.stage(host, lease.slot, lease.conn.link, rec.stage, rec.wallMs, pkg.installs.length);
         o.bus.emit({
           type: "stage",
@@ -292,8 +296,10 @@ export async function buildLoop(o: LoopOptions): Promise<LoopResult> {
           // write that fails (full disk) or a master killed in between leaves no
           // unrecorded file there.
           o.durable();
+          trace?.("durable", pkg.pkgname);
           commitPackage(job);
           o.committed?.(basename(job.file));
+          trace?.("committed", pkg.pkgname);
         },
       );
     else if (!job.lost)
@@ -390,6 +396,7 @@ export async function buildLoop(o: LoopOptions): Promise<LoopResult> {
     const done = built + failed + indirect;
     if (done === lastProgress) return;
     lastProgress = done;
+    const p0 = trace === undefined ? 0 : performance.now();
     const now = o.now();
     const eta = forecaster.current(now);
     o.bus.emit({
@@ -400,6 +407,8 @@ export async function buildLoop(o: LoopOptions): Promise<LoopResult> {
       etaSeconds: eta.stranded > 0 ? null : Math.max(0, Math.round(eta.finish - now)),
       ...(eta.estimate ? { etaEstimate: true } : {}),
     });
+    if (trace !== undefined && performance.now() - p0 > 1)
+      trace("progress", (performance.now() - p0).toFixed(2));
   };
   try {
     const r = await dispatchLoop<JobOutcome>({

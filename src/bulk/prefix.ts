@@ -133,6 +133,11 @@ export interface SendFailure {
   readonly message: string;
 }
 
+/** The kit's key in a host's cache (HostCache). */
+export function kitKey(kit: Kit): string {
+  return `bootstrap-kit:${kit.sha256}`;
+}
+
 /** Sends the kit to the host unless its cache says it has it. */
 export async function shipKit(
   conn: AgentConnection,
@@ -141,7 +146,7 @@ export async function shipKit(
 ): Promise<Result<string, SendFailure>> {
   const send = (): Promise<Result<string, SendFailure>> =>
     sendFile(conn, kit.file, kit.hostFile, kit.hostFile);
-  return cache === null ? send() : cache.ensure(`bootstrap-kit:${kit.sha256}`, send);
+  return cache === null ? send() : cache.ensure(kitKey(kit), send);
 }
 
 /** Puts a master file on the host (cksum-checked in transit); "sent LABEL (N bytes, cksum C)". */

@@ -34,11 +34,14 @@ export function getToFile(
   conn: AgentConnection,
   path: string,
   dest: string,
-): Promise<Result<{ size: number; crc: number }, RequestFailure>> {
+  opts: { readonly keep?: boolean } = {},
+): Promise<Result<{ size: number; crc: number; bytes?: Buffer }, RequestFailure>> {
   const part = `${dest}.part`;
   return new Promise((settle, reject) => {
     let fd: number | null = null;
     let size = 0;
+    // keep: the bytes as written, for a caller that would read the file back at once.
+    const kept: Buffer[] | undefined = opts.keep === true ? [] : undefined;
     // A local write error (the master's disk is full) is thrown to the caller, not into the link's data handler.
     let failed: { error: unknown } | undefined;
     const finish = (): void => {
@@ -52,6 +55,7 @@ export function getToFile(
           fd ??= openSync(part, "w");
           writeSync(fd, c);
           size += c.length;
+          kept?.push(c);
         } catch (error) {
           failed = { error };
         }
@@ -73,7 +77,13 @@ export function getToFile(
           return;
         }
         renameSync(part, dest);
-        settle(ok({ size, crc: check.crc }));
+        settle(
+          ok(
+            kept === undefined
+              ? { size, crc: check.crc }
+              : { size, crc: check.crc, bytes: Buffer.concat(kept, size) },
+          ),
+        );
       },
       fail: (f) => {
         finish();

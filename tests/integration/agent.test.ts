@@ -228,6 +228,12 @@ for (const shell of SHELLS) {
         const g = await getToFile(a.conn, "abs/copy", dest);
         assert.ok(g.ok);
         assert.ok(readFileSync(dest).equals(big));
+        assert.equal(g.value.bytes, undefined);
+        // keep: the bytes as they came (many chunks of a socket), the same as the file.
+        const kept = await getToFile(a.conn, "abs/copy", `${dest}2`, { keep: true });
+        assert.ok(kept.ok);
+        assert.ok(kept.value.bytes?.equals(big));
+        assert.ok(readFileSync(`${dest}2`).equals(big));
         const missing = await getBuffer(a.conn, "no/such/file");
         assert.ok(!missing.ok);
         assert.equal(missing.error.reason, "rejected");

@@ -1,9 +1,13 @@
 import assert from "node:assert/strict";
+import { randomBytes } from "node:crypto";
+import { mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { test } from "node:test";
 import { hostName, type HostName } from "../../src/core/hostspec.js";
 import { runJobs } from "../../src/bulk/dispatch.js";
 import { FakeTransport, type FakeHandler } from "../../src/hosts/fake.js";
-import { getBuffer } from "../../src/hosts/get.js";
+import { getBuffer, getToFile } from "../../src/hosts/get.js";
 import { HostPool, type PoolOptions } from "../../src/hosts/pool.js";
 import type { HostStateKind } from "../../src/hosts/state.js";
 
@@ -46,6 +50,18 @@ test(
     assert.equal(t.files.get("/fake/f")?.toString(), "data");
     const g = await getBuffer(conn, "f");
     assert.ok(g.ok && g.value.toString() === "data");
+    const dir = mkdtempSync(join(tmpdir(), "herd-get-"));
+    try {
+      t.files.set("/fake/big", randomBytes(300_000));
+      const kept = await getToFile(conn, "big", join(dir, "big"), { keep: true });
+      assert.ok(kept.ok && kept.value.bytes?.equals(t.files.get("/fake/big")!));
+      assert.ok(readFileSync(join(dir, "big")).equals(t.files.get("/fake/big")!));
+      const plain = await getToFile(conn, "f", join(dir, "f"));
+      assert.ok(plain.ok && plain.value.bytes === undefined && plain.value.size === 4);
+      assert.equal(readFileSync(join(dir, "f")).toString(), "data");
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
     assert.equal(pool.add({ name: a, transport: t, slots: 1, speed: 1, tags: [] }).ok, false);
     assert.ok(pool.drain(a).ok);
     await until(pool, "a", "gone");

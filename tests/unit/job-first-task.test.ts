@@ -1,0 +1,195 @@
+/**
+ * A package's first task leaves in the same turn as its start when there is
+ * nothing to send first (no bootstrap kit, or the host holds it): the
+ * dispatch loop starts a whole round's packages in one turn, and a first
+ * task that waited for the next turn waited behind all of them. With a kit
+ * the host lacks, the kit goes first. Either way the job runs to the same
+ * end: its package brought back intact (the bytes kept from the transfer).
+ */
+import assert from "node:assert/strict";
+import { createHash } from "node:crypto";
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { test } from "node:test";
+import { gzipSync } from "node:zlib";
+import { defaultConfig } from "../../src/cli/config.js";
+import { hostName } from "../../src/core/hostspec.js";
+import { HostCache } from "../../src/bulk/host-cache.js";
+import { runJob, type JobOutcome } from "../../src/bulk/job.js";
+import { kitKey, kitOf, type SendFailure } from "../../src/bulk/prefix.js";
+import { FakeTransport, type FakeHandler } from "../../src/hosts/fake.js";
+import { HostPool, type Lease } from "../../src/hosts/pool.js";
+import type { HostStateKind } from "../../src/hosts/state.js";
+
+const PKG = { pkgname: "tick-1.0", pkgpath: "sysutils/tick", makeArgs: [], installs: [] };
+
+/** A binary package as pkgsrc makes it: a gzipped tar with +CONTENTS naming it. */
+function binaryPackage(pkgname: string): Buffer {
+  const member = (name: string, text: string): Buffer[] => {
+    const data = Buffer.from(text);
+    const h = Buffer.alloc(512);
+    h.write(name, 0);
+    h.write("0000644\0", 100);
+    h.write("0000000\0", 108);
+    h.write("0000000\0", 116);
+    h.write(`${data.length.toString(8).padStart(11, "0")}\0`, 124);
+    h.write("00000000000\0", 136);
+    h.write("        ", 148);
+    h.write("0", 156);
+    h.write("ustar\0" + "00", 257);
+    let sum = 0;
+    for (const b of h) sum += b;
+    h.write(`${sum.toString(8).padStart(6, "0")}\0 `, 148);
+    return [h, data, Buffer.alloc((512 - (data.length % 512)) % 512)];
+  };
+  return gzipSync(
+    Buffer.concat([
+      ...member("+CONTENTS", `@name ${pkgname}\n@cwd /usr/pkg\n`),
+      ...member("+COMMENT", "a package\n"),
+      Buffer.alloc(1024),
+    ]),
+  );
+}
+
+async function until(pool: HostPool, kind: HostStateKind): Promise<void> {
+  for (;;) {
+    if (pool.get(hostName("a"))?.state.kind === kind) return;
+    await pool.changed();
+  }
+}
+
+/**
+ * Runs the job in a slot of a fake host; returns what had been started on the
+ * host by the time runJob returned (synchronously), the tasks and files the
+ * host saw, and the outcome.
+ */
+async function job(o: { kit: string; hostHasKit: boolean }): Promise<{
+  startedAtOnce: string[];
+  ran: string[];
+  put: string[];
+  outcome: JobOutcome;
+  made: Buffer;
+  /** The staged file's bytes (what commitPackage would move into the repository). */
+  staged: Buffer | undefined;
+}> {
+  const dir = mkdtempSync(join(tmpdir(), "herd-first-task-"));
+  const repo = join(dir, "All");
+  mkdirSync(repo);
+  const made = binaryPackage(PKG.pkgname);
+  const ran: string[] = [];
+  const handler: FakeHandler = (run) => {
+    ran.push(run.argv.includes("herd-init") ? "Init" : (run.argv.at(-1) ?? ""));
+    if (run.argv.includes("-V")) return Promise.resolve({ status: 0, output: `${PKG.pkgname}\n` });
+    if (run.argv.at(-1) === "package")
+      run.files.set(`${run.env.get("PACKAGES")!}/All/${PKG.pkgname}.tgz`, made);
+    return Promise.resolve({ status: 0 });
+  };
+  const t = new FakeTransport({ handler });
+  const pool = new HostPool({
+    heartbeatIntervalMs: 1000,
+    heartbeatTimeoutMs: 10_000,
+    retryDelayMs: 20,
+    maxFailures: 3,
+  });
+  try {
+    assert.ok(pool.add({ name: hostName("a"), transport: t, slots: 1, speed: 1, tags: [] }).ok);
+    await until(pool, "idle");
+    const config = { ...defaultConfig(), bootstrapKit: o.kit, batchStages: false };
+    const hostCache = new HostCache<SendFailure>();
+    if (o.hostHasKit) {
+      const kit = kitOf(config);
+      assert.ok(kit.ok && kit.value !== null);
+      // What an earlier job on the host left: its cache says it holds the kit.
+      await hostCache.ensure(kitKey(kit.value), () => Promise.resolve({ ok: true, value: "" }));
+    }
+    const startedAtOnce: string[] = [];
+    const r = await pool.task(hostName("a"), PKG.pkgname, async (lease: Lease) => {
+      const spied: Lease = {
+        ...lease,
+        start: (spec) => {
+          startedAtOnce.push(spec.argv.includes("herd-init") ? "Init" : spec.argv.join(" "));
+          return lease.start(spec);
+        },
+      };
+      const p = runJob({
+        lease: spied,
+        pkg: PKG,
+        config,
+        repo,
+        logDir: join(dir, "logs"),
+        hostCache,
+        now: () => performance.now(),
+        onStage: () => undefined,
+      });
+      // Before anything this turn could not do (nothing has been awaited yet).
+      const seen = [...startedAtOnce];
+      return { seen, outcome: await p };
+    });
+    assert.ok(r.ok);
+    const put = [...t.files.keys()].filter((f) => f.includes("bootstrap-kit"));
+    const outcome = r.value.outcome;
+    const staged = outcome.ok ? readFileSync(outcome.staged) : undefined;
+    return { startedAtOnce: r.value.seen, ran, put, outcome, made, staged };
+  } finally {
+    await pool.close();
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+function assertBuilt(o: Awaited<ReturnType<typeof job>>): void {
+  assert.ok(o.outcome.ok, JSON.stringify(o.outcome));
+  assert.equal(o.outcome.sha256, createHash("sha256").update(o.made).digest("hex"));
+  assert.equal(o.outcome.size, o.made.length);
+  assert.ok(o.staged?.equals(o.made));
+  assert.deepEqual(
+    o.ran,
+    [
+      "Init",
+      "clean",
+      "-V",
+      "fetch",
+      "checksum",
+      "extract",
+      "patch",
+      "configure",
+      "build",
+      "package",
+    ].map((x) => (x === "-V" ? "${PKGNAME}" : x)),
+  );
+}
+
+test("with no bootstrap kit, Init is on its way when runJob returns", async () => {
+  const o = await job({ kit: "", hostHasKit: false });
+  assert.deepEqual(o.startedAtOnce, ["Init"]);
+  assert.deepEqual(o.put, []);
+  assertBuilt(o);
+});
+
+test("with a kit the host holds, Init is on its way when runJob returns, and the kit is not sent again", async () => {
+  const dir = mkdtempSync(join(tmpdir(), "herd-kit-"));
+  try {
+    const kit = join(dir, "kit.tar");
+    writeFileSync(kit, "a kit");
+    const o = await job({ kit, hostHasKit: true });
+    assert.deepEqual(o.startedAtOnce, ["Init"]);
+    assert.deepEqual(o.put, []);
+    assertBuilt(o);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test("with a kit the host lacks, the kit is sent first, then Init", async () => {
+  const dir = mkdtempSync(join(tmpdir(), "herd-kit-"));
+  try {
+    const kit = join(dir, "kit.tar");
+    writeFileSync(kit, "a kit");
+    const o = await job({ kit, hostHasKit: false });
+    assert.deepEqual(o.startedAtOnce, []);
+    assert.equal(o.put.length, 1);
+    assertBuilt(o);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
