@@ -14,6 +14,7 @@ import { mkdirSync, readdirSync, readFileSync, renameSync, writeFileSync } from 
 import { join } from "node:path";
 import type { HostName } from "../core/hostspec.js";
 import type { LinkRate } from "../hosts/put.js";
+import { hostFile } from "./layout.js";
 
 /**
  * The scheduler's view of what each build installs (TransferOptions.installs):
@@ -147,10 +148,9 @@ export class RememberedFigures {
   }
 
   save(host: string, figures: HostFigures): void {
-    if (!SAFE_NAME.test(host)) return;
     try {
+      const file = hostFile(this.dir, host, ".json");
       mkdirSync(this.dir, { recursive: true });
-      const file = join(this.dir, `${host}.json`);
       writeFileSync(`${file}.tmp`, JSON.stringify(figures));
       renameSync(`${file}.tmp`, file);
     } catch {
@@ -158,5 +158,3 @@ export class RememberedFigures {
     }
   }
 }
-
-const SAFE_NAME = /^[A-Za-z0-9][A-Za-z0-9._-]*$/;

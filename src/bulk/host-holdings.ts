@@ -12,8 +12,7 @@
  */
 import { appendFileSync, mkdirSync, readFileSync, statSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-
-const SAFE = /^[A-Za-z0-9][A-Za-z0-9._-]*$/;
+import { hostFile } from "./layout.js";
 
 interface Sent {
   readonly size: number;
@@ -57,9 +56,7 @@ export class HostHoldings {
   ) {}
 
   #file(host: string): string {
-    // Host names are checked where hosts are configured; a path is made of a safe one only.
-    if (!SAFE.test(host)) throw new Error(`host name ${JSON.stringify(host)} cannot name a file`);
-    return join(this.dir, host);
+    return hostFile(this.dir, host);
   }
 
   /** Remembers that the host was sent `file` (a name in the repository) as the master has it now. */

@@ -45,3 +45,17 @@ export function workPaths(work: string): {
     distfiles: join(work, "distfiles"),
   };
 }
+
+/** Host names that can name a file of their own in the work directory. */
+const FILE_SAFE_HOST = /^[A-Za-z0-9][A-Za-z0-9._-]*$/;
+
+/**
+ * A host's own file in a directory of the master's work directory (what it
+ * was sent, its measured figures). Host names are checked where hosts are
+ * configured; this throws for one that could not name a file (`../x`).
+ */
+export function hostFile(dir: string, host: string, suffix = ""): string {
+  if (!FILE_SAFE_HOST.test(host))
+    throw new Error(`host name ${JSON.stringify(host)} cannot name a file`);
+  return join(dir, `${host}${suffix}`);
+}

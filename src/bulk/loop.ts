@@ -94,14 +94,18 @@ export async function buildLoop(o: LoopOptions): Promise<LoopResult> {
     o.packages.map((p) => p.deps),
   );
   if (!g.ok) throw new Error(`build graph: ${g.error.reason}`);
-  // Sizes of what is up to date, from the repository; those of the packages to build come as they are.
-  const space = installSpace(o.packages, (name) => {
-    try {
-      return statSync(join(o.repo, `${name}.tgz`)).size;
-    } catch {
-      return undefined;
-    }
-  });
+  // Placement counts what each build installs. Sizes of what is up to date come from the
+  // repository; those of the packages to build, as they are built.
+  const space =
+    o.config.transferAware === false
+      ? undefined
+      : installSpace(o.packages, (name) => {
+          try {
+            return statSync(join(o.repo, `${name}.tgz`)).size;
+          } catch {
+            return undefined;
+          }
+        });
   const sched = new Scheduler(g.graph, {
     policy: o.policy,
     durations: o.packages.map((p) => p.expectedSeconds),
@@ -109,7 +113,7 @@ export async function buildLoop(o: LoopOptions): Promise<LoopResult> {
     deferRefit: true,
     ...(prefetch === undefined ? {} : { held: prefetch.map((e) => e !== null) }),
     // Placement counts dependency transfers and installs; sizes are learned as packages are built.
-    ...(o.config.transferAware === false
+    ...(space === undefined
       ? {}
       : {
           transfer: {
@@ -152,7 +156,7 @@ export async function buildLoop(o: LoopOptions): Promise<LoopResult> {
     for (const file of holdings.held(lease.host, r.value.output.toString("latin1"))) {
       const name = file.slice(0, -".tgz".length);
       cache.mark(name);
-      const id = space.ids.get(name);
+      const id = space?.ids.get(name);
       if (id !== undefined) sched.hostHolds(lease.host, id);
     }
   };
