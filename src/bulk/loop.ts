@@ -143,10 +143,15 @@ export async function buildLoop(o: LoopOptions): Promise<LoopResult> {
   // Connections whose host's cache was looked at.
   const looked = new WeakSet<object>();
   // Once per connection: what the host holds of what an earlier master sent it counts as held.
-  const lookAtCache = async (lease: Lease): Promise<void> => {
-    if (holdings === undefined || looked.has(lease.conn)) return;
+  // Undefined when there is nothing to look at: the package's first task then goes out in the
+  // turn that started it, before the next start of its round (bench/latency.ts).
+  const lookAtCache = (lease: Lease): Promise<void> | undefined => {
+    if (holdings === undefined || looked.has(lease.conn)) return undefined;
     looked.add(lease.conn);
-    if (!holdings.known(lease.host)) return;
+    if (!holdings.known(lease.host)) return undefined;
+    return listCache(lease, holdings);
+  };
+  const listCache = async (lease: Lease, holdings: HostHoldings): Promise<void> => {
     const r = await lease.run({
       argv: ["ls", "-ln", `${lease.root}/${HOST.cache}`],
       env: { LC_ALL: "C" },
@@ -207,7 +212,8 @@ export async function buildLoop(o: LoopOptions): Promise<LoopResult> {
       ...(copy.first ? {} : { extra: true }),
     });
     trace?.("started", pkg.pkgname);
-    await lookAtCache(lease);
+    const looking = lookAtCache(lease);
+    if (looking !== undefined) await looking;
     const outcome = await runJob({
       lease,
       pkg,

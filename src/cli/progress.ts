@@ -31,8 +31,7 @@ export function createDisplay(
   out: NodeJS.WritableStream,
   opts: { quiet?: boolean; verbose?: boolean } = {},
 ): Display {
-  if (mode === "json")
-    return { onEvent: (e, t) => out.write(ndjson(e, new Date(t))), close: () => undefined };
+  if (mode === "json") return ndjsonDisplay(out);
   const hosts = new Map<string, HostLine>();
   const joinedHosts = new Set<string>();
   let progress = { done: 0, total: 0, running: 0, eta: null as number | null, estimate: false };
@@ -215,4 +214,50 @@ export function formatDuration(seconds: number): string {
 
 function mib(bytes: number): string {
   return `${(bytes / 1048576).toFixed(1)} MiB`;
+}
+
+/**
+ * --json: a turn of the event loop's first line goes out at once, and the
+ * lines after it in one write at the turn's end (or once 64 KiB wait), not
+ * one write each: a pipe's writes are synchronous, and a round that starts a
+ * hundred packages emits two hundred events before the last of its first
+ * tasks is sent. Nothing is held past the turn; what waits is written at
+ * close() and when the process exits.
+ */
+function ndjsonDisplay(out: NodeJS.WritableStream): Display {
+  let lines: string[] = [];
+  let size = 0;
+  // Set while a turn that wrote a line is under way.
+  let turn: NodeJS.Immediate | undefined;
+  const flush = (): void => {
+    if (lines.length === 0) return;
+    const text = lines.join("");
+    lines = [];
+    size = 0;
+    out.write(text);
+  };
+  const endTurn = (): void => {
+    turn = undefined;
+    flush();
+  };
+  process.once("exit", flush);
+  return {
+    onEvent: (e, t) => {
+      const line = ndjson(e, new Date(t));
+      if (turn === undefined) {
+        out.write(line);
+        turn = setImmediate(endTurn);
+        return;
+      }
+      lines.push(line);
+      size += line.length;
+      if (size >= 65536) flush();
+    },
+    close: () => {
+      if (turn !== undefined) clearImmediate(turn);
+      turn = undefined;
+      flush();
+      process.off("exit", flush);
+    },
+  };
 }

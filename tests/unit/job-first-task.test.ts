@@ -17,6 +17,8 @@ import { defaultConfig } from "../../src/cli/config.js";
 import { hostName } from "../../src/core/hostspec.js";
 import { HostCache } from "../../src/bulk/host-cache.js";
 import { runJob, type JobOutcome } from "../../src/bulk/job.js";
+import { buildLoop } from "../../src/bulk/loop.js";
+import { EventBus } from "../../src/events/types.js";
 import { kitKey, kitOf, type SendFailure } from "../../src/bulk/prefix.js";
 import { FakeTransport, type FakeHandler } from "../../src/hosts/fake.js";
 import { HostPool, type Lease } from "../../src/hosts/pool.js";
@@ -190,6 +192,67 @@ test("with a kit the host lacks, the kit is sent first, then Init", async () => 
     assert.equal(o.put.length, 1);
     assertBuilt(o);
   } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test("in a round that starts several packages, each one's first task leaves before the next one starts", async () => {
+  const dir = mkdtempSync(join(tmpdir(), "herd-round-"));
+  // What happened, in order: a package-start event heard, a first task (Init) reaching the host.
+  const order: string[] = [];
+  const names = ["a-1.0", "b-1.0", "c-1.0", "d-1.0"];
+  const handler: FakeHandler = (run) => {
+    const pkg = names.find((n) => run.cwd.endsWith(`/${n[0]!}`)) ?? "";
+    if (run.argv.includes("herd-init")) order.push(`task ${run.env.get("HERD_PKGNAME") ?? "?"}`);
+    if (run.argv.includes("-V")) return Promise.resolve({ status: 0, output: `${pkg}\n` });
+    if (run.argv.at(-1) === "package")
+      run.files.set(`${run.env.get("PACKAGES")!}/All/${pkg}.tgz`, binaryPackage(pkg));
+    return Promise.resolve({ status: 0 });
+  };
+  const pool = new HostPool({ heartbeatIntervalMs: 1000, heartbeatTimeoutMs: 10_000 });
+  try {
+    const t = new FakeTransport({ handler });
+    assert.ok(pool.add({ name: hostName("a"), transport: t, slots: 4, speed: 1, tags: [] }).ok);
+    await until(pool, "idle");
+    const bus = new EventBus();
+    bus.on((e) => {
+      if (e.type === "package-start") order.push(`start ${e.pkgname}`);
+    });
+    const repo = join(dir, "All");
+    mkdirSync(repo);
+    const t0 = performance.now();
+    const r = await buildLoop({
+      pool,
+      packages: names.map((n) => ({
+        pkgname: n,
+        pkgpath: `cat/${n[0]!}`,
+        makeArgs: [],
+        installs: [],
+        deps: [],
+        expectedSeconds: 10,
+        weight: undefined,
+      })),
+      config: { ...defaultConfig(), bootstrapKit: "", batchStages: false },
+      policy: defaultConfig().policy,
+      repo,
+      logDir: (n) => join(dir, "logs", n),
+      bus,
+      now: () => (performance.now() - t0) / 1000,
+      durable: () => undefined,
+    });
+    assert.equal(r.built, 4, JSON.stringify(order));
+    // Which Init is whose: the order of the starts (one slot each, all in one round).
+    const starts = order.filter((x) => x.startsWith("start "));
+    assert.equal(starts.length, 4);
+    let k = 0;
+    const paired = order.map((x) => (x.startsWith("task ") ? `task ${starts[k++]!.slice(6)}` : x));
+    assert.deepEqual(
+      paired,
+      starts.flatMap((s) => [s, `task ${s.slice(6)}`]),
+      "each package's Init went out before the next package-start",
+    );
+  } finally {
+    await pool.close();
     rmSync(dir, { recursive: true, force: true });
   }
 });

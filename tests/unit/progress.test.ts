@@ -51,6 +51,34 @@ describe("terminal display", () => {
       type: "warning",
       message: "x",
     });
+    d.close();
+  });
+
+  it("writes a turn's first NDJSON line at once and the rest in one write when the turn ends", async () => {
+    const writes: string[] = [];
+    const stream = new Writable({
+      write(chunk: Buffer, _enc, cb) {
+        writes.push(chunk.toString());
+        cb();
+      },
+    });
+    const d = createDisplay("json", stream);
+    for (let i = 0; i < 5; i++) d.onEvent({ type: "warning", message: `m${String(i)}` }, T);
+    assert.equal(writes.length, 1, "the first line went out at once, the others wait");
+    await new Promise((r) => setImmediate(r));
+    assert.equal(writes.length, 2, "the turn's other lines went out in one write");
+    const got = writes.join("").trimEnd().split("\n");
+    assert.deepEqual(
+      got.map((l) => (JSON.parse(l) as { message: string }).message),
+      ["m0", "m1", "m2", "m3", "m4"],
+    );
+    // A later turn's first line goes out at once again; close() writes what waits.
+    d.onEvent({ type: "warning", message: "m5" }, T);
+    d.onEvent({ type: "warning", message: "m6" }, T);
+    assert.equal(writes.length, 3);
+    d.close();
+    assert.equal(writes.length, 4);
+    assert.match(writes[3]!, /"m6"/);
   });
 
   it("redraws a status area below the log lines on a terminal, erasing it before each log line", () => {
