@@ -16,14 +16,19 @@
  * package-start event, its log directory, its first task sent, and the
  * farm reading it.
  *
- * Usage: node dist/bench/latency.js TRACE [--top 0.01] [--show 15]
+ * Usage: node dist/bench/latency.js TRACE [--top 0.01] [--show 15] [--first N]
  */
 import { readFileSync } from "node:fs";
 import { parseArgs } from "node:util";
 
 const { values, positionals } = parseArgs({
   allowPositionals: true,
-  options: { top: { type: "string", default: "0.01" }, show: { type: "string", default: "15" } },
+  options: {
+    top: { type: "string", default: "0.01" },
+    show: { type: "string", default: "15" },
+    // Only the first N starts (to compare a whole run with one stopped after N).
+    first: { type: "string" },
+  },
 });
 const file = positionals[0];
 if (file === undefined) throw new Error("usage: latency TRACE");
@@ -34,6 +39,8 @@ interface FarmTrace {
   stalls: [number, number][];
 }
 const farm = JSON.parse(readFileSync(`${file}.farm.json`, "utf8")) as FarmTrace;
+if (values.first !== undefined)
+  farm.starts = [...farm.starts].sort((a, b) => a.init - b.init).slice(0, Number(values.first));
 
 // Master: per package, its points in order; the rest (gc, stall, round) apart.
 const points = new Map<string, [string, number][]>();
