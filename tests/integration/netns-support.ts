@@ -11,9 +11,10 @@
  *   `throttleBoth()`);
  * - loss: an nftables table in the namespace drops a fraction of the packets
  *   at random in both directions on its end of the link (`lose()`), and
- *   counts them (`dropped()`). A packet dropped coming in is lost as on a
- *   wire; one dropped going out is refused to the sending stack (EPERM),
- *   which TCP takes as a failed send and tries again shortly;
+ *   counts them (`dropped()`); both ends send one TCP segment per packet
+ *   then, as on a wire. A packet dropped coming in is lost as on a wire; one
+ *   dropped going out is refused to the sending stack (EPERM), which TCP
+ *   takes as a failed send and tries again shortly;
  * - delay: with `{ delayMs }`, sshd listens on the namespace's loopback only
  *   and a relay in the namespace (tests/lib/delay-relay.ts) takes the
  *   connections on ADDRESS:22 and holds every chunk delayMs in each
@@ -142,7 +143,8 @@ export interface NetnsHost {
   /**
    * Drops this percentage of the packets (0.1 % steps) at random in each
    * direction on the namespace's end of the link (nftables, numgen); 0 stops
-   * dropping. Replaces what an earlier call set.
+   * dropping. Replaces what an earlier call set. Also has both ends send one
+   * TCP segment per packet (gso_max_segs 1), for connections made after it.
    */
   lose(percent: number): void;
   /** The packets `lose()` has dropped so far, both directions together. */
@@ -373,6 +375,11 @@ export async function startNetnsHost(
         if (!(percent >= 0 && percent <= 100)) throw new RangeError(`bad loss ${String(percent)}`);
         // Replacing the table resets its counters: keep what they said.
         droppedBefore = dropped();
+        // TCP hands a GSO-capable device such as a veth bundles of two
+        // segments or more, which the hooks would see, and drop, as one
+        // packet; one segment per packet, as on a wire.
+        ip("link", "set", "dev", outside, "gso_max_segs", "1");
+        ip("-n", ns, "link", "set", "dev", inside, "gso_max_segs", "1");
         nft(["-f", "-"], lossRules(inside, Math.round(percent * 10)));
         lossLoaded = true;
       },
