@@ -9,12 +9,14 @@
  * Without netem (this machine's kernel has none) the rest is made thus:
  * - rate: tc tbf on one or both ends of the veth pair (`throttle()`,
  *   `throttleBoth()`);
- * - loss: an nftables table in the namespace drops a fraction of the packets
- *   at random in both directions on its end of the link (`lose()`), and
- *   counts them (`dropped()`); both ends send one TCP segment per packet
- *   then, as on a wire. A packet dropped coming in is lost as on a wire; one
- *   dropped going out is refused to the sending stack (EPERM), which TCP
- *   takes as a failed send and tries again shortly;
+ * - loss: nftables drops a fraction of the packets at random as they
+ *   arrive at either end of the link (`lose()`): a table in the namespace
+ *   for the master's packets, one in the test's namespace, on its end of
+ *   the veth pair only, for the host's. Each counts what it drops
+ *   (`dropped()`). Dropped on arrival, a packet is lost as on a wire: the
+ *   sender is not told (a drop on the way out would be refused to the
+ *   sending stack, which retries at once). Both ends send one TCP segment
+ *   per packet then, as on a wire;
  * - delay: with `{ delayMs }`, sshd listens on the namespace's loopback only
  *   and a relay in the namespace (tests/lib/delay-relay.ts) takes the
  *   connections on ADDRESS:22 and holds every chunk delayMs in each
@@ -34,7 +36,7 @@ import { SSHD, sshdUnavailable } from "./sshd-support.js";
 const IP = "/usr/sbin/ip";
 const NFT = "/usr/sbin/nft";
 const RELAY = fileURLToPath(new URL("../lib/delay-relay.js", import.meta.url));
-/** The nftables table (family inet) that `lose()` loads into the namespace. */
+/** The nftables table (family inet) that `lose()` loads into the namespace; the test's own is named per host. */
 const LOSS_TABLE = "herd_loss";
 
 /** Why a namespaced sshd cannot run here, or null when it can. */
@@ -64,7 +66,7 @@ export function lossUnavailable(): string | null {
   try {
     execFileSync(IP, ["netns", "add", probe], { stdio: "ignore" });
     execFileSync(IP, ["netns", "exec", probe, NFT, "-f", "-"], {
-      input: lossRules("lo", 10),
+      input: lossRules(LOSS_TABLE, "lo", 10),
       stdio: ["pipe", "ignore", "ignore"],
     });
   } catch {
@@ -80,23 +82,18 @@ export function lossUnavailable(): string | null {
 }
 
 /**
- * The nftables script of `lose()`: replaces the table (one transaction) by
- * one that drops perMille of 1000 packets at random coming in and going out
- * on `dev`, each rule counting what it drops.
+ * The nftables script of `lose()`: replaces table `name` (one transaction) by
+ * one that drops perMille of 1000 packets at random as they arrive on `dev`,
+ * counting what it drops.
  */
-function lossRules(dev: string, perMille: number): string {
-  const drop = `numgen random mod 1000 < ${String(perMille)} counter drop`;
+function lossRules(name: string, dev: string, perMille: number): string {
   return [
-    `table inet ${LOSS_TABLE}`,
-    `delete table inet ${LOSS_TABLE}`,
-    `table inet ${LOSS_TABLE} {`,
+    `table inet ${name}`,
+    `delete table inet ${name}`,
+    `table inet ${name} {`,
     "  chain input {",
     "    type filter hook input priority filter; policy accept;",
-    `    iifname "${dev}" ${drop}`,
-    "  }",
-    "  chain output {",
-    "    type filter hook output priority filter; policy accept;",
-    `    oifname "${dev}" ${drop}`,
+    `    iifname "${dev}" numgen random mod 1000 < ${String(perMille)} counter drop`,
     "  }",
     "}",
     "",
@@ -142,7 +139,7 @@ export interface NetnsHost {
   throttleBoth(bytesPerSecond: number): void;
   /**
    * Drops this percentage of the packets (0.1 % steps) at random in each
-   * direction on the namespace's end of the link (nftables, numgen); 0 stops
+   * direction, as they arrive at the far end of the link (nftables, numgen); 0 stops
    * dropping. Replaces what an earlier call set. Also has both ends send one
    * TCP segment per packet (gso_max_segs 1), for connections made after it.
    */
@@ -217,7 +214,20 @@ export async function startNetnsHost(
   const address = `${net}.2`;
   let sshd: ChildProcess | undefined;
   let relay: ChildProcess | undefined;
+  // lose()'s table in the test's own namespace: it goes only with teardown.
+  const ownLossTable = `${LOSS_TABLE}_${tag}`;
+  const rootNft = (args: readonly string[], input?: string): string =>
+    execFileSync(NFT, args, {
+      ...(input === undefined ? {} : { input }),
+      stdio: ["pipe", "pipe", "pipe"],
+    }).toString();
   const teardown = (): void => {
+    try {
+      rootNft(["list", "table", "inet", ownLossTable]);
+      rootNft(["delete", "table", "inet", ownLossTable]);
+    } catch {
+      // no loss asked for, or nft missing
+    }
     try {
       const pids = execFileSync(IP, ["netns", "pids", ns]).toString().trim().split("\n");
       for (const p of pids) if (p !== "") process.kill(Number(p), "SIGKILL");
@@ -318,7 +328,10 @@ export async function startNetnsHost(
     let droppedBefore = 0;
     const dropped = (): number =>
       droppedBefore +
-      (lossLoaded ? countedPackets(nft(["-j", "list", "table", "inet", LOSS_TABLE])) : 0);
+      (lossLoaded
+        ? countedPackets(nft(["-j", "list", "table", "inet", LOSS_TABLE])) +
+          countedPackets(rootNft(["-j", "list", "table", "inet", ownLossTable]))
+        : 0);
     return {
       address,
       identity,
@@ -380,8 +393,11 @@ export async function startNetnsHost(
         // packet; one segment per packet, as on a wire.
         ip("link", "set", "dev", outside, "gso_max_segs", "1");
         ip("-n", ns, "link", "set", "dev", inside, "gso_max_segs", "1");
-        nft(["-f", "-"], lossRules(inside, Math.round(percent * 10)));
+        const perMille = Math.round(percent * 10);
+        // The master's packets, as they reach the host; the host's, as they reach the master.
+        nft(["-f", "-"], lossRules(LOSS_TABLE, inside, perMille));
         lossLoaded = true;
+        rootNft(["-f", "-"], lossRules(ownLossTable, outside, perMille));
       },
       dropped,
       relayed: () => {
