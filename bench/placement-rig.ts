@@ -1,7 +1,10 @@
 /**
  * Transfer-aware placement on the rig: a real `herd build` of the fixture
  * tree on one local host beside the master and two far hosts (sshd in a
- * network namespace each, behind a link throttled both ways with tc tbf),
+ * network namespace each, behind a link throttled both ways with tc tbf,
+ * and with --loss and --delay made lossy and distant: nftables drops that
+ * percentage of packets at random each way, a relay in the namespace holds
+ * the ssh byte stream that many ms each way; see netns-support.ts),
  * once with placement counting what starting a package on a host costs
  * (`transferAware`, the default) and once blind to it (work and speed only).
  *
@@ -15,9 +18,10 @@
  * them; the host copies of the tree are synced once, by that warm-up.
  *
  * Prints per run: the build phase (s), packages and bytes sent to the far
- * hosts, the far hosts' Depends time, and what each host built.
+ * hosts, the far hosts' Depends time, and what each host built; at the end,
+ * the packets the far links dropped and the bytes their relays passed on.
  *
- * Usage (as root): npx tsc -p . && node dist/bench/placement-rig.js [--pad-kb 4096] [--link 200000] [--sleep 4] [--rounds 2]
+ * Usage (as root): npx tsc -p . && node dist/bench/placement-rig.js [--pad-kb 4096] [--link 200000] [--loss 0] [--delay 0] [--sleep 4] [--rounds 2]
  */
 import { cpSync, readFileSync, readdirSync, writeFileSync, existsSync } from "node:fs";
 import { loadavg } from "node:os";
@@ -32,6 +36,8 @@ import { flag, median } from "./lib/measure.js";
 
 const PAD_KB = flag("pad-kb", 4096);
 const LINK = flag("link", 200_000);
+const LOSS = flag("loss", 0);
+const DELAY = flag("delay", 0);
 const SLEEP = flag("sleep", 4);
 const ROUNDS = flag("rounds", 2);
 const FAR = 2;
@@ -99,8 +105,9 @@ padLibbase(box.tree);
 const far: NetnsHost[] = [];
 try {
   for (let i = 0; i < FAR; i++) {
-    const h = await startNetnsHost(join(box.dir, `sshd${String(i)}`), i);
+    const h = await startNetnsHost(join(box.dir, `sshd${String(i)}`), i, { delayMs: DELAY });
     h.throttleBoth(LINK);
+    if (LOSS > 0) h.lose(LOSS);
     far.push(h);
   }
   const hosts = join(box.dir, "hosts.txt");
@@ -156,7 +163,7 @@ try {
     };
   };
   console.log(
-    `bench/placement-rig: near (local) + ${String(FAR)} far hosts at ${String(LINK)} B/s each way; libbase pads ${String(PAD_KB)} KB; FIXTURE_SLEEP=${String(SLEEP)}; load average ${loadavg()
+    `bench/placement-rig: near (local) + ${String(FAR)} far hosts at ${String(LINK)} B/s each way, ${String(LOSS)} % loss each way, ${String(DELAY)} ms delay each way; libbase pads ${String(PAD_KB)} KB; FIXTURE_SLEEP=${String(SLEEP)}; load average ${loadavg()
       .map((l) => l.toFixed(1))
       .join(" ")}`,
   );
@@ -191,6 +198,9 @@ try {
     console.log(
       `${aware ? "transfer-aware" : "blind"}: median build phase ${f1(median(all.filter((a) => a.aware === aware).map((a) => a.run.buildPhase)))} s`,
     );
+  console.log(
+    `far links, all runs: ${far.map((h, i) => `far${String(i + 1)} dropped ${String(h.dropped())} packets, relayed ${String(h.relayed())} bytes`).join("; ")}`,
+  );
 } finally {
   for (const h of far) await h.stop();
 }

@@ -7,7 +7,12 @@
  * moves itself into the cgroup, then execs sh); an ssh host in a network
  * namespace (tests/integration/netns-support.ts) has its sshd moved in, so
  * every session it forks is caged, and its link limited both ways by
- * `throttleBoth()` (tc tbf).
+ * `throttleBoth()` (tc tbf). The link can also lose packets, `lose()` (an
+ * nftables table in the namespace drops a percentage at random each way and
+ * counts them), and be distant, `startNetnsHost(dir, i, { delayMs })` (a
+ * relay in the namespace holds the ssh byte stream that long each way; not
+ * per-packet delay, which would need netem, absent from this machine's
+ * kernel).
  *
  * Everything is removed by `stop()`; a cage's processes are killed first.
  * Needs root and a cgroup cpu controller; `cageUnavailable()` says why not.
