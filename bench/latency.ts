@@ -121,7 +121,7 @@ const PARTS = [
   "round: decision",
   "P: → leased (run)",
   "P: package-start event",
-  "P: log dir (mkdir)",
+  "P: job set up (log dir made later)",
   "P: → first task sent",
   "to farm (P's Init read)",
 ] as const;

@@ -151,13 +151,75 @@ export async function runJob(job: JobContext): Promise<JobOutcome> {
       ? { prior: job.kept.get(slot), base: undefined }
       : undefined;
   job.kept?.delete(slot);
+  const early = new EarlyRecords();
+  // The log directory is made at the first log written: after the first task has gone out.
+  let dirMade = false;
+  const logPath = (stage: string): string => {
+    if (!dirMade) mkdirSync(job.logDir, { recursive: true });
+    dirMade = true;
+    return join(job.logDir, `${stage}.log`);
+  };
   try {
-    const r = await runStages({ ...job, atEnd: (f) => ends.push(f), keep });
+    const r = await runStages({
+      ...job,
+      // The records held back come first: a stage's event never precedes an earlier stage's.
+      onStage: (rec) => {
+        early.flush();
+        job.onStage(rec);
+      },
+      atEnd: (f) => ends.push(f),
+      keep,
+      early,
+      logPath,
+    });
     const base = keep?.base ?? keep?.prior?.base;
     if (r.ok && base !== undefined) job.kept?.set(slot, { base });
     return r;
   } finally {
+    early.flush();
     for (const f of ends) f();
+  }
+}
+
+/**
+ * The master's own stages before a package's first task (SyncPkgsrcTree and
+ * the like: a log file and an event each) recorded once that task is on its
+ * way, at the end of the turn: a dispatch round starts its packages one after
+ * another in one turn, and each first task waited for every earlier
+ * package's files and events (bench/latency.ts). Held records are written
+ * before any later stage's, and at the job's end.
+ */
+class EarlyRecords {
+  #held: (() => void)[] = [];
+  #open = true;
+  #timer: NodeJS.Immediate | undefined;
+
+  /** Whether no task has gone out yet (records are still held). */
+  get open(): boolean {
+    return this.#open;
+  }
+
+  hold(f: () => void): void {
+    this.#held.push(f);
+  }
+
+  /** The first task is going out: what is held is written at the end of this turn. */
+  close(): void {
+    if (!this.#open) return;
+    this.#open = false;
+    if (this.#held.length > 0)
+      this.#timer = setImmediate(() => {
+        this.flush();
+      });
+  }
+
+  flush(): void {
+    this.#open = false;
+    if (this.#timer !== undefined) clearImmediate(this.#timer);
+    this.#timer = undefined;
+    const held = this.#held;
+    this.#held = [];
+    for (const f of held) f();
   }
 }
 
@@ -170,12 +232,12 @@ interface KeepState {
 type StageContext = JobContext & {
   readonly atEnd: (f: () => void) => void;
   readonly keep: KeepState | undefined;
+  readonly early: EarlyRecords;
+  /** A stage's log file, its directory made at the first. */
+  readonly logPath: (stage: string) => string;
 };
 
 async function runStages(ctx: StageContext): Promise<JobOutcome> {
-  // Synchronously: a thread pool round trip here delayed the package's first task by tens of
-  // milliseconds whenever the machine was busy (bench/latency.ts), for a call of microseconds.
-  mkdirSync(ctx.logDir, { recursive: true });
   trace?.("logdir", ctx.pkg.pkgname);
   const env = hostEnv(ctx);
   const pkgdir = `${HOST.tree}/${ctx.pkg.pkgpath}`;
@@ -185,7 +247,7 @@ async function runStages(ctx: StageContext): Promise<JobOutcome> {
     target,
   ];
 
-  const live = (stage: string): string => join(ctx.logDir, `${stage}.log`);
+  const live = (stage: string): string => ctx.logPath(stage);
   const shipsDistfiles =
     ctx.config.distfiles === "master" &&
     ctx.distCache !== undefined &&
@@ -231,12 +293,20 @@ async function runStages(ctx: StageContext): Promise<JobOutcome> {
   for (let i = 0; i < targets.length; i++) {
     const stage = targets[i]!;
     if (ctx.signal?.aborted === true) return { ok: false, lost: true, reason: "cancelled" };
+    // A task is about to go out: what the master decided before it is recorded after this turn.
+    if (!MASTER_STAGES.has(stage)) ctx.early.close();
     ctx.onStageStart?.(stage);
     const started = ctx.now();
     let r: StageResult;
     const step = stepOf(stage);
     if (MASTER_STAGES.has(stage)) {
       r = { ok: true, status: 0, output: Buffer.from(`${stage}: decided by the master's plan\n`) };
+      if (ctx.early.open) {
+        const decided = r;
+        const ended = ctx.now();
+        ctx.early.hold(() => record(ctx, stage, started, decided, ended));
+        continue;
+      }
     } else if (stage === "Init" && step === undefined) {
       r = await init(ctx, env);
       if (r.ok && r.status === 0 && ctx.keep !== undefined && ctx.keep.prior === undefined) {
@@ -339,7 +409,7 @@ function batchFrom(
  * failed or the host was lost, undefined when it passed.
  */
 function record(
-  ctx: JobContext,
+  ctx: StageContext,
   stage: string,
   started: number,
   r: StageResult,
@@ -350,7 +420,7 @@ function record(
     ctx.onStage({ stage, startedMs: started, wallMs, status: -1, log: null });
     return { ok: false, lost: true, reason: r.reason };
   }
-  const log = join(ctx.logDir, `${stage}.log`);
+  const log = ctx.logPath(stage);
   // Synchronously: a small write costs a fifth of the CPU of fs/promises' three round
   // trips through the thread pool, and a bulk build writes one per stage of every package.
   writeFileSync(log, r.output);
@@ -478,8 +548,7 @@ async function runBatch(
     task.kill("KILL");
   };
   ctx.signal?.addEventListener("abort", onAbort);
-  const logOf = (s: MakeStep): string | undefined =>
-    s.live ? join(ctx.logDir, `${s.stage}.log`) : undefined;
+  const logOf = (s: MakeStep): string | undefined => (s.live ? ctx.logPath(s.stage) : undefined);
   let k = 0;
   let started = o.started;
   let watch: StageWatch | undefined = watchStage(ctx, task, logOf(steps[0]!), 1);

@@ -215,8 +215,10 @@ test("in a round that starts several packages, each one's first task leaves befo
     assert.ok(pool.add({ name: hostName("a"), transport: t, slots: 4, speed: 1, tags: [] }).ok);
     await until(pool, "idle");
     const bus = new EventBus();
+    const stages = new Map<string, string[]>();
     bus.on((e) => {
       if (e.type === "package-start") order.push(`start ${e.pkgname}`);
+      if (e.type === "stage") stages.set(e.pkgname, [...(stages.get(e.pkgname) ?? []), e.stage]);
     });
     const repo = join(dir, "All");
     mkdirSync(repo);
@@ -251,6 +253,13 @@ test("in a round that starts several packages, each one's first task leaves befo
       starts.flatMap((s) => [s, `task ${s.slice(6)}`]),
       "each package's Init went out before the next package-start",
     );
+    // The master's stages held back until the round's tasks were out are recorded all the
+    // same, in order, with their logs.
+    const config = defaultConfig();
+    for (const n of names) {
+      assert.deepEqual(stages.get(n), [...config.targets, "Fetch"], n);
+      assert.match(readFileSync(join(dir, "logs", n, "SyncPkgsrcTree.log"), "utf8"), /decided/);
+    }
   } finally {
     await pool.close();
     rmSync(dir, { recursive: true, force: true });
