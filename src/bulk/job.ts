@@ -152,13 +152,18 @@ export async function runJob(job: JobContext): Promise<JobOutcome> {
       : undefined;
   job.kept?.delete(slot);
   const early = new EarlyRecords();
-  // The log directory is made at the first log written: after the first task has gone out.
+  // The log directory is made once the first task has gone out (at the end of the turn, for
+  // `herd logs` to find), or at the first log written if that comes first.
   let dirMade = false;
-  const logPath = (stage: string): string => {
+  const makeDir = (): void => {
     if (!dirMade) mkdirSync(job.logDir, { recursive: true });
     dirMade = true;
+  };
+  const logPath = (stage: string): string => {
+    makeDir();
     return join(job.logDir, `${stage}.log`);
   };
+  early.hold(makeDir);
   try {
     const r = await runStages({
       ...job,
@@ -183,8 +188,8 @@ export async function runJob(job: JobContext): Promise<JobOutcome> {
 
 /**
  * The master's own stages before a package's first task (SyncPkgsrcTree and
- * the like: a log file and an event each) recorded once that task is on its
- * way, at the end of the turn: a dispatch round starts its packages one after
+ * the like: a log file and an event each), and its log directory, made once
+ * that task is on its way, at the end of the turn: a dispatch round starts its packages one after
  * another in one turn, and each first task waited for every earlier
  * package's files and events (bench/latency.ts). Held records are written
  * before any later stage's, and at the job's end.
