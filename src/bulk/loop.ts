@@ -132,7 +132,15 @@ export async function buildLoop(o: LoopOptions): Promise<LoopResult> {
     prefetch === undefined || o.distCache === undefined
       ? undefined
       : new Prefetcher(o.distCache, prefetch, sched.priorityOrder());
-  const forecaster = new EtaForecaster(sched, () => prefetcher?.releaseTimes() ?? new Map());
+  // The first forecast arrives from the thread after the first progress event: told at once.
+  let onFirstForecast = (): void => undefined;
+  const forecaster = new EtaForecaster(
+    sched,
+    () => prefetcher?.releaseTimes() ?? new Map(),
+    () => {
+      onFirstForecast();
+    },
+  );
   // What the loop keeps per host, made when the host first builds.
   const cacheOf = perHost(() => new HostCache<SendFailure>());
   const inUseOf = perHost(() => new Map<string, number>());
@@ -401,9 +409,11 @@ export async function buildLoop(o: LoopOptions): Promise<LoopResult> {
     );
   });
   let lastProgress = -1;
+  let lastRunning = 0;
   // A progress event whenever the settled count moved, and one at the end (the last package's).
   const progress = (running: number): void => {
     const done = built + failed + indirect;
+    lastRunning = running;
     if (done === lastProgress) return;
     lastProgress = done;
     const p0 = trace === undefined ? 0 : performance.now();
@@ -414,11 +424,16 @@ export async function buildLoop(o: LoopOptions): Promise<LoopResult> {
       done,
       total: names.length,
       running,
-      etaSeconds: eta.stranded > 0 ? null : Math.max(0, Math.round(eta.finish - now)),
-      ...(eta.estimate ? { etaEstimate: true } : {}),
+      etaSeconds:
+        eta === undefined || eta.stranded > 0 ? null : Math.max(0, Math.round(eta.finish - now)),
+      ...(eta?.estimate === true ? { etaEstimate: true } : {}),
     });
     if (trace !== undefined && performance.now() - p0 > 1)
       trace("progress", (performance.now() - p0).toFixed(2));
+  };
+  onFirstForecast = () => {
+    lastProgress = -1;
+    progress(lastRunning);
   };
   try {
     const r = await dispatchLoop<JobOutcome>({
@@ -447,6 +462,8 @@ export async function buildLoop(o: LoopOptions): Promise<LoopResult> {
     o.distCache?.close();
     await fetching;
     detach?.();
+    // Nothing is told after the loop: a forecast arriving now is dropped.
+    onFirstForecast = () => undefined;
     await forecaster.close();
   }
 }
