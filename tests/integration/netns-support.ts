@@ -65,10 +65,7 @@ export function lossUnavailable(): string | null {
   const probe = `herd-probe-${process.pid}`;
   try {
     execFileSync(IP, ["netns", "add", probe], { stdio: "ignore" });
-    execFileSync(IP, ["netns", "exec", probe, NFT, "-f", "-"], {
-      input: lossRules(LOSS_TABLE, "lo", 10),
-      stdio: ["pipe", "ignore", "ignore"],
-    });
+    nft(probe, ["-f", "-"], lossRules(LOSS_TABLE, "lo", 10));
   } catch {
     return "cannot load an nftables table with numgen here";
   } finally {
@@ -157,6 +154,15 @@ function ip(...args: string[]): void {
   execFileSync(IP, args, { stdio: ["ignore", "ignore", "pipe"] });
 }
 
+/** Runs nft in network namespace `ns` (the test's own when undefined); its output. */
+function nft(ns: string | undefined, args: readonly string[], input?: string): string {
+  const argv = ns === undefined ? args : ["netns", "exec", ns, NFT, ...args];
+  return execFileSync(ns === undefined ? NFT : IP, argv, {
+    ...(input === undefined ? {} : { input }),
+    stdio: ["pipe", "pipe", "pipe"],
+  }).toString();
+}
+
 /** Whether an ssh server greets a connection to address:port (through the relay, if there is one). */
 function greets(address: string, port: number): Promise<boolean> {
   return new Promise((res) => {
@@ -216,15 +222,9 @@ export async function startNetnsHost(
   let relay: ChildProcess | undefined;
   // lose()'s table in the test's own namespace: it goes only with teardown.
   const ownLossTable = `${LOSS_TABLE}_${tag}`;
-  const rootNft = (args: readonly string[], input?: string): string =>
-    execFileSync(NFT, args, {
-      ...(input === undefined ? {} : { input }),
-      stdio: ["pipe", "pipe", "pipe"],
-    }).toString();
   const teardown = (): void => {
     try {
-      rootNft(["list", "table", "inet", ownLossTable]);
-      rootNft(["delete", "table", "inet", ownLossTable]);
+      nft(undefined, ["delete", "table", "inet", ownLossTable]);
     } catch {
       // no loss asked for, or nft missing
     }
@@ -319,18 +319,13 @@ export async function startNetnsHost(
     }
     const child = sshd;
     const relayChild = relay;
-    const nft = (args: readonly string[], input?: string): string =>
-      execFileSync(IP, ["netns", "exec", ns, NFT, ...args], {
-        ...(input === undefined ? {} : { input }),
-        stdio: ["pipe", "pipe", "pipe"],
-      }).toString();
     let lossLoaded = false;
     let droppedBefore = 0;
     const dropped = (): number =>
       droppedBefore +
       (lossLoaded
-        ? countedPackets(nft(["-j", "list", "table", "inet", LOSS_TABLE])) +
-          countedPackets(rootNft(["-j", "list", "table", "inet", ownLossTable]))
+        ? countedPackets(nft(ns, ["-j", "list", "table", "inet", LOSS_TABLE])) +
+          countedPackets(nft(undefined, ["-j", "list", "table", "inet", ownLossTable]))
         : 0);
     return {
       address,
@@ -395,9 +390,9 @@ export async function startNetnsHost(
         ip("-n", ns, "link", "set", "dev", inside, "gso_max_segs", "1");
         const perMille = Math.round(percent * 10);
         // The master's packets, as they reach the host; the host's, as they reach the master.
-        nft(["-f", "-"], lossRules(LOSS_TABLE, inside, perMille));
+        nft(ns, ["-f", "-"], lossRules(LOSS_TABLE, inside, perMille));
+        nft(undefined, ["-f", "-"], lossRules(ownLossTable, outside, perMille));
         lossLoaded = true;
-        rootNft(["-f", "-"], lossRules(ownLossTable, outside, perMille));
       },
       dropped,
       relayed: () => {
