@@ -168,32 +168,30 @@ test("with no bootstrap kit, Init is on its way when runJob returns", async () =
   assertBuilt(o);
 });
 
-test("with a kit the host holds, Init is on its way when runJob returns, and the kit is not sent again", async () => {
+/** The job with a bootstrap kit the host holds or lacks. */
+async function jobWithKit(hostHasKit: boolean): ReturnType<typeof job> {
   const dir = mkdtempSync(join(tmpdir(), "herd-kit-"));
   try {
     const kit = join(dir, "kit.tar");
     writeFileSync(kit, "a kit");
-    const o = await job({ kit, hostHasKit: true });
-    assert.deepEqual(o.startedAtOnce, ["Init"]);
-    assert.deepEqual(o.put, []);
-    assertBuilt(o);
+    return await job({ kit, hostHasKit });
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
+}
+
+test("with a kit the host holds, Init is on its way when runJob returns, and the kit is not sent again", async () => {
+  const o = await jobWithKit(true);
+  assert.deepEqual(o.startedAtOnce, ["Init"]);
+  assert.deepEqual(o.put, []);
+  assertBuilt(o);
 });
 
 test("with a kit the host lacks, the kit is sent first, then Init", async () => {
-  const dir = mkdtempSync(join(tmpdir(), "herd-kit-"));
-  try {
-    const kit = join(dir, "kit.tar");
-    writeFileSync(kit, "a kit");
-    const o = await job({ kit, hostHasKit: false });
-    assert.deepEqual(o.startedAtOnce, []);
-    assert.equal(o.put.length, 1);
-    assertBuilt(o);
-  } finally {
-    rmSync(dir, { recursive: true, force: true });
-  }
+  const o = await jobWithKit(false);
+  assert.deepEqual(o.startedAtOnce, []);
+  assert.equal(o.put.length, 1);
+  assertBuilt(o);
 });
 
 test("in a round that starts several packages, each one's first task leaves before the next one starts", async () => {
