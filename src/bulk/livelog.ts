@@ -8,7 +8,7 @@
  * replaces the streamed one. Bounded: at most CHUNK bytes per look; resumable:
  * every look asks from the offset it has reached.
  */
-import { appendFileSync, writeFileSync } from "node:fs";
+import { appendFileSync, unlinkSync, writeFileSync } from "node:fs";
 import type { AgentConnection, RunningTask } from "../hosts/connection.js";
 import { everyLook, taskOutputPath } from "./watchdog.js";
 
@@ -38,16 +38,24 @@ export function followOutput(
   let offset = 0;
   let stopped = false;
   // Synchronous writes: a few bytes each, for every stage of every package; fs/promises'
-  // thread-pool round trips cost several times the CPU.
-  const write = (data: Buffer | string, append: boolean): void => {
+  // thread-pool round trips cost several times the CPU. The file is made at the first output
+  // (most stages of most packages end before a look finds any): until then `herd logs -f` and
+  // the dashboard say that nothing has arrived yet. What an earlier attempt left is removed.
+  let made = false;
+  const write = (data: Buffer): void => {
     try {
-      if (append) appendFileSync(file, data);
+      if (made) appendFileSync(file, data);
       else writeFileSync(file, data);
+      made = true;
     } catch {
       /* the stage's whole log is written when it ends */
     }
   };
-  write("", false);
+  try {
+    unlinkSync(file);
+  } catch {
+    /* none there: the usual case */
+  }
   const looks = everyLook(Math.max(200, seconds * 1000), async () => {
     const r = await conn.run({
       argv: ["sh", "-c", READ, "herd-tail", path, String(offset), String(CHUNK)],
@@ -55,7 +63,7 @@ export function followOutput(
     });
     if (stopped || !r.ok || r.value.output.length === 0) return true;
     offset += r.value.output.length;
-    write(r.value.output, true);
+    write(r.value.output);
     return true;
   });
   return {

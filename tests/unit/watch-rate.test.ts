@@ -4,7 +4,7 @@
  * log and the watchdog never eat much of a slow host's CPU.
  */
 import assert from "node:assert/strict";
-import { mkdtempSync, rmSync } from "node:fs";
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { describe, it } from "node:test";
@@ -49,6 +49,31 @@ describe("watching a stage on a slow host", () => {
       assert.ok(fast.looks() >= 5, `fast host: ${fast.looks()} looks`);
       assert.ok(slow.looks() >= 1 && slow.looks() <= 2, `slow host: ${slow.looks()} looks`);
       assert.equal(COST_RATIO, 50);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  it("the live log's file is made at the first output, and what an earlier attempt left is gone at once", async () => {
+    const dir = mkdtempSync(join(tmpdir(), "herd-watch-"));
+    try {
+      // Looks 1-3 find nothing, then each adds a line.
+      const quiet = fakeConn(0, (n) => (n <= 3 ? "" : `line ${n}\n`));
+      const file = join(dir, "build.log");
+      writeFileSync(file, "the killed attempt's output\n");
+      const f = followOutput(quiet.conn, task, file, 0.2);
+      assert.equal(
+        existsSync(file),
+        false,
+        "the earlier attempt's log is removed when following starts",
+      );
+      while (quiet.looks() < 3) await sleep(20);
+      assert.equal(existsSync(file), false, "no file while no output has arrived");
+      while (quiet.looks() < 6) await sleep(20);
+      await f.stop();
+      const text = readFileSync(file, "utf8");
+      assert.match(text, /^line 4\nline 5\n/, text);
+      assert.doesNotMatch(text, /killed attempt/);
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }
