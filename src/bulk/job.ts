@@ -155,8 +155,10 @@ export async function runJob(job: JobContext): Promise<JobOutcome> {
   // The log directory is made once the first task has gone out (at the end of the turn, for
   // `herd logs` to find), or at the first log written if that comes first.
   let dirMade = false;
+  // Whether the directory was there before (a package tried again): its logs may be stale.
+  let dirWasThere = true;
   const makeDir = (): void => {
-    if (!dirMade) mkdirSync(job.logDir, { recursive: true });
+    if (!dirMade) dirWasThere = mkdirSync(job.logDir, { recursive: true }) === undefined;
     dirMade = true;
   };
   const logPath = (stage: string): string => {
@@ -176,6 +178,7 @@ export async function runJob(job: JobContext): Promise<JobOutcome> {
       keep,
       early,
       logPath,
+      staleLogs: () => dirWasThere,
     });
     const base = keep?.base ?? keep?.prior?.base;
     if (r.ok && base !== undefined) job.kept?.set(slot, { base });
@@ -240,6 +243,8 @@ type StageContext = JobContext & {
   readonly early: EarlyRecords;
   /** A stage's log file, its directory made at the first. */
   readonly logPath: (stage: string) => string;
+  /** Whether the log directory was there before this job: an earlier attempt's logs may be in it. */
+  readonly staleLogs: () => boolean;
 };
 
 async function runStages(ctx: StageContext): Promise<JobOutcome> {
@@ -449,7 +454,7 @@ interface StageWatch {
  * its output into `liveLog`.
  */
 function watchStage(
-  ctx: JobContext,
+  ctx: StageContext,
   task: RunningTask,
   liveLog: string | undefined,
   step?: number,
@@ -468,7 +473,7 @@ function watchStage(
     dog: watchdog > 0 ? watchOutput(conn, task, watchdog, Date.now, step) : undefined,
     follow:
       liveLog !== undefined && ctx.config.liveLog > 0
-        ? followOutput(conn, task, liveLog, ctx.config.liveLog, step)
+        ? followOutput(conn, task, liveLog, ctx.config.liveLog, step, ctx.staleLogs())
         : undefined,
   };
   return w;
@@ -659,7 +664,7 @@ function hostEnv(ctx: JobContext): Record<string, string> {
 }
 
 async function run(
-  ctx: JobContext,
+  ctx: StageContext,
   spec: { argv: readonly string[]; cwd?: string; env: Record<string, string> },
   liveLog?: string,
 ): Promise<StageResult> {

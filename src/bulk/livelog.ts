@@ -25,7 +25,8 @@ export interface LiveLog {
 
 /**
  * Follows a task's output (step `step`'s, of a task of steps) into `file`
- * every `seconds` (or slower on a slow host) until stopped.
+ * every `seconds` (or slower on a slow host) until stopped. `stale`: the
+ * file may be there from an earlier attempt (its directory was not new).
  */
 export function followOutput(
   conn: AgentConnection,
@@ -33,6 +34,7 @@ export function followOutput(
   file: string,
   seconds: number,
   step?: number,
+  stale = true,
 ): LiveLog {
   const path = taskOutputPath(conn, task, step);
   let offset = 0;
@@ -40,7 +42,8 @@ export function followOutput(
   // Synchronous writes: a few bytes each, for every stage of every package; fs/promises'
   // thread-pool round trips cost several times the CPU. The file is made at the first output
   // (most stages of most packages end before a look finds any): until then `herd logs -f` and
-  // the dashboard say that nothing has arrived yet. What an earlier attempt left is removed.
+  // the dashboard say that nothing has arrived yet. What an earlier attempt left is removed
+  // (only then: a failed unlink costs as much as a file made).
   let made = false;
   const write = (data: Buffer): void => {
     try {
@@ -51,11 +54,12 @@ export function followOutput(
       /* the stage's whole log is written when it ends */
     }
   };
-  try {
-    unlinkSync(file);
-  } catch {
-    /* none there: the usual case */
-  }
+  if (stale)
+    try {
+      unlinkSync(file);
+    } catch {
+      /* none there */
+    }
   const looks = everyLook(Math.max(200, seconds * 1000), async () => {
     const r = await conn.run({
       argv: ["sh", "-c", READ, "herd-tail", path, String(offset), String(CHUNK)],
