@@ -117,9 +117,20 @@ export class HostCostMeter {
  * Each host's figures, kept in the master's work directory (a JSON file per
  * host), so a master that starts again places work by what the last one
  * measured instead of taking every link for free until its first transfer.
+ * A host's file is written at its first figures, then at most once every
+ * `every` ms (a busy host ends a Depends stage every few seconds, and the
+ * figures are running averages); `flush()` writes what is still waiting.
  */
 export class RememberedFigures {
-  constructor(private readonly dir: string) {}
+  readonly #last = new Map<string, number>();
+  readonly #waiting = new Map<string, HostFigures>();
+  #dirMade = false;
+
+  constructor(
+    private readonly dir: string,
+    private readonly every = 60_000,
+    private readonly now: () => number = Date.now,
+  ) {}
 
   /** Every host's remembered figures; unreadable or implausible files are skipped. */
   all(): Map<string, HostFigures> {
@@ -147,10 +158,29 @@ export class RememberedFigures {
     return out;
   }
 
+  /** A host's latest figures: written now, or within `every` ms of its last write. */
   save(host: string, figures: HostFigures): void {
+    const last = this.#last.get(host);
+    const now = this.now();
+    if (last !== undefined && now - last < this.every) {
+      this.#waiting.set(host, figures);
+      return;
+    }
+    this.#write(host, figures, now);
+  }
+
+  /** Writes every host's figures still waiting (at the build's end). */
+  flush(): void {
+    for (const [host, figures] of this.#waiting) this.#write(host, figures, this.now());
+  }
+
+  #write(host: string, figures: HostFigures, now: number): void {
+    this.#waiting.delete(host);
+    this.#last.set(host, now);
     try {
       const file = hostFile(this.dir, host, ".json");
-      mkdirSync(this.dir, { recursive: true });
+      if (!this.#dirMade) mkdirSync(this.dir, { recursive: true });
+      this.#dirMade = true;
       writeFileSync(`${file}.tmp`, JSON.stringify(figures));
       renameSync(`${file}.tmp`, file);
     } catch {

@@ -459,6 +459,7 @@ export async function buildLoop(o: LoopOptions): Promise<LoopResult> {
     return { built, failed, indirect, stopped: r.stopped };
   } finally {
     prefetcher?.stop();
+    remembered?.flush();
     o.distCache?.close();
     await fetching;
     detach?.();

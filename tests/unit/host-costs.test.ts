@@ -89,3 +89,28 @@ test("remembered figures: saved after a Depends stage, read back by the next mas
     ["vax", { link: 1e6, install: 2.5 }],
   ]);
 });
+
+test("remembered figures: a host's file is written at its first figures, then at most once a minute; flush writes the rest", () => {
+  const dir = mkdtempSync(join(tmpdir(), "herd-figures-"));
+  let now = 1_000_000;
+  const mem = new RememberedFigures(dir, 60_000, () => now);
+  const read = (): unknown => new RememberedFigures(dir).all().get("vax");
+  mem.save("vax", { link: 1 });
+  assert.deepEqual(read(), { link: 1 }, "the first figures at once");
+  now += 10_000;
+  mem.save("vax", { link: 2 });
+  mem.save("sun3", { link: 7 });
+  assert.deepEqual(read(), { link: 1 }, "10 s later: waiting");
+  assert.deepEqual(
+    new RememberedFigures(dir).all().get("sun3"),
+    { link: 7 },
+    "another host's first",
+  );
+  now += 50_000;
+  mem.save("vax", { link: 3 });
+  assert.deepEqual(read(), { link: 3 }, "a minute after the last write: written");
+  now += 1_000;
+  mem.save("vax", { link: 4, install: 2 });
+  mem.flush();
+  assert.deepEqual(read(), { link: 4, install: 2 }, "flushed at the build's end");
+});
