@@ -45,6 +45,7 @@ export function openWorkdir(path: string): Workdir {
   let store: Store;
   try {
     store = new Store(paths.db);
+    store.checkpointInThread();
   } catch (e) {
     rmSync(paths.lock, { force: true });
     throw new UserError(

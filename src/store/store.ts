@@ -7,6 +7,7 @@
  * a consistent database to resume from.
  */
 import Database from "better-sqlite3";
+import { Checkpointer } from "./checkpoint.js";
 import type {
   BuildRow,
   BuildStore,
@@ -117,7 +118,9 @@ export class Store implements BuildStore {
   // Compiled once: a build writes some 800,000 rows, and compiling the SQL cost more than the write.
   readonly #statements = new Map<string, Database.Statement>();
 
-  constructor(path: string) {
+  #checkpointer: Checkpointer | undefined;
+
+  constructor(private readonly path: string) {
     this.db = new Database(path);
     this.db.pragma("journal_mode = WAL");
     this.db.pragma("synchronous = NORMAL");
@@ -125,7 +128,19 @@ export class Store implements BuildStore {
     this.db.exec(SCHEMA);
   }
 
+  /**
+   * Hands the WAL checkpoints to a thread (src/store/checkpoint.ts): for the
+   * master's store, whose commits would otherwise stop its event loop for
+   * them. Nothing for a store in memory.
+   */
+  checkpointInThread(everyMs?: number): Checkpointer | undefined {
+    if (this.path === ":memory:" || this.path === "") return undefined;
+    this.#checkpointer ??= new Checkpointer(this.db, this.path, everyMs);
+    return this.#checkpointer;
+  }
+
   close(): void {
+    this.#checkpointer?.stop();
     this.db.close();
   }
 

@@ -1,0 +1,81 @@
+/**
+ * The master's store never checkpoints its write-ahead log in the committing
+ * connection (that held the event loop for the copy and the fsync every few
+ * megabytes): a thread does, and the log still starts over once it is all
+ * in the database file, so it stays small over a long build.
+ */
+import assert from "node:assert/strict";
+import { statSync } from "node:fs";
+import { join } from "node:path";
+import { describe, it } from "node:test";
+import Database from "better-sqlite3";
+import { Checkpointer } from "../../src/store/checkpoint.js";
+import { Store } from "../../src/store/store.js";
+import { scratchDir } from "../lib/scratch.js";
+
+const size = (f: string): number => statSync(f).size;
+const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
+
+/** About `mb` megabytes of events, ten to a transaction, as the writer commits them. */
+function writeEvents(s: Store, build: number, mb: number): void {
+  const data = { text: "x".repeat(1000) };
+  for (let i = 0; i < mb * 100; i++)
+    s.tx(() => {
+      for (let k = 0; k < 10; k++) s.appendEvent(build, i, "stage", data);
+    });
+}
+
+describe("the store's WAL checkpoints", () => {
+  it("are made by the thread, not the committing connection, and the log starts over after them", async () => {
+    const path = join(scratchDir("herd-ckpt-"), "herd.db");
+    const s = new Store(path);
+    // Passes only when asked, for the test to know when one ran.
+    const cp = s.checkpointInThread(3_600_000);
+    assert.ok(cp !== undefined);
+    assert.equal(s.db.pragma("wal_autocheckpoint", { simple: true }), 0);
+    const build = s.startBuild("/tree", "id", 0);
+    const dbBefore = size(path);
+    writeEvents(s, build, 6);
+    const wal = size(`${path}-wal`);
+    assert.ok(wal > 5e6, `the log holds the 6 MB written (${wal} bytes)`);
+    assert.ok(
+      size(path) < dbBefore + 1e6,
+      "the committing connection copied nothing into the file",
+    );
+
+    const r = await cp.pass();
+    assert.ok(r.log > 1000 && r.checkpointed === r.log, JSON.stringify(r));
+    assert.ok(size(path) > dbBefore + 5e6, "the thread's pass copied the log into the file");
+
+    // The next transactions write the log from its start: it does not grow past its size.
+    writeEvents(s, build, 5);
+    assert.ok(size(`${path}-wal`) <= wal, `log ${size(`${path}-wal`)} bytes, was ${wal}`);
+    await cp.pass();
+    s.close();
+    const again = new Store(path);
+    assert.equal(
+      (again.db.prepare("SELECT count(*) AS n FROM events").get() as { n: number }).n,
+      11_000,
+    );
+    again.close();
+  });
+
+  it("fall back to the connection when the thread cannot run", async () => {
+    const path = join(scratchDir("herd-ckpt-"), "herd.db");
+    const db = new Database(path);
+    db.pragma("journal_mode = WAL");
+    // The thread cannot open a file that is not there; the connection checkpoints again.
+    const cp = new Checkpointer(db, join(path, "..", "no-such-dir", "herd.db"));
+    assert.equal(db.pragma("wal_autocheckpoint", { simple: true }), 0);
+    for (let i = 0; i < 200 && !cp.failed; i++) await sleep(25);
+    assert.equal(cp.failed, true);
+    assert.equal(db.pragma("wal_autocheckpoint", { simple: true }), 1000);
+    db.close();
+  });
+
+  it("is nothing for a store in memory", () => {
+    const s = new Store(":memory:");
+    assert.equal(s.checkpointInThread(), undefined);
+    s.close();
+  });
+});
