@@ -4,9 +4,16 @@
  * pages: every few megabytes of a build's events, that commit held the
  * master's event loop for the copy into the database file and its fsync
  * (tens of milliseconds, far more on a slow disk), delaying every package
- * start and result in flight. The master's connection now never checkpoints;
- * a thread with a connection of its own does, every second. If the thread
- * cannot run, the connection checkpoints as before.
+ * start and result in flight. A thread with a connection of its own now
+ * checkpoints, every second. Its passes never wait for the writer, so while
+ * a build commits every few milliseconds one rarely takes in the very last
+ * frame, and only a log all in the database file when a transaction begins
+ * is started over: the log would grow for ever. So the master's connection
+ * still checkpoints, but only once the log passes `netPages` (16 MB): by
+ * then the thread has copied all but its last second, and that connection,
+ * with no writer beside it, takes in the rest, a little, and the log starts
+ * over. If the thread cannot run, the connection checkpoints as SQLite does
+ * by default.
  */
 import type Database from "better-sqlite3";
 import { Worker } from "node:worker_threads";
@@ -24,6 +31,8 @@ export interface CheckpointPass {
 
 /** SQLite's own default (pages), restored when the thread fails. */
 const AUTOCHECKPOINT = 1000;
+/** When the master's connection takes in what the thread has not (pages of 4 KB). */
+const NET_PAGES = 4000;
 
 export class Checkpointer {
   readonly #worker: Worker;
@@ -35,8 +44,9 @@ export class Checkpointer {
     private readonly db: Database.Database,
     path: string,
     everyMs = 1000,
+    netPages = NET_PAGES,
   ) {
-    db.pragma("wal_autocheckpoint = 0");
+    db.pragma(`wal_autocheckpoint = ${netPages}`);
     const data: CheckpointData = { path, everyMs };
     this.#worker = new Worker(new URL("./checkpoint-thread.js", import.meta.url), {
       workerData: data,

@@ -133,9 +133,9 @@ export class Store implements BuildStore {
    * master's store, whose commits would otherwise stop its event loop for
    * them. Nothing for a store in memory.
    */
-  checkpointInThread(everyMs?: number): Checkpointer | undefined {
+  checkpointInThread(everyMs?: number, netPages?: number): Checkpointer | undefined {
     if (this.path === ":memory:" || this.path === "") return undefined;
-    this.#checkpointer ??= new Checkpointer(this.db, this.path, everyMs);
+    this.#checkpointer ??= new Checkpointer(this.db, this.path, everyMs, netPages);
     return this.#checkpointer;
   }
 
