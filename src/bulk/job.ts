@@ -184,8 +184,11 @@ export async function runJob(job: JobContext): Promise<JobOutcome> {
     if (r.ok && base !== undefined) job.kept?.set(slot, { base });
     return r;
   } finally {
-    early.flush();
-    for (const f of ends) f();
+    try {
+      early.flush();
+    } finally {
+      for (const f of ends) f();
+    }
   }
 }
 
@@ -201,6 +204,8 @@ class EarlyRecords {
   #held: (() => void)[] = [];
   #open = true;
   #timer: NodeJS.Immediate | undefined;
+  // A write that failed at the end of a turn (a full disk), thrown to the job at its next flush.
+  #failed: { readonly error: unknown } | undefined;
 
   /** Whether no task has gone out yet (records are still held). */
   get open(): boolean {
@@ -217,14 +222,22 @@ class EarlyRecords {
     this.#open = false;
     if (this.#held.length > 0)
       this.#timer = setImmediate(() => {
-        this.flush();
+        try {
+          this.flush();
+        } catch (error) {
+          this.#failed = { error };
+        }
       });
   }
 
+  /** Writes what is held; throws what failed (now, or at the end of an earlier turn). */
   flush(): void {
     this.#open = false;
     if (this.#timer !== undefined) clearImmediate(this.#timer);
     this.#timer = undefined;
+    const failed = this.#failed;
+    this.#failed = undefined;
+    if (failed !== undefined) throw failed.error;
     const held = this.#held;
     this.#held = [];
     for (const f of held) f();
