@@ -67,7 +67,7 @@ export class Checkpointer {
     return this.#failed;
   }
 
-  /** One pass now, in the thread (tests, and benchmarks that want the log empty). */
+  /** One pass now, in the thread (for tests: to know when one ran). */
   pass(): Promise<CheckpointPass> {
     const w = this.#worker;
     return new Promise<CheckpointPass>((res, rej) => {
