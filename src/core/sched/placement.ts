@@ -247,11 +247,18 @@ function consider(best: Choice, h: number, host: HostView, work: number, now: nu
  * Earliest finish counting start costs: a task's finish on a host is when
  * its slot frees, plus what it costs to start there, plus its work at the
  * host's speed. The hosts that built the task's dependencies are looked at
- * first, then the fastest idle host, then the hosts in speed order until
- * one could not beat the best so far even starting now at no cost (no
- * slower one could either), or COST_LOOK hosts were costed. Each host is
- * bounded in O(1) (slot, installs, work) and costed exactly (O(the task's
- * dependencies)) only when the bound could beat the best so far.
+ * first; then the hosts free now, fastest first, until one could not beat
+ * the best so far even at no cost (no slower one could either) or COST_LOOK
+ * of them were costed; then the busy hosts, the soonest free first, until
+ * one frees too late to beat the best even at the fastest speed and no cost
+ * (no later one could either) or COST_LOOK of them were costed. Each host
+ * is bounded in O(1) (slot, installs, work) and costed exactly (O(the
+ * task's dependencies)) only when the bound could beat the best so far.
+ *
+ * The free hosts are a list in speed order with a cursor past those filled
+ * since, the busy ones a list by when they free, kept sorted as slots are
+ * taken: a burst of hundreds of ready tasks on hundreds of free hosts costs
+ * O(COST_LOOK) looks per task, not a walk over every host.
  */
 function placeWithCosts(
   next: () => Candidate | undefined,
@@ -272,10 +279,36 @@ function placeWithCosts(
     slotOf[h] = e.slot;
     freeAt[h] = e.start;
   };
-  for (let h = 0; h < hosts.length; h++) refresh(h);
-  const order: number[] = [];
-  for (let h = 0; h < hosts.length; h++) if (slotOf[h]! >= 0) order.push(h);
-  order.sort((a, b) => hosts[b]!.speed - hosts[a]!.speed || a - b);
+  const free: number[] = [];
+  const busy: number[] = [];
+  let fastest = 0;
+  for (let h = 0; h < hosts.length; h++) {
+    refresh(h);
+    if (slotOf[h]! < 0) continue;
+    (freeAt[h]! <= now ? free : busy).push(h);
+    fastest = Math.max(fastest, hosts[h]!.speed);
+  }
+  free.sort((a, b) => hosts[b]!.speed - hosts[a]!.speed || a - b);
+  const byFreeAt = (a: number, b: number): number => freeAt[a]! - freeAt[b]! || a - b;
+  busy.sort(byFreeAt);
+  // Where host h goes in (or is found in) `busy`, by its current freeAt.
+  const busyIndex = (h: number): number => {
+    let lo = 0;
+    let hi = busy.length;
+    while (lo < hi) {
+      const mid = (lo + hi) >>> 1;
+      if (byFreeAt(busy[mid]!, h) < 0) lo = mid + 1;
+      else hi = mid;
+    }
+    return lo;
+  };
+  // A slot of h was taken: h's place among the busy hosts follows (free hosts are skipped lazily).
+  const took = (h: number): void => {
+    if (freeAt[h]! > now) busy.splice(busyIndex(h), 1);
+    refresh(h);
+    if (slotOf[h]! >= 0 && freeAt[h]! > now) busy.splice(busyIndex(h), 0, h);
+  };
+  let first = 0;
   const looked = new Uint8Array(hosts.length);
   for (let n = 0; idle > 0 && n < maxLook; n++) {
     const cand = next();
@@ -286,7 +319,7 @@ function placeWithCosts(
       const copy = placeCopy(task, cand.stay, work, hosts, now, costs);
       if (copy !== undefined) {
         assigned.push(copy);
-        refresh(copy.host);
+        took(copy.host);
         idle--;
       }
       continue;
@@ -336,15 +369,17 @@ function placeWithCosts(
       });
     };
     for (const h of costs.holders(task)) look(h);
-    // The fastest host free now, then the others in speed order, until one
-    // could not end sooner even starting now at no cost (nor could any slower).
-    for (const h of order)
-      if (freeAt[h]! <= now) {
-        look(h);
-        break;
-      }
-    for (const h of order) {
+    while (first < free.length && freeAt[free[first]!]! > now) first++;
+    exact = 0;
+    if (first < free.length) look(free[first]!);
+    for (let i = first + 1; i < free.length; i++) {
+      const h = free[i]!;
       if (exact >= COST_LOOK || now + work / hosts[h]!.speed > best.finish) break;
+      if (freeAt[h]! <= now) look(h);
+    }
+    exact = 0;
+    for (const h of busy) {
+      if (exact >= COST_LOOK || freeAt[h]! + work / fastest > best.finish) break;
       look(h);
     }
     for (const h of seen) looked[h] = 0;
@@ -353,7 +388,7 @@ function placeWithCosts(
       break;
     }
     hosts[best.host]!.avail[best.slot] = best.finish;
-    refresh(best.host);
+    took(best.host);
     if (best.start <= now) {
       assigned.push({ task, host: best.host, slot: best.slot });
       idle--;
