@@ -16,6 +16,15 @@
  * package-start event, its log directory, its first task sent, and the
  * farm reading it.
  *
+ * The farm's cause C is the later of the two in the farm's view; the master
+ * may learn of the other one later (the host's previous package fetched
+ * after C's commit). So the slowest starts are also sorted by what held them
+ * in the master: their place in a large dispatch round (the starts before
+ * them in one turn), the master learning late that the host was free or the
+ * last dependency made (the previous package's or the dependency's answer
+ * and fetch), or a round that could have started them and did not (passed
+ * over: assigned more than 20 ms after the master knew both).
+ *
  * Usage: node dist/bench/latency.js TRACE [--top 0.01] [--show 15] [--first N]
  */
 import { readFileSync } from "node:fs";
@@ -49,6 +58,10 @@ const stalls: [number, number][] = [];
 // The master's main thread ready but without a CPU (ms per 100 ms, over 5).
 const waits: [number, number][] = [];
 const rounds: number[] = [];
+// Per round (index as in `rounds`), the packages it assigned, in order.
+const roundStarts: string[][] = [];
+// Per round, what it saw (with the `seen` point): ready tasks, free slots, starts, holds.
+const roundSeen: (readonly number[] | undefined)[] = [];
 // Timed calls in the loop (ms): refits (maintain), progress events over 1 ms.
 const slow = new Map<string, [number, number][]>();
 for (const line of readFileSync(file, "utf8").split("\n")) {
@@ -61,8 +74,17 @@ for (const line of readFileSync(file, "utf8").split("\n")) {
   if (what === "gc") gcs.push([t, Number(name)]);
   else if (what === "stall") stalls.push([t, Number(name)]);
   else if (what === "wait") waits.push([t, Number(name)]);
-  else if (what === "round") rounds.push(t);
-  else if (what === "maintain" || what === "progress" || what === "decide") {
+  else if (what === "round") {
+    rounds.push(t);
+    roundStarts.push([]);
+    roundSeen.push(undefined);
+  } else if (what === "seen") roundSeen[roundSeen.length - 1] = name.split(":").map(Number);
+  else if (what === "assigned") {
+    roundStarts[roundStarts.length - 1]?.push(name);
+    let l = points.get(name);
+    if (l === undefined) points.set(name, (l = []));
+    l.push([what, t]);
+  } else if (what === "maintain" || what === "progress" || what === "decide") {
     let l = slow.get(what);
     if (l === undefined) slow.set(what, (l = []));
     l.push([t, Number(name.split(":")[0])]);
@@ -128,11 +150,23 @@ const PARTS = [
 
 interface Split {
   readonly pkg: string;
+  /** For one passed over: why the rounds between the master knowing and its round did not start it. */
+  readonly between?: string;
+  /** What held it in the master (see the head of this file). */
+  readonly held: Held;
   readonly cause: string;
   readonly by: "prev" | "dep";
   readonly total: number;
   readonly parts: (number | null)[];
 }
+
+/** Packages before P in its round, and when the master knew P could start on its host. */
+type Held =
+  | "a large round (over 32 starts before it)"
+  | "the master learned late the host was free"
+  | "the master learned late its last dependency was made"
+  | "passed over (assigned > 20 ms after the master knew)"
+  | "other";
 
 const splits: Split[] = [];
 let unmatched = 0;
@@ -166,7 +200,29 @@ for (const s of farm.starts) {
   const durable = finished === undefined ? undefined : first(C, "durable", finished, assigned);
   const committed = durable === undefined ? undefined : first(C, "committed", durable, assigned);
   let round: number | undefined;
-  for (const r of rounds) if (r <= assigned) round = r;
+  let ri = -1;
+  for (let i = 0; i < rounds.length && rounds[i]! <= assigned; i++) ri = i;
+  if (ri >= 0) round = rounds[ri]!;
+  // In the master: the host's previous package settled, and each dependency built here committed.
+  const prevPkg = prevOnHost.get(s);
+  const hostFree =
+    prevPkg === undefined ? -Infinity : (last(prevPkg, "finished", assigned) ?? -Infinity);
+  let depsMade = -Infinity;
+  for (const d of s.installs)
+    depsMade = Math.max(depsMade, last(d, "committed", assigned) ?? -Infinity);
+  const knew = Math.max(hostFree, depsMade);
+  const before = ri < 0 ? 0 : roundStarts[ri]!.indexOf(P);
+  const late = ready + 20;
+  const held: Held =
+    before > 32
+      ? "a large round (over 32 starts before it)"
+      : knew !== -Infinity && assigned - knew > 20
+        ? "passed over (assigned > 20 ms after the master knew)"
+        : knew > late && hostFree >= depsMade
+          ? "the master learned late the host was free"
+          : knew > late
+            ? "the master learned late its last dependency was made"
+            : "other";
   const run = first(P, "run", assigned, s.init);
   const started = run === undefined ? undefined : first(P, "started", run, s.init);
   const logdir = started === undefined ? undefined : first(P, "logdir", started, s.init);
@@ -201,7 +257,36 @@ for (const s of farm.starts) {
     parts.push(t - prevT);
     prevT = t;
   }
-  splits.push({ pkg: P, cause: C, by, total: s.init - ready, parts });
+  let between: string | undefined;
+  if (held.startsWith("passed")) {
+    let ran = 0;
+    let slotsLeft = 0;
+    let unknown = 0;
+    for (let i = ri - 1; i >= 0 && rounds[i]! > knew; i--) {
+      ran++;
+      const seen = roundSeen[i];
+      if (seen === undefined) unknown++;
+      const [r = 0, f = 0, st = 0] = seen ?? [];
+      if (f > st && r > st) slotsLeft++;
+    }
+    between =
+      ran === 0
+        ? "no round ran between"
+        : unknown > 0
+          ? "rounds ran between (the trace has no `seen` points)"
+          : slotsLeft === 0
+            ? "the rounds between had no free slot left"
+            : "a round between left free slots and ready tasks";
+  }
+  splits.push({
+    pkg: P,
+    held,
+    ...(between === undefined ? {} : { between }),
+    cause: C,
+    by,
+    total: s.init - ready,
+    parts,
+  });
 }
 
 splits.sort((a, b) => a.total - b.total);
@@ -247,6 +332,19 @@ PARTS.forEach((name, i) => {
     `  ${name.padEnd(36)} ${mean(splits, i).padStart(7)} ${mean(body, i).padStart(7)} ${mean(tail, i).padStart(7)}\n`,
   );
 });
+
+// What held the slowest starts in the master.
+const heldCount = new Map<Held, number>();
+for (const x of tail) {
+  heldCount.set(x.held, (heldCount.get(x.held) ?? 0) + 1);
+  if (x.between !== undefined) {
+    const k = `  ${x.held}: ${x.between}` as Held;
+    heldCount.set(k, (heldCount.get(k) ?? 0) + 1);
+  }
+}
+process.stdout.write(`\nwhat held the slowest ${topN} in the master:\n`);
+for (const [why, n] of [...heldCount].sort((a, b) => b[1] - a[1]))
+  process.stdout.write(`  ${String(n).padStart(6)} ${why}\n`);
 
 // What overlapped the slowest starts on the master: GC pauses and stalls inside their span.
 const within = (xs: [number, number][], a: number, b: number): number =>

@@ -239,6 +239,10 @@ export async function dispatchLoop<R>(o: DispatchOptions<R>): Promise<DispatchRe
       const decisions = planner.nextAssignments(o.now());
       if (trace !== undefined && performance.now() - d0 > 1)
         trace("decide", `${(performance.now() - d0).toFixed(2)}:${decisions.start.length}`);
+      if (trace !== undefined && decisions.seen !== undefined) {
+        const { ready, free, held } = decisions.seen;
+        trace("seen", `${ready}:${free}:${decisions.start.length}:${held}`);
+      }
       const t2 = o.probe === undefined ? 0 : performance.now();
       for (const a of decisions.stop) running.get(key(a.task, a.host))?.abort.abort();
       for (const a of decisions.start) {

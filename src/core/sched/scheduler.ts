@@ -336,6 +336,9 @@ export class Scheduler {
       usable.push(i);
       views.push(this.timing.viewOf(i, now));
     }
+    const ready = this.heap.size;
+    let free = 0;
+    for (const v of views) for (const a of v.avail) if (a <= now) free++;
     const copyable =
       this.traits.copies && minSpeed < idleSpeed
         ? this.timing.copyCandidates(now, idleSpeed, viewOf, this.primary)
@@ -384,7 +387,7 @@ export class Scheduler {
         start.push({ task, host: this.hosts[hi]!.name });
       }
     }
-    return { start, stop };
+    return { start, stop, seen: { ready, free, held: placed.held.length } };
   }
 
   /** The start costs by host view, for placement; undefined without options.transfer. */

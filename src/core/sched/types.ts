@@ -56,6 +56,8 @@ export interface Decisions {
   readonly start: Assignment[];
   /** Stop these redundant copies first (their task finished elsewhere; the slot is needed). */
   readonly stop: Assignment[];
+  /** For traces: the ready tasks and the free slots the round saw, and the tasks it held for a busy host. */
+  readonly seen?: { readonly ready: number; readonly free: number; readonly held: number };
 }
 
 export interface FinishResult {
