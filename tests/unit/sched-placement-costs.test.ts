@@ -75,9 +75,10 @@ function referencePlace(c: Case, hosts: HostView[], maxLook: number): PlacementR
   const { now, costs } = c;
   const assigned: { task: number; host: number; slot: number }[] = [];
   const held: number[] = [];
+  const reserved: number[] = [];
   let idle = 0;
   for (const h of hosts) for (const a of h.avail) if (a <= now) idle++;
-  if (idle === 0) return { assigned, held };
+  if (idle === 0) return { assigned, held, reserved };
   const earliest = (h: number): { slot: number; start: number } => {
     let slot = -1;
     let start = Infinity;
@@ -153,9 +154,12 @@ function referencePlace(c: Case, hosts: HostView[], maxLook: number): PlacementR
     if (best.start <= now) {
       assigned.push({ task: t, host: best.host, slot: best.slot });
       idle--;
-    } else held.push(t);
+    } else {
+      held.push(t);
+      reserved.push(best.host);
+    }
   }
-  return { assigned, held };
+  return { assigned, held, reserved };
 }
 
 function once(c: Candidate): () => Candidate | undefined {

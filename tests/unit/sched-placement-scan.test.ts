@@ -25,6 +25,7 @@ function referencePlace(
 ): PlacementResult {
   const assigned: { task: number; host: number; slot: number }[] = [];
   const held: number[] = [];
+  const reserved: number[] = [];
   let idle = 0;
   for (const h of hosts) for (const a of h.avail) if (a <= now) idle++;
   for (let looked = 0; idle > 0 && looked < maxLook; looked++) {
@@ -80,9 +81,12 @@ function referencePlace(
     if (bestStart <= now) {
       assigned.push({ task: cand.task, ...best });
       idle--;
-    } else held.push(cand.task);
+    } else {
+      held.push(cand.task);
+      reserved.push(best.host);
+    }
   }
-  return { assigned, held };
+  return { assigned, held, reserved };
 }
 
 function randomCase(rand: () => number): {

@@ -297,3 +297,29 @@ test("a host's figures told before it joins (remembered from an earlier build) c
   assert.equal(s.startCost(1, A, 0), 0);
   assert.deepEqual(names(g, s, 0), ["t@a"]);
 });
+
+test("a task held for a busy host stays held a round later, and each round tells what it saw (ready, free, held)", () => {
+  // b (20 s) is the most urgent; t needs d (1 MB, built); h2's link carries 1 KB/s, h1's 1 GB/s.
+  const s = new Scheduler(LINK.graph, {
+    policy: "herd",
+    durations: LINK.seconds,
+    done: [false, true, false],
+    transfer: { bytes: [1e6, 1e6, 1e6], defaultBytes: 1e6 },
+  });
+  const h1 = hostName("h1");
+  const h2 = hostName("h2");
+  s.addHost(h1, { slots: 1, speed: 1, link: 1e9 }, 0);
+  s.addHost(h2, { slots: 1, speed: 1, link: 1e3 }, 0);
+  s.hostHolds(h1, 1);
+  const d = s.nextAssignments(0);
+  // b starts on h1; t would wait 1000 s for d on h2, so it is held for h1 (free at 20).
+  assert.deepEqual(
+    d.start.map((a) => `${LINK.graph.names[a.task]}@${a.host}`),
+    ["b@h1"],
+  );
+  assert.deepEqual(d.seen, { ready: 2, free: 2, held: 1 });
+  // A round later h1 is busy; t stays held for it rather than crawl over h2's link.
+  const later = s.nextAssignments(1);
+  assert.deepEqual(later.start, []);
+  assert.deepEqual(later.seen, { ready: 1, free: 1, held: 1 });
+});

@@ -54,6 +54,8 @@ export interface PlacementResult {
   readonly assigned: Placed[];
   /** Tasks drawn but left waiting, to be put back into the ready set. */
   readonly held: number[];
+  /** The hosts with a slot reserved for a held task (a busy host it should end soonest on). */
+  readonly reserved: number[];
 }
 
 /**
@@ -101,9 +103,10 @@ export function placeEarliestFinish(
 ): PlacementResult {
   const assigned: Placed[] = [];
   const held: number[] = [];
+  const reserved: number[] = [];
   let idle = 0;
   for (const h of hosts) for (const a of h.avail) if (a <= now) idle++;
-  if (idle === 0) return { assigned, held };
+  if (idle === 0) return { assigned, held, reserved: [] };
   if (costs !== undefined) return placeWithCosts(next, est, hosts, now, maxLook, costs, idle);
   const bySpeed = (a: number, b: number): number => hosts[b]!.speed - hosts[a]!.speed || a - b;
   // Hosts with a slot free now, fastest first; `first` skips those filled since.
@@ -191,9 +194,10 @@ export function placeEarliestFinish(
       idle--;
     } else {
       held.push(task);
+      reserved.push(best.host);
     }
   }
-  return { assigned, held };
+  return { assigned, held, reserved };
 }
 
 interface Choice {
@@ -271,6 +275,7 @@ function placeWithCosts(
 ): PlacementResult {
   const assigned: Placed[] = [];
   const held: number[] = [];
+  const reserved: number[] = [];
   let idle = idleSlots;
   const slotOf = new Int32Array(hosts.length);
   const freeAt = new Float64Array(hosts.length);
@@ -394,9 +399,10 @@ function placeWithCosts(
       idle--;
     } else {
       held.push(task);
+      reserved.push(best.host);
     }
   }
-  return { assigned, held };
+  return { assigned, held, reserved };
 }
 
 interface CostChoice extends Choice {
@@ -452,5 +458,5 @@ export function placeFirstFree(
     if (task < 0) break;
     assigned.push({ task, host, slot });
   }
-  return { assigned, held: [] };
+  return { assigned, held: [], reserved: [] };
 }

@@ -90,6 +90,8 @@ export class Scheduler {
   private readonly hosts: HostState[] = [];
   private readonly timing: Timing;
   private readonly hostIndex = new Map<HostName, number>();
+  /** The hosts with a slot reserved for a held task by the last round (indexes). */
+  private reserved: ReadonlySet<number> = new Set();
   private readySeq = 0;
   private unsettled: number;
   /** 1 for a task held back until release() (its distfiles are still being fetched). */
@@ -324,17 +326,24 @@ export class Scheduler {
     if (idleSpeed === 0 || (this.heap.size === 0 && !this.traits.copies)) {
       return { start: [], stop: [] };
     }
-    // A busy host can only beat an idle one if it is faster than the fastest idle host.
+    // A busy host can only beat an idle one if it is faster than the fastest idle host,
+    // or if a task was held for it in the last round (what it holds, its link): that task
+    // stays held rather than go elsewhere because its host is not seen.
+    let lookable = 0;
     const usable: number[] = [];
     const views: HostView[] = [];
     const viewOf = new Map<number, number>();
     for (let i = 0; i < this.hosts.length; i++) {
       const h = this.hosts[i]!;
       if (!h.alive || h.draining) continue;
-      if (this.runs.activeOn(i).length >= h.slots && this.speedOf(i) <= idleSpeed) continue;
+      const outrun = this.runs.activeOn(i).length >= h.slots && this.speedOf(i) <= idleSpeed;
+      if (outrun && !this.reserved.has(i)) continue;
+      // How deep into the ready tasks a round looks does not grow with those hosts.
+      if (!outrun) lookable++;
       viewOf.set(i, views.length);
       usable.push(i);
-      views.push(this.timing.viewOf(i, now));
+      // A host seen only for its reservation teaches the model nothing.
+      views.push(this.timing.viewOf(i, now, !outrun));
     }
     const ready = this.heap.size;
     let free = 0;
@@ -360,11 +369,12 @@ export class Scheduler {
             (t) => this.timing.workOf(t, now),
             views,
             now,
-            2 * views.length + 8,
+            2 * lookable + 8,
             this.placementCosts(usable, viewOf),
           )
         : placeFirstFree(() => this.heap.pop(), views, now);
     for (const t of placed.held) this.heap.push(t);
+    this.reserved = new Set(placed.reserved.map((v) => usable[v]!));
     for (const p of placed.assigned) views[p.host]!.avail[p.slot] = Infinity;
     const start: Assignment[] = [];
     const stop: Assignment[] = [];

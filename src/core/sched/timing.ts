@@ -66,12 +66,17 @@ export class Timing {
     return done * (this.model.isKnown(c.task) ? 1 + OVERRUN_RESIDUAL : LINDY);
   }
 
-  /** A host's slots as placement sees them: busy ones by expected end, then idle, then redundant. */
-  viewOf(i: number, now: number): HostView {
+  /**
+   * A host's slots as placement sees them: busy ones by expected end, then
+   * idle, then redundant. With `learn`, its redundant copies still running
+   * teach the model first (see below).
+   */
+  viewOf(i: number, now: number, learn = true): HostView {
     const h = this.hosts[i]!;
     // A redundant copy still running is a measurement already: this host is slower than it shows.
-    for (const c of this.runs.redundantOn(i))
-      this.model.observeUnfinished(c.task, h.model, ownSeconds(c, now));
+    if (learn)
+      for (const c of this.runs.redundantOn(i))
+        this.model.observeUnfinished(c.task, h.model, ownSeconds(c, now));
     const avail: number[] = [];
     for (const c of this.runs.activeOn(i)) avail.push(this.expectedEnd(c, now));
     // A host still measuring its speed lets a redundant copy finish unless it runs far too long.
