@@ -17,6 +17,7 @@ import {
   type PlacementResult,
 } from "../../src/core/sched/placement.js";
 import { seededRandom } from "../../src/core/sim/jitter.js";
+import { randomPlacementCase } from "./sched-helpers.js";
 
 interface Case {
   hosts: HostView[];
@@ -27,29 +28,8 @@ interface Case {
 }
 
 function randomCase(rand: () => number): Case {
-  const now = 100;
+  const { hosts, work, stays, now } = randomPlacementCase(rand, 60);
   const pick = <T>(xs: readonly T[]): T => xs[Math.floor(rand() * xs.length)]!;
-  const speeds = rand() < 0.5 ? [1] : [0.25, 0.5, 1, 1, 2, 1.7];
-  const n = 1 + Math.floor(rand() * 60);
-  const hosts: HostView[] = [];
-  for (let h = 0; h < n; h++) {
-    const slots = pick([1, 1, 1, 2, 3]);
-    const busy = Math.floor(rand() * (slots + 1));
-    const redundant = Math.floor(rand() * (slots - busy + 1) * (rand() < 0.3 ? 1 : 0));
-    const avail: number[] = [];
-    for (let s = 0; s < busy; s++) avail.push(now + pick([0.5, 1, 2, 3, rand() * 10]));
-    for (let s = busy; s < slots; s++) avail.push(rand() < 0.1 ? now - 1 : now);
-    hosts.push({
-      speed: rand() < 0.8 ? pick(speeds) : 0.2 + rand() * 2,
-      avail,
-      redundantFrom: slots - redundant,
-      idleSince: rand() * now,
-    });
-  }
-  const tasks = 1 + Math.floor(rand() * 60);
-  const work = Array.from({ length: tasks }, () => pick([0, 0.5, 1, 1, 2, 4, rand() * 20]));
-  const stays = new Set<number>();
-  for (let t = 0; t < tasks; t++) if (rand() < 0.05) stays.add(t);
   // Per host: seconds per install and per byte; per task: installs and the bytes each host lacks.
   const install = hosts.map(() => pick([0, 0.1, 0.1, 0.5]));
   const perByte = hosts.map(() => pick([0, 1e-6, 1e-6, 1e-5]));

@@ -14,6 +14,7 @@ import {
   type PlacementResult,
 } from "../../src/core/sched/placement.js";
 import { seededRandom } from "../../src/core/sim/jitter.js";
+import { randomPlacementCase } from "./sched-helpers.js";
 
 function referencePlace(
   next: () => Candidate | undefined,
@@ -89,44 +90,12 @@ function referencePlace(
   return { assigned, held, reserved };
 }
 
-function randomCase(rand: () => number): {
-  hosts: HostView[];
-  work: number[];
-  stays: Set<number>;
-  now: number;
-} {
-  const now = 100;
-  const pick = <T>(xs: readonly T[]): T => xs[Math.floor(rand() * xs.length)]!;
-  const speeds = rand() < 0.5 ? [1] : [0.25, 0.5, 1, 1, 2, 1.7];
-  const n = 1 + Math.floor(rand() * 40);
-  const hosts: HostView[] = [];
-  for (let h = 0; h < n; h++) {
-    const slots = pick([1, 1, 1, 2, 3]);
-    const busy = Math.floor(rand() * (slots + 1));
-    const redundant = Math.floor(rand() * (slots - busy + 1) * (rand() < 0.3 ? 1 : 0));
-    const avail: number[] = [];
-    for (let s = 0; s < busy; s++) avail.push(now + pick([0.5, 1, 2, 3, rand() * 10]));
-    for (let s = busy; s < slots; s++) avail.push(rand() < 0.1 ? now - 1 : now);
-    hosts.push({
-      speed: rand() < 0.8 ? pick(speeds) : 0.2 + rand() * 2,
-      avail,
-      redundantFrom: slots - redundant,
-      idleSince: rand() * now,
-    });
-  }
-  const tasks = 1 + Math.floor(rand() * 60);
-  const work = Array.from({ length: tasks }, () => pick([0, 0.5, 1, 1, 2, 4, rand() * 20]));
-  const stays = new Set<number>();
-  for (let t = 0; t < tasks; t++) if (rand() < 0.05) stays.add(t);
-  return { hosts, work, stays, now };
-}
-
 test("placement: the same choices as a scan of every host, on 3,000 random cases", () => {
   const rand = seededRandom(7);
   let placedSome = 0;
   let heldSome = 0;
   for (let i = 0; i < 3000; i++) {
-    const c = randomCase(rand);
+    const c = randomPlacementCase(rand, 40);
     const copyOf = (hosts: HostView[]) => {
       let t = 0;
       return () => {
