@@ -79,16 +79,12 @@ for (const line of readFileSync(file, "utf8").split("\n")) {
     roundStarts.push([]);
     roundSeen.push(undefined);
   } else if (what === "seen") roundSeen[roundSeen.length - 1] = name.split(":").map(Number);
-  else if (what === "assigned") {
-    roundStarts[roundStarts.length - 1]?.push(name);
-    let l = points.get(name);
-    if (l === undefined) points.set(name, (l = []));
-    l.push([what, t]);
-  } else if (what === "maintain" || what === "progress" || what === "decide") {
+  else if (what === "maintain" || what === "progress" || what === "decide") {
     let l = slow.get(what);
     if (l === undefined) slow.set(what, (l = []));
     l.push([t, Number(name.split(":")[0])]);
   } else if (what !== "lag") {
+    if (what === "assigned") roundStarts[roundStarts.length - 1]?.push(name);
     let l = points.get(name);
     if (l === undefined) points.set(name, (l = []));
     l.push([what, t]);
@@ -334,14 +330,11 @@ PARTS.forEach((name, i) => {
 });
 
 // What held the slowest starts in the master.
-const heldCount = new Map<Held, number>();
-for (const x of tail) {
-  heldCount.set(x.held, (heldCount.get(x.held) ?? 0) + 1);
-  if (x.between !== undefined) {
-    const k = `  ${x.held}: ${x.between}` as Held;
+// Each class, and for the passed over each reason, indented under it.
+const heldCount = new Map<string, number>();
+for (const x of tail)
+  for (const k of x.between === undefined ? [x.held] : [x.held, `  ${x.held}: ${x.between}`])
     heldCount.set(k, (heldCount.get(k) ?? 0) + 1);
-  }
-}
 process.stdout.write(`\nwhat held the slowest ${topN} in the master:\n`);
 for (const [why, n] of [...heldCount].sort((a, b) => b[1] - a[1]))
   process.stdout.write(`  ${String(n).padStart(6)} ${why}\n`);

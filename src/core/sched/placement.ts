@@ -106,7 +106,7 @@ export function placeEarliestFinish(
   const reserved: number[] = [];
   let idle = 0;
   for (const h of hosts) for (const a of h.avail) if (a <= now) idle++;
-  if (idle === 0) return { assigned, held, reserved: [] };
+  if (idle === 0) return { assigned, held, reserved };
   if (costs !== undefined) return placeWithCosts(next, est, hosts, now, maxLook, costs, idle);
   const bySpeed = (a: number, b: number): number => hosts[b]!.speed - hosts[a]!.speed || a - b;
   // Hosts with a slot free now, fastest first; `first` skips those filled since.
