@@ -28,9 +28,48 @@ export type Outcome<R> =
   /** Another copy delivered first: this one's time still teaches the planner. */
   | { readonly kind: "redundant" };
 
+/**
+ * The part of an AbortSignal a copy's work uses. The loop's own is a plain
+ * object: an AbortController per start and an event listener per stage cost
+ * tens of microseconds each, and a round starts hundreds of packages one
+ * after another.
+ */
+export interface StopSignal {
+  readonly aborted: boolean;
+  addEventListener(type: "abort", listener: () => void): void;
+  removeEventListener(type: "abort", listener: () => void): void;
+}
+
+/** A copy's stop: aborted once, each listener called once, in the order added. */
+export class Stop implements StopSignal {
+  #aborted = false;
+  #listeners: (() => void)[] = [];
+
+  get aborted(): boolean {
+    return this.#aborted;
+  }
+
+  addEventListener(_type: "abort", listener: () => void): void {
+    if (!this.#aborted) this.#listeners.push(listener);
+  }
+
+  removeEventListener(_type: "abort", listener: () => void): void {
+    const i = this.#listeners.indexOf(listener);
+    if (i >= 0) this.#listeners.splice(i, 1);
+  }
+
+  abort(): void {
+    if (this.#aborted) return;
+    this.#aborted = true;
+    const listeners = this.#listeners;
+    this.#listeners = [];
+    for (const l of listeners) l();
+  }
+}
+
 export interface CopyControl {
   /** Aborted when the planner stops this copy (its task settled elsewhere). */
-  readonly signal: AbortSignal;
+  readonly signal: StopSignal;
   /** False once another copy delivered: this one should bring nothing back. */
   readonly wanted: () => boolean;
   /** No other copy of the task was running when this one started. */
@@ -74,7 +113,7 @@ export interface DispatchResult {
 interface Copy {
   readonly task: number;
   readonly host: HostName;
-  readonly abort: AbortController;
+  readonly abort: Stop;
   counted: boolean;
 }
 
@@ -170,11 +209,11 @@ export async function dispatchLoop<R>(o: DispatchOptions<R>): Promise<DispatchRe
     const k = key(task, host);
     const first = (copies.get(task) ?? 0) === 0 && planner.taskState(task) !== "done";
     copies.set(task, (copies.get(task) ?? 0) + 1);
-    const abort = new AbortController();
+    const abort = new Stop();
     const self: Copy = { task, host, abort, counted: true };
     running.set(k, self);
     const control: CopyControl = {
-      signal: abort.signal,
+      signal: abort,
       wanted: () => planner.taskState(task) !== "done",
       first,
     };
@@ -184,7 +223,7 @@ export async function dispatchLoop<R>(o: DispatchOptions<R>): Promise<DispatchRe
       if (running.get(k) === self) running.delete(k);
       uncount(self);
       // The planner stopped this copy: it knows, and the copy counts for nothing.
-      if (abort.signal.aborted) return;
+      if (abort.aborted) return;
       const now = o.now();
       if (outcome.kind === "redundant") {
         planner.onTaskFinished(task, host, now, true);

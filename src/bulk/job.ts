@@ -34,6 +34,7 @@ import { followOutput, type LiveLog } from "./livelog.js";
 import { DISTFILE_QUERY, parseDistfileQuery, type DistCache } from "./distfiles.js";
 import { watchOutput, type Watchdog } from "./watchdog.js";
 import { trace } from "./trace.js";
+import type { StopSignal } from "./dispatch.js";
 
 export interface JobConfig extends PrefixConfig {
   readonly make: string;
@@ -122,7 +123,7 @@ export interface JobContext {
   readonly onStage: (rec: StageRecord) => void;
   readonly onStageStart?: (stage: string) => void;
   /** Aborted when the scheduler stops this copy of the package. */
-  readonly signal?: AbortSignal;
+  readonly signal?: StopSignal;
   /** Distfiles in use by the jobs running on this host (not to be evicted); this job adds its own. */
   readonly distInUse?: Map<string, number>;
   /** The master's distfile cache (with `distfiles: "master"`). */

@@ -6,7 +6,13 @@
  */
 import assert from "node:assert/strict";
 import { test } from "node:test";
-import { dispatchLoop, runJobs, syncEstimate, type Outcome } from "../../src/bulk/dispatch.js";
+import {
+  dispatchLoop,
+  runJobs,
+  Stop,
+  syncEstimate,
+  type Outcome,
+} from "../../src/bulk/dispatch.js";
 import { hostName } from "../../src/core/hostspec.js";
 import { buildTaskGraph } from "../../src/core/sched/graph.js";
 import { Scheduler } from "../../src/core/sched/scheduler.js";
@@ -337,4 +343,24 @@ test("a sync's expected length: the host's own last one, else the others' scaled
   assert.equal(syncEstimate(vax, [a, b, vax]), 20 / 0.05);
   assert.equal(syncEstimate(vax, [a, b, c, vax]), 20 / 0.05);
   assert.equal(syncEstimate(vax, [vax]), undefined);
+});
+
+test("a copy's Stop calls each listener still added once, at its first abort, and none added after", () => {
+  const stop = new Stop();
+  const calls: string[] = [];
+  const a = (): void => void calls.push("a");
+  const b = (): void => void calls.push("b");
+  const c = (): void => void calls.push("c");
+  stop.addEventListener("abort", a);
+  stop.addEventListener("abort", b);
+  stop.addEventListener("abort", c);
+  stop.removeEventListener("abort", b);
+  assert.equal(stop.aborted, false);
+  stop.abort();
+  stop.abort();
+  assert.equal(stop.aborted, true);
+  assert.deepEqual(calls, ["a", "c"]);
+  stop.addEventListener("abort", b);
+  stop.abort();
+  assert.deepEqual(calls, ["a", "c"]);
 });
