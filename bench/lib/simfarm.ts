@@ -33,7 +33,7 @@ import {
   type FakeRun,
 } from "../../src/hosts/fake.js";
 import { connectMaster, readFirstLine } from "../../src/hosts/socket.js";
-import { workPaths } from "../../src/bulk/layout.js";
+import { HOST, workPaths } from "../../src/bulk/layout.js";
 import { DATA_2026, readZst, simPackage, simPkgsrc, type SimPkgsrc } from "./simpkgsrc.js";
 
 const TREE_ID_FILE = ".herd-tree-id";
@@ -61,13 +61,31 @@ interface Start {
   installs: readonly string[];
 }
 
-/** A host's files: the tree id always reads as the master tree's current one. */
+/**
+ * A host's files: the tree id always reads as the master tree's current one,
+ * and the packages the master sends into the host's cache are taken (the put
+ * is answered as the agent would) but not kept: nothing reads them back, and
+ * a hundred hosts keeping what they were sent held about 2 GB of small
+ * buffers by the end of a whole-tree build, whose garbage collection stalled
+ * the farm for longer and longer (over 20 s a minute by its 50th minute),
+ * so the farm read the master's messages late and the dispatch latency it
+ * measured grew with the build.
+ */
 class HostFiles extends Map<string, Buffer> {
+  private readonly cacheDir: string;
+
   constructor(
     private readonly idPath: string,
     private readonly tree: string,
+    root: string,
   ) {
     super();
+    this.cacheDir = `${root}/${HOST.cache}/`;
+  }
+
+  override set(key: string, value: Buffer): this {
+    if (key.startsWith(this.cacheDir)) return this;
+    return super.set(key, value);
   }
   override get(key: string): Buffer | undefined {
     if (key === this.idPath) {
@@ -363,7 +381,7 @@ async function main(): Promise<void> {
     const h = handlerFor(name, sim, scale, root, stats);
     const transport = new FakeTransport({
       root,
-      files: new HostFiles(`${root}/${HOST_TREE}/${TREE_ID_FILE}`, values.tree),
+      files: new HostFiles(`${root}/${HOST_TREE}/${TREE_ID_FILE}`, values.tree, root),
       handler: h.handler,
     });
     loops.push(dialLoop(name, socketPath, transport, h.newLink, () => stop, stats));
