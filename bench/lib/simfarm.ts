@@ -386,6 +386,9 @@ async function main(): Promise<void> {
     });
     loops.push(dialLoop(name, socketPath, transport, h.newLink, () => stop, stats));
   }
+  // Written once, at the end (SIGTERM from bench/lib/fullscale-run.ts, or --max-seconds). It was
+  // written every 2 s as well: every start's latency again and the whole trace, which grew with
+  // the build and stalled the farm for longer and longer.
   const report = (): void => {
     const latency = dispatchLatencies(stats);
     const figures = {
@@ -411,7 +414,6 @@ async function main(): Promise<void> {
   };
   process.on("SIGTERM", end);
   process.on("SIGINT", end);
-  setInterval(report, 2000).unref();
   setTimeout(end, Number(values["max-seconds"]) * 1000).unref();
   process.stdout.write(`simfarm: ${n} hosts, ${sim.dirs.size} directories\n`);
   await Promise.all(loops);
