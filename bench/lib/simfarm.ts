@@ -64,12 +64,7 @@ interface Start {
 /**
  * A host's files: the tree id always reads as the master tree's current one,
  * and the packages the master sends into the host's cache are taken (the put
- * is answered as the agent would) but not kept: nothing reads them back, and
- * a hundred hosts keeping what they were sent held about 2 GB of small
- * buffers by the end of a whole-tree build, whose garbage collection stalled
- * the farm for longer and longer (over 20 s a minute by its 50th minute),
- * so the farm read the master's messages late and the dispatch latency it
- * measured grew with the build.
+ * is answered as the agent would) but not kept: nothing reads them back.
  */
 class HostFiles extends Map<string, Buffer> {
   private readonly cacheDir: string;
