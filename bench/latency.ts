@@ -153,6 +153,8 @@ interface Split {
   readonly cause: string;
   readonly by: "prev" | "dep";
   readonly total: number;
+  /** When its first task reached the farm (ms). */
+  readonly at: number;
   readonly parts: (number | null)[];
 }
 
@@ -281,6 +283,7 @@ for (const s of farm.starts) {
     cause: C,
     by,
     total: s.init - ready,
+    at: s.init,
     parts,
   });
 }
@@ -291,6 +294,31 @@ const q = (p: number): number =>
 process.stdout.write(
   `${splits.length} starts split (${unmatched} without the master's instants): p50 ${q(0.5).toFixed(1)} ms, p99 ${q(0.99).toFixed(1)} ms, max ${q(1).toFixed(1)} ms\n`,
 );
+// By 10 minutes of the build (from its first start): a latency that grows with the build
+// (a cost that grows with what was done) shows here, beside the farm's own stalls.
+{
+  const first = Math.min(...splits.map((x) => x.at));
+  const WINDOW = 600_000;
+  const windows = new Map<number, number[]>();
+  for (const x of splits) {
+    const w = Math.floor((x.at - first) / WINDOW);
+    const list = windows.get(w) ?? [];
+    list.push(x.total);
+    windows.set(w, list);
+  }
+  const farmStalled = new Map<number, number>();
+  for (const [t, ms] of farm.stalls) {
+    const w = Math.floor((t - first) / WINDOW);
+    farmStalled.set(w, (farmStalled.get(w) ?? 0) + ms);
+  }
+  for (const [w, list] of [...windows].sort((a, b) => a[0] - b[0])) {
+    // Already in order of latency: splits is sorted.
+    const at = (p: number): number => list[Math.min(list.length - 1, Math.floor(p * list.length))]!;
+    process.stdout.write(
+      `  minutes ${w * 10}-${w * 10 + 10}: ${list.length} starts, p50 ${at(0.5).toFixed(1)} ms, p99 ${at(0.99).toFixed(1)} ms; the farm stalled ${((farmStalled.get(w) ?? 0) / 1000).toFixed(1)} s\n`,
+    );
+  }
+}
 const mean = (xs: readonly Split[], i: number): string => {
   const v = xs.map((x) => x.parts[i] ?? 0);
   return (v.reduce((a, b) => a + b, 0) / Math.max(1, v.length)).toFixed(2);
