@@ -24,6 +24,7 @@ import { join } from "node:path";
 import { performance } from "node:perf_hooks";
 import { parseArgs } from "node:util";
 import { encodeRun } from "../src/protocol/messages.js";
+import { median } from "./lib/measure.js";
 
 /** Absolute milliseconds, comparable between the two processes. */
 const clock = (): number => performance.timeOrigin + performance.now();
@@ -119,7 +120,6 @@ if (process.argv[2] === "--hosts-process") {
     for (const s of sockets) s.destroy();
     server.close();
     rmSync(dir, { recursive: true, force: true });
-    const median = (xs: number[]): number => [...xs].sort((a, b) => a - b)[xs.length >> 1]!;
     console.log(
       `${n} hosts, ${bursts} bursts of one ${message(0).length}-byte message per host: ` +
         `last arrival median ${median(lasts).toFixed(1)} ms (min ${Math.min(...lasts).toFixed(1)}, ` +

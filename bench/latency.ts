@@ -29,6 +29,7 @@
  */
 import { readFileSync } from "node:fs";
 import { parseArgs } from "node:util";
+import { atFraction } from "./lib/measure.js";
 
 const { values, positionals } = parseArgs({
   allowPositionals: true,
@@ -289,8 +290,8 @@ for (const s of farm.starts) {
 }
 
 splits.sort((a, b) => a.total - b.total);
-const q = (p: number): number =>
-  splits[Math.min(splits.length - 1, Math.floor(p * splits.length))]!.total;
+const totals = splits.map((x) => x.total);
+const q = (p: number): number => atFraction(totals, p);
 process.stdout.write(
   `${splits.length} starts split (${unmatched} without the master's instants): p50 ${q(0.5).toFixed(1)} ms, p99 ${q(0.99).toFixed(1)} ms, max ${q(1).toFixed(1)} ms\n`,
 );
@@ -313,9 +314,8 @@ process.stdout.write(
   }
   for (const [w, list] of [...windows].sort((a, b) => a[0] - b[0])) {
     // Already in order of latency: splits is sorted.
-    const at = (p: number): number => list[Math.min(list.length - 1, Math.floor(p * list.length))]!;
     process.stdout.write(
-      `  minutes ${w * 10}-${w * 10 + 10}: ${list.length} starts, p50 ${at(0.5).toFixed(1)} ms, p99 ${at(0.99).toFixed(1)} ms; the farm stalled ${((farmStalled.get(w) ?? 0) / 1000).toFixed(1)} s\n`,
+      `  minutes ${w * 10}-${w * 10 + 10}: ${list.length} starts, p50 ${atFraction(list, 0.5).toFixed(1)} ms, p99 ${atFraction(list, 0.99).toFixed(1)} ms; the farm stalled ${((farmStalled.get(w) ?? 0) / 1000).toFixed(1)} s\n`,
     );
   }
 }
@@ -326,12 +326,10 @@ const mean = (xs: readonly Split[], i: number): string => {
 // The master's own part: every part but the three spent between the processes (the
 // farm's answer reaching the master, the fetch's round trip, the first task reaching the farm).
 const TRANSIT = new Set([0, 2, 14]);
-const own = splits
-  .map((x) => x.parts.reduce<number>((a, p, i) => (TRANSIT.has(i) ? a : a + (p ?? 0)), 0))
-  .sort((a, b) => a - b);
-const qo = (p: number): number => own[Math.min(own.length - 1, Math.floor(p * own.length))]!;
 const ownOf = (x: Split): number =>
   x.parts.reduce<number>((a, p, i) => (TRANSIT.has(i) ? a : a + (p ?? 0)), 0);
+const own = splits.map(ownOf).sort((a, b) => a - b);
+const qo = (p: number): number => atFraction(own, p);
 const ownTail = [...splits]
   .sort((a, b) => ownOf(a) - ownOf(b))
   .slice(-Math.max(1, Math.round(Number(values.top) * splits.length)));

@@ -43,6 +43,12 @@ export function flag(name: string, dflt: number): number {
   return i < 0 ? dflt : Number(process.argv[i + 1]);
 }
 
+/** The value at fraction `p` (0..1) of a list sorted in ascending order, by nearest rank; NaN when empty. */
+export function atFraction(sorted: readonly number[], p: number): number {
+  if (sorted.length === 0) return NaN;
+  return sorted[Math.min(sorted.length - 1, Math.floor(p * sorted.length))]!;
+}
+
 /** The median of a list of numbers. */
 export function median(xs: readonly number[]): number {
   const s = [...xs].sort((a, b) => a - b);

@@ -34,6 +34,7 @@ import {
 } from "../../src/hosts/fake.js";
 import { connectMaster, readFirstLine } from "../../src/hosts/socket.js";
 import { HOST, workPaths } from "../../src/bulk/layout.js";
+import { atFraction } from "./measure.js";
 import { DATA_2026, readZst, simPackage, simPkgsrc, type SimPkgsrc } from "./simpkgsrc.js";
 
 const TREE_ID_FILE = ".herd-tree-id";
@@ -315,12 +316,6 @@ function writeTrace(file: string, stats: FarmStats, stalls: readonly [number, nu
   );
 }
 
-function quantile(xs: readonly number[], q: number): number {
-  if (xs.length === 0) return NaN;
-  const s = [...xs].sort((a, b) => a - b);
-  return s[Math.min(s.length - 1, Math.floor(q * s.length))]!;
-}
-
 async function main(): Promise<void> {
   const { values } = parseArgs({
     options: {
@@ -385,7 +380,7 @@ async function main(): Promise<void> {
   // written every 2 s as well: every start's latency again and the whole trace, which grew with
   // the build and stalled the farm for longer and longer.
   const report = (): void => {
-    const latency = dispatchLatencies(stats);
+    const latency = dispatchLatencies(stats).sort((a, b) => a - b);
     const figures = {
       hosts: n,
       tasks: stats.tasks,
@@ -394,9 +389,9 @@ async function main(): Promise<void> {
       links: stats.links,
       dispatchMs: {
         n: latency.length,
-        p50: quantile(latency, 0.5),
-        p99: quantile(latency, 0.99),
-        max: quantile(latency, 1),
+        p50: atFraction(latency, 0.5),
+        p99: atFraction(latency, 0.99),
+        max: atFraction(latency, 1),
       },
     };
     if (values.stats !== undefined) writeFileSync(values.stats, JSON.stringify(figures) + "\n");
