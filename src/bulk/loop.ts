@@ -203,22 +203,38 @@ export async function buildLoop(o: LoopOptions): Promise<LoopResult> {
     const host = lease.host;
     trace?.("run", pkg.pkgname);
     // Extra copies (to overtake a slow host or measure a new one) leave the package's record alone.
-    if (copy.first) {
-      // An earlier copy lost with no word of it (its host went before the copy settled, and
-      // the planner had already requeued it): its loss is told before this start.
-      const earlier = t0.get(task);
+    // An earlier copy lost with no word of it (its host went before the copy settled, and
+    // the planner had already requeued it): its loss is told before this start.
+    const earlier = copy.first ? t0.get(task) : undefined;
+    if (copy.first) t0.set(task, { at: o.now(), host });
+    const startedMs = Date.now();
+    // Told once the round's first tasks are out (in a microtask: after the dispatch round's
+    // synchronous starts), or before this job's first stage event if that comes sooner. Its
+    // recording and display cost each later start of a round tens of microseconds
+    // (bench/latency.ts, "package-start event").
+    let tell: (() => void) | undefined = () => {
       if (earlier !== undefined) lost(pkg, earlier.host, "started again", earlier.at);
-      t0.set(task, { at: o.now(), host });
-    }
-    o.bus.emit({
-      type: "package-start",
-      pkgname: pkg.pkgname,
-      pkgpath: pkg.pkgpath,
-      host,
-      slot: lease.slot,
-      startedMs: Date.now(),
-      ...(copy.first ? {} : { extra: true }),
-    });
+      o.bus.emit(
+        {
+          type: "package-start",
+          pkgname: pkg.pkgname,
+          pkgpath: pkg.pkgpath,
+          host,
+          slot: lease.slot,
+          startedMs,
+          ...(copy.first ? {} : { extra: true }),
+        },
+        startedMs,
+      );
+    };
+    const tellNow = (): void => {
+      const t = tell;
+      tell = undefined;
+      t?.();
+    };
+    const told = Promise.resolve().then(tellNow);
+    // What fails in the telling (the store cannot write) fails this copy, when its job returns.
+    told.catch(() => undefined);
     trace?.("started", pkg.pkgname);
     const looking = lookAtCache(lease);
     if (looking !== undefined) await looking;
@@ -243,6 +259,7 @@ export async function buildLoop(o: LoopOptions): Promise<LoopResult> {
       shouldFetch: copy.wanted,
       now: () => o.now() * 1000,
       onStage: (rec) => {
+        tellNow();
         trace?.(`stage:${rec.stage}`, pkg.pkgname);
         costs.stage(host, lease.slot, lease.conn.link, rec.stage, rec.wallMs, pkg.installs.length);
         o.bus.emit({
@@ -258,6 +275,12 @@ export async function buildLoop(o: LoopOptions): Promise<LoopResult> {
         });
       },
     });
+    try {
+      await told;
+    } catch (error) {
+      if (outcome.ok) discardPackage(outcome);
+      throw error;
+    }
     if (copy.signal.aborted) {
       if (outcome.ok) discardPackage(outcome);
       return { kind: "lost", reason: "stopped" };

@@ -194,7 +194,7 @@ test("with a kit the host lacks, the kit is sent first, then Init", async () => 
   assertBuilt(o);
 });
 
-test("in a round that starts several packages, each one's first task leaves before the next one starts", async () => {
+test("in a round that starts several packages, every first task leaves before the starts are told, each start before its package's stages", async () => {
   const dir = mkdtempSync(join(tmpdir(), "herd-round-"));
   // What happened, in order: a package-start event heard, a first task (Init) reaching the host.
   const order: string[] = [];
@@ -214,7 +214,11 @@ test("in a round that starts several packages, each one's first task leaves befo
     await until(pool, "idle");
     const bus = new EventBus();
     const stages = new Map<string, string[]>();
+    // Every event heard, in order (a package's start and its stages).
+    const heard: string[] = [];
     bus.on((e) => {
+      if (e.type === "package-start") heard.push(`start ${e.pkgname}`);
+      if (e.type === "stage") heard.push(`stage ${e.pkgname}`);
       if (e.type === "package-start") order.push(`start ${e.pkgname}`);
       if (e.type === "stage") stages.set(e.pkgname, [...(stages.get(e.pkgname) ?? []), e.stage]);
     });
@@ -241,16 +245,21 @@ test("in a round that starts several packages, each one's first task leaves befo
       durable: () => undefined,
     });
     assert.equal(r.built, 4, JSON.stringify(order));
-    // Which Init is whose: the order of the starts (one slot each, all in one round).
+    // Every package's Init went out before any package-start was told (the telling waits
+    // until the round's starts are done), and each package's start precedes its stages.
     const starts = order.filter((x) => x.startsWith("start "));
+    const tasks = order.filter((x) => x.startsWith("task "));
     assert.equal(starts.length, 4);
-    let k = 0;
-    const paired = order.map((x) => (x.startsWith("task ") ? `task ${starts[k++]!.slice(6)}` : x));
+    assert.equal(tasks.length, 4);
     assert.deepEqual(
-      paired,
-      starts.flatMap((s) => [s, `task ${s.slice(6)}`]),
-      "each package's Init went out before the next package-start",
+      order,
+      [...tasks, ...starts],
+      "the round's Inits left before its package-starts",
     );
+    for (const n of names) {
+      const i = heard.indexOf(`start ${n}`);
+      assert.ok(i >= 0 && i < heard.indexOf(`stage ${n}`), `${n}: package-start before its stages`);
+    }
     // The master's stages held back until the round's tasks were out are recorded all the
     // same, in order, with their logs.
     const config = defaultConfig();
