@@ -40,6 +40,16 @@ const { values } = parseArgs({
 });
 const sizes = values.hosts.split(",").map(Number);
 const bursts = Number(values.bursts);
+// The figure is the median of the warm bursts (the 2nd on), each timed from its first start to its last.
+if (!Number.isInteger(bursts) || bursts < 2)
+  throw new Error(
+    `--bursts ${values.bursts}: give a whole number of at least 2 (the first is cold)`,
+  );
+for (const n of sizes)
+  if (!Number.isInteger(n) || n < 2)
+    throw new Error(
+      `--hosts ${values.hosts}: give whole numbers of at least 2, separated by commas`,
+    );
 
 /** Answers each make run as a package that builds: PKGNAME for -V, the package file for `package`. */
 const handler: FakeHandler = (run) => {
