@@ -10,11 +10,15 @@
  *
  * Usage: node dist/bench/fullscale.js [--hosts 100,500] [--dirs 0] [--scale 0.002]
  *          [--fail-rate 0.05] [--kill-at 0.5] [--stop-after N] [--timeout 1800] [--work DIR]
+ *          [--farm-nice 0]
  *
  * --stop-after N stops the run once N packages have started (the dispatch
  * latency over those; the outcome is then partial and not checked). With
  * HERD_TRACE=FILE the master writes its latency trace there and the farm its
  * view beside it (FILE.farm.json): bench/latency.ts splits the latency.
+ * --farm-nice N runs the farm at that niceness (nice(1), 1-19): the farm
+ * stands for remote machines, and on this machine it otherwise competes with
+ * the master for a CPU (a message that wakes it can preempt the master).
  */
 import { execFileSync } from "node:child_process";
 import { readFileSync } from "node:fs";
@@ -35,8 +39,16 @@ const { values } = parseArgs({
     "stop-after": { type: "string" },
     timeout: { type: "string", default: "1800" },
     work: { type: "string", default: join(tmpdir(), "herd-fullscale") },
+    "farm-nice": { type: "string", default: "0" },
   },
 });
+const farmNice = Number(values["farm-nice"]);
+if (!Number.isInteger(farmNice) || farmNice < 0 || farmNice > 19) {
+  process.stderr.write(
+    `fullscale: --farm-nice ${values["farm-nice"]}: give a niceness from 0 (the master's) to 19\n`,
+  );
+  process.exit(2);
+}
 const HERD = resolve(import.meta.dirname, "../src/cli/main.js");
 const f1 = (x: number | null | undefined): string => (x == null ? "-" : x.toFixed(1));
 
@@ -54,6 +66,7 @@ for (const hosts of values.hosts.split(",").map(Number)) {
       ? {}
       : { stopAfterStarts: Number(values["stop-after"]) }),
     timeoutSeconds: Number(values.timeout),
+    farmNice,
     log: (l) => process.stderr.write(`${l}\n`),
   });
   execFileSync(process.execPath, [HERD, "resolve", "-o", join(work, "presolve"), r.scanFile], {
@@ -94,7 +107,7 @@ for (const hosts of values.hosts.split(",").map(Number)) {
   const twice = r.runs.length > 1 ? r.runs[1]!.started.filter((n) => first.built.includes(n)) : [];
   process.stdout.write(
     [
-      `## ${hosts} hosts, ${r.packages} packages (${r.dirs} directories), scale ${values.scale}`,
+      `## ${hosts} hosts, ${r.packages} packages (${r.dirs} directories), scale ${values.scale}${farmNice === 0 ? "" : `, the farm at nice ${farmNice}`}`,
       stopped
         ? `outcome: partial, the run was stopped after ${first.started.length} starts`
         : `outcome: ${JSON.stringify(r.counts)}; expected built ${want.built.size}, failed ${want.failed.size}, indirect-failed ${want.indirect.size}: ${builtOk && failedOk ? "all match" : "MISMATCH"}`,

@@ -34,6 +34,12 @@ export interface FullRunOptions {
   readonly killAt?: number;
   /** Stop the run (SIGKILL the master, no resume) once this many packages have started. */
   readonly stopAfterStarts?: number;
+  /**
+   * The farm's niceness (nice(1)): it stands for remote machines, which on
+   * a machine of their own would never take a CPU from the master; 0 keeps
+   * it at the master's priority.
+   */
+  readonly farmNice?: number;
   /** Extra config of the build (JSON config file keys). */
   readonly config?: Readonly<Record<string, unknown>>;
   readonly timeoutSeconds: number;
@@ -252,34 +258,38 @@ export async function fullRun(o: FullRunOptions): Promise<FullRunResult> {
   writeFileSync(configFile, JSON.stringify({ distfiles: "host", ...o.config }, null, 2));
   const masterWork = join(o.work, "w");
   const statsFile = join(o.work, "farm.json");
-  const farm = spawn(
+  const nice = o.farmNice ?? 0;
+  const farmArgv = [
     process.execPath,
-    [
-      FARM,
-      "--work",
-      masterWork,
-      "--tree",
-      tree,
-      "--hosts",
-      String(o.hosts),
-      "--scale",
-      String(o.scale),
-      "--fail-rate",
-      String(o.failRate),
-      "--seed",
-      o.seed,
-      "--stats",
-      statsFile,
-      "--max-seconds",
-      String(o.timeoutSeconds),
-      ...(o.dirs > 0 ? ["--only", onlyFile] : []),
-      // With the master's latency trace (HERD_TRACE, src/bulk/trace.ts), the farm's beside it.
-      ...(process.env.HERD_TRACE === undefined
-        ? []
-        : ["--trace", `${process.env.HERD_TRACE}.farm.json`]),
-    ],
-    { stdio: ["ignore", "inherit", "inherit"] },
-  );
+    FARM,
+    "--work",
+    masterWork,
+    "--tree",
+    tree,
+    "--hosts",
+    String(o.hosts),
+    "--scale",
+    String(o.scale),
+    "--fail-rate",
+    String(o.failRate),
+    "--seed",
+    o.seed,
+    "--stats",
+    statsFile,
+    "--max-seconds",
+    String(o.timeoutSeconds),
+    ...(o.dirs > 0 ? ["--only", onlyFile] : []),
+    // With the master's latency trace (HERD_TRACE, src/bulk/trace.ts), the farm's beside it.
+    ...(process.env.HERD_TRACE === undefined
+      ? []
+      : ["--trace", `${process.env.HERD_TRACE}.farm.json`]),
+  ];
+  const farm =
+    nice === 0
+      ? spawn(farmArgv[0]!, farmArgv.slice(1), { stdio: ["ignore", "inherit", "inherit"] })
+      : spawn("nice", ["-n", String(nice), ...farmArgv], {
+          stdio: ["ignore", "inherit", "inherit"],
+        });
   const args = [
     "build",
     "--tree",
