@@ -10,8 +10,15 @@
  * the master's file still has that size and mtime (it was not built again
  * since). Anything else is sent again, as before.
  */
-import { appendFileSync, mkdirSync, readFileSync, statSync, writeFileSync } from "node:fs";
-import { join } from "node:path";
+import {
+  appendFileSync,
+  mkdirSync,
+  readdirSync,
+  readFileSync,
+  statSync,
+  writeFileSync,
+} from "node:fs";
+import { basename, join } from "node:path";
 import { hostFile } from "./layout.js";
 
 interface Sent {
@@ -48,12 +55,36 @@ export function parseListing(text: string): Map<string, number> {
 }
 
 export class HostHoldings {
+  /**
+   * The record files that are not empty, read once here and kept as records
+   * are written: a host's first package asks known(), and a stat of its
+   * record each time cost the build's first round, which starts a package on
+   * hundreds of hosts one after another, some 30 us a start.
+   */
+  readonly #recorded = new Set<string>();
+  #dirMade = false;
+
   constructor(
     /** WORK/sent */
     private readonly dir: string,
     /** The master's package files (WORK/packages/All). */
     private readonly repo: string,
-  ) {}
+  ) {
+    let names: string[];
+    try {
+      names = readdirSync(dir);
+    } catch {
+      return; // No directory yet: no host was ever sent anything.
+    }
+    for (const name of names) {
+      try {
+        const st = statSync(join(dir, name));
+        if (st.isFile() && st.size > 0) this.#recorded.add(name);
+      } catch {
+        // Gone since the listing: nothing recorded.
+      }
+    }
+  }
 
   #file(host: string): string {
     return hostFile(this.dir, host);
@@ -64,8 +95,10 @@ export class HostHoldings {
     try {
       const st = statSync(join(this.repo, file));
       const record = this.#file(host);
-      mkdirSync(this.dir, { recursive: true });
+      if (!this.#dirMade) mkdirSync(this.dir, { recursive: true });
+      this.#dirMade = true;
       appendFileSync(record, `${st.size} ${st.mtimeMs} ${file}\n`);
+      this.#recorded.add(basename(record));
     } catch {
       // Not remembered: at worst it is sent again after a restart.
     }
@@ -74,7 +107,7 @@ export class HostHoldings {
   /** Whether anything was ever recorded for the host (else there is nothing to check there). */
   known(host: string): boolean {
     try {
-      return statSync(this.#file(host)).size > 0;
+      return this.#recorded.has(basename(this.#file(host)));
     } catch {
       return false;
     }
@@ -104,10 +137,13 @@ export class HostHoldings {
       }
     }
     try {
+      const record = this.#file(host);
       writeFileSync(
-        this.#file(host),
+        record,
         out.map((f) => `${sent.get(f)!.size} ${sent.get(f)!.mtimeMs} ${f}\n`).join(""),
       );
+      if (out.length > 0) this.#recorded.add(basename(record));
+      else this.#recorded.delete(basename(record));
     } catch {
       // The old record stays; it is checked the same way next time.
     }

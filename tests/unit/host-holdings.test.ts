@@ -59,3 +59,36 @@ test("held: the host has a file of that size and the master's is as it was sent"
   h.sent("../evil", "a-1.0.tgz");
   assert.equal(h.known("../evil"), false);
 });
+
+test("known: the records in the directory when made, then what it writes itself", () => {
+  const dir = mkdtempSync(join(tmpdir(), "herd-holdings-"));
+  const repo = join(dir, "All");
+  const hosts = join(dir, "hosts");
+  mkdirSync(repo);
+  writeFileSync(join(repo, "a-1.0.tgz"), "aaaaa");
+  // No directory at all yet.
+  assert.equal(new HostHoldings(hosts, repo).known("vax"), false);
+  mkdirSync(hosts);
+  writeFileSync(join(hosts, "vax"), `5 1 a-1.0.tgz\n`);
+  // An empty record (every file found gone at the last check) holds nothing.
+  writeFileSync(join(hosts, "m68k"), "");
+  const h = new HostHoldings(hosts, repo);
+  assert.equal(h.known("vax"), true);
+  assert.equal(h.known("m68k"), false);
+  assert.equal(h.known("sparc"), false);
+  // What this master sends is known at once.
+  h.sent("sparc", "a-1.0.tgz");
+  assert.equal(h.known("sparc"), true);
+  h.sent("m68k", "a-1.0.tgz");
+  assert.equal(h.known("m68k"), true);
+  // A check that finds nothing held empties the record: nothing to look at next time.
+  assert.deepEqual(h.held("vax", ""), []);
+  assert.equal(readFileSync(join(hosts, "vax"), "latin1"), "");
+  assert.equal(h.known("vax"), false);
+  // A file that is not a package sent (a directory) is no record.
+  mkdirSync(join(hosts, "hppa"));
+  assert.equal(new HostHoldings(hosts, repo).known("hppa"), false);
+  // A package that cannot be stat'ed in the repository is not recorded.
+  h.sent("alpha", "missing-1.0.tgz");
+  assert.equal(h.known("alpha"), false);
+});
