@@ -51,16 +51,34 @@ export interface Kit {
 
 const kits = new Map<string, Kit>();
 
+/**
+ * The kit file's version (path, size, mtime; null when it cannot be read),
+ * stat'ed once per turn of the event loop: each start asks for the kit twice
+ * as its first task is made, and a dispatch round starts hundreds of packages
+ * in one turn. A kit replaced during a build is seen from the next turn on.
+ */
+let statted: { readonly file: string; readonly key: string | null } | undefined;
+function kitVersion(file: string): string | null {
+  if (statted?.file === file) return statted.key;
+  let key: string | null;
+  try {
+    const st = statSync(file);
+    key = `${file}\0${st.size}\0${st.mtimeMs}`;
+  } catch {
+    key = null;
+  }
+  statted = { file, key };
+  setImmediate(() => {
+    statted = undefined;
+  }).unref();
+  return key;
+}
+
 /** The bootstrap kit of a config (its digest read once per file version), or null. */
 export function kitOf(c: PrefixConfig): Result<Kit | null, string> {
   if (c.bootstrapKit === "") return ok(null);
-  let key: string;
-  try {
-    const st = statSync(c.bootstrapKit);
-    key = `${c.bootstrapKit}\0${st.size}\0${st.mtimeMs}`;
-  } catch {
-    return err(`the bootstrap kit ${c.bootstrapKit} cannot be read`);
-  }
+  const key = kitVersion(c.bootstrapKit);
+  if (key === null) return err(`the bootstrap kit ${c.bootstrapKit} cannot be read`);
   let kit = kits.get(key);
   if (kit === undefined) {
     const sha256 = createHash("sha256").update(readFileSync(c.bootstrapKit)).digest("hex");
