@@ -16,9 +16,10 @@
  * latency over those; the outcome is then partial and not checked). With
  * HERD_TRACE=FILE the master writes its latency trace there and the farm its
  * view beside it (FILE.farm.json): bench/latency.ts splits the latency.
- * --farm-nice N runs the farm at that niceness (nice(1), 1-19): the farm
- * stands for remote machines, and on this machine it otherwise competes with
- * the master for a CPU (a message that wakes it can preempt the master).
+ * --farm-nice N runs the farm at that niceness (nice(1), 0-19; 0, the
+ * default, is the master's own): the farm stands for remote machines, and on
+ * this machine it otherwise competes with the master for a CPU (a message
+ * that wakes it can preempt the master).
  */
 import { execFileSync } from "node:child_process";
 import { readFileSync } from "node:fs";

@@ -284,12 +284,8 @@ export async function fullRun(o: FullRunOptions): Promise<FullRunResult> {
       ? []
       : ["--trace", `${process.env.HERD_TRACE}.farm.json`]),
   ];
-  const farm =
-    nice === 0
-      ? spawn(farmArgv[0]!, farmArgv.slice(1), { stdio: ["ignore", "inherit", "inherit"] })
-      : spawn("nice", ["-n", String(nice), ...farmArgv], {
-          stdio: ["ignore", "inherit", "inherit"],
-        });
+  const [command, ...argv] = nice === 0 ? farmArgv : ["nice", "-n", String(nice), ...farmArgv];
+  const farm = spawn(command!, argv, { stdio: ["ignore", "inherit", "inherit"] });
   const args = [
     "build",
     "--tree",
