@@ -62,17 +62,26 @@ async function relay(name: string, socketPath: string): Promise<void> {
       { cause: e },
     );
   });
+  // A master killed mid-link resets the connection: its close ends the relay below.
+  sock.on("error", () => undefined);
   const verdict = await new Promise<{ line: string | null; rest: Buffer }>((res) => {
     readFirstLine(sock, (line, rest) => {
       res({ line, rest });
     });
   });
-  if (verdict.line !== "ok") {
+  if (verdict.line === null) {
     sock.destroy();
-    const why = verdict.line?.replace(/^refused /, "") ?? "the master closed the connection";
     throw new UserError(
       "attach",
-      `the master refused host ${JSON.stringify(name)}: ${why}`,
+      `the master at ${socketPath} closed the connection before it answered host ${JSON.stringify(name)}`,
+      "the master may have stopped or been killed: check that herd build or herd scan still runs, then attach again",
+    );
+  }
+  if (verdict.line !== "ok") {
+    sock.destroy();
+    throw new UserError(
+      "attach",
+      `the master refused host ${JSON.stringify(name)}: ${verdict.line.replace(/^refused /, "")}`,
       "check the name with herd hosts list",
     );
   }

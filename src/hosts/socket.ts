@@ -73,28 +73,38 @@ export class MasterSocket {
   }
 }
 
-/** Reads one line (without its newline) and hands over what came after it. */
+/**
+ * Reads one line (without its newline) and hands over what came after it.
+ * `then` is called once: with the line, or with null when the peer sends
+ * too long a line, ends, or the connection breaks (a reset, as from a
+ * process killed with data unread, closes it without an end).
+ */
 export function readFirstLine(
   socket: Socket,
   then: (line: string | null, rest: Buffer) => void,
 ): void {
   let buf = Buffer.alloc(0);
+  const finish = (line: string | null, rest: Buffer): void => {
+    socket.off("data", onData);
+    socket.off("end", onGone);
+    socket.off("close", onGone);
+    then(line, rest);
+  };
   const onData = (d: Buffer): void => {
     buf = Buffer.concat([buf, d]);
     const nl = buf.indexOf(10);
     if (nl < 0 && buf.length <= MAX_FIRST_LINE) return;
-    socket.off("data", onData);
-    socket.off("end", onEnd);
     socket.pause();
-    if (nl < 0) then(null, Buffer.alloc(0));
-    else then(buf.subarray(0, nl).toString(), buf.subarray(nl + 1));
+    if (nl < 0) finish(null, Buffer.alloc(0));
+    else finish(buf.subarray(0, nl).toString(), buf.subarray(nl + 1));
   };
-  const onEnd = (): void => {
-    socket.off("data", onData);
-    then(null, Buffer.alloc(0));
+  const onGone = (): void => {
+    finish(null, Buffer.alloc(0));
   };
   socket.on("data", onData);
-  socket.on("end", onEnd);
+  socket.on("end", onGone);
+  socket.on("close", onGone);
+  if (socket.destroyed) onGone();
 }
 
 /** Connects to a master socket and sends the service line. */

@@ -35,6 +35,7 @@ import {
   rmSync,
   writeFileSync,
 } from "node:fs";
+import { createServer } from "node:net";
 import { join } from "node:path";
 import { after, describe, it } from "node:test";
 import { build, type Event, sandbox, stamp } from "../lib/fixture.js";
@@ -431,6 +432,40 @@ describe("talking to a master that is not there", () => {
       `no herd master is listening at ${join(dir, "idle-work/control.sock")}`,
       "start herd build or herd scan with this --work directory first",
     );
+  });
+
+  it("herd attach to a master killed before it answered says so and exits, rather than wait forever", async () => {
+    // A master's socket that takes the connection and goes away with the host's line unread:
+    // a unix socket closed so resets its peer, which then sees no end of stream.
+    const work = join(dir, "dying-work");
+    mkdirSync(work, { recursive: true });
+    const server = createServer({ pauseOnConnect: true }, (s) => {
+      setTimeout(() => s.destroy(), 50);
+    });
+    await new Promise<void>((res) => server.listen(join(work, "control.sock"), res));
+    try {
+      const child = spawn("node", [CLI, "attach", "-w", "dying-work", "vax1"], {
+        cwd: dir,
+        stdio: ["pipe", "pipe", "pipe"],
+      });
+      let stderr = "";
+      child.stderr.on("data", (d: Buffer) => (stderr += d.toString()));
+      const timer = setTimeout(() => child.kill("SIGKILL"), 30_000);
+      const code = await new Promise<number | null>((res) => child.on("close", res));
+      clearTimeout(timer);
+      assert.equal(
+        code,
+        2,
+        `exit status 2, got ${String(code)} (null: killed after 30 s): ${stderr}`,
+      );
+      assert.equal(
+        stderr,
+        `herd: error: the master at ${join(work, "control.sock")} closed the connection before it answered host "vax1"\n` +
+          "hint: the master may have stopped or been killed: check that herd build or herd scan still runs, then attach again\n",
+      );
+    } finally {
+      await new Promise((r) => server.close(r));
+    }
   });
 
   it("herd hosts names the socket it found no master at", () => {
