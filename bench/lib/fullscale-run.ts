@@ -114,6 +114,7 @@ function runMaster(
   killAt: number | undefined,
   timeoutMs: number,
   log: (line: string) => void,
+  spawned: (p: ChildProcess) => void,
   stopAfter?: number,
 ): Promise<MasterRun> {
   const t0 = performance.now();
@@ -121,6 +122,7 @@ function runMaster(
   const p: ChildProcess = spawn(process.execPath, [...nodeArgs, HERD, ...args], {
     stdio: ["ignore", "pipe", "pipe"],
   });
+  spawned(p);
   let last = { cpuS: 0, rssMB: 0 };
   const poll = setInterval(() => {
     const f = procFigures(p.pid ?? -1);
@@ -286,6 +288,16 @@ export async function fullRun(o: FullRunOptions): Promise<FullRunResult> {
   ];
   const [command, ...argv] = nice === 0 ? farmArgv : ["nice", "-n", String(nice), ...farmArgv];
   const farm = spawn(command!, argv, { stdio: ["ignore", "inherit", "inherit"] });
+  // A farm that dies leaves the master waiting for hosts that never dial in: the
+  // run stops there and says so, rather than at its deadline.
+  const farmState: { died: string | null; ending: boolean } = { died: null, ending: false };
+  let master: ChildProcess | null = null;
+  farm.once("exit", (code, signal) => {
+    if (farmState.ending) return;
+    farmState.died = `the simulated farm exited by itself (${signal ?? `exit code ${String(code)}`}) while the master ran`;
+    log(farmState.died);
+    master?.kill("SIGKILL");
+  });
   const args = [
     "build",
     "--tree",
@@ -302,15 +314,27 @@ export async function fullRun(o: FullRunOptions): Promise<FullRunResult> {
   const deadline = performance.now() + o.timeoutSeconds * 1000;
   try {
     log(`master: herd ${args.join(" ")}`);
-    let r = await runMaster(args, o.killAt, deadline - performance.now(), log, o.stopAfterStarts);
+    const spawned = (p: ChildProcess): void => {
+      master = p;
+    };
+    let r = await runMaster(
+      args,
+      o.killAt,
+      deadline - performance.now(),
+      log,
+      spawned,
+      o.stopAfterStarts,
+    );
     runs.push(r);
-    if (r.killed) {
+    if (r.killed && farmState.died === null) {
       log(`master SIGKILLed at ${o.killAt}; resuming`);
       await o.afterKill?.(masterWork);
-      r = await runMaster(args, undefined, deadline - performance.now(), log);
+      r = await runMaster(args, undefined, deadline - performance.now(), log, spawned);
       runs.push(r);
     }
+    if (farmState.died !== null) throw new Error(farmState.died);
   } finally {
+    farmState.ending = true;
     if (farm.exitCode === null && farm.signalCode === null) {
       const closed = new Promise((r) => farm.once("close", r));
       farm.kill("SIGTERM");

@@ -248,6 +248,12 @@ async function dialLoop(
     }
     // A master killed mid-sentence resets the socket: that ends this link, not the farm.
     sock.on("error", () => undefined);
+    // Heard from now on: the link may close while the transport opens.
+    const closed = new Promise<void>((res) =>
+      sock.once("close", () => {
+        res();
+      }),
+    );
     const verdict = await new Promise<{ line: string | null; rest: Buffer }>((res) => {
       readFirstLine(sock, (line, rest) => {
         res({ line, rest });
@@ -269,11 +275,7 @@ async function dialLoop(
     if (verdict.rest.length > 0) ch.input.write(verdict.rest);
     sock.pipe(ch.input);
     ch.output.pipe(sock);
-    await new Promise<void>((res) =>
-      sock.once("close", () => {
-        res();
-      }),
-    );
+    await closed;
     ch.destroy();
   }
 }
