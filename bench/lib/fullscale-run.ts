@@ -290,14 +290,14 @@ export async function fullRun(o: FullRunOptions): Promise<FullRunResult> {
   const farm = spawn(command!, argv, { stdio: ["ignore", "inherit", "inherit"] });
   // A farm that dies leaves the master waiting for hosts that never dial in: the
   // run stops there and says so, rather than at its deadline.
-  const farmState: { died: string | null; ending: boolean } = { died: null, ending: false };
+  const farmState: { died: string | null } = { died: null };
   let master: ChildProcess | null = null;
-  farm.once("exit", (code, signal) => {
-    if (farmState.ending) return;
+  const farmExited = (code: number | null, signal: NodeJS.Signals | null): void => {
     farmState.died = `the simulated farm exited by itself (${signal ?? `exit code ${String(code)}`}) while the master ran`;
     log(farmState.died);
     master?.kill("SIGKILL");
-  });
+  };
+  farm.once("exit", farmExited);
   const args = [
     "build",
     "--tree",
@@ -334,7 +334,8 @@ export async function fullRun(o: FullRunOptions): Promise<FullRunResult> {
     }
     if (farmState.died !== null) throw new Error(farmState.died);
   } finally {
-    farmState.ending = true;
+    // From here the farm is stopped on purpose.
+    farm.off("exit", farmExited);
     if (farm.exitCode === null && farm.signalCode === null) {
       const closed = new Promise((r) => farm.once("close", r));
       farm.kill("SIGTERM");
